@@ -1,0 +1,1 @@
+"""CDR warehouse: pulls call detail records from telecom providers into PostgreSQL."""

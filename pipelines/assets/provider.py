@@ -1,0 +1,116 @@
+"""The two assets every provider gets: `<name>_raw_pages` (HTTP -> raw landing table) and
+`<name>_call_legs` (raw pages -> parsed legs -> fact), plus its asset checks.
+
+Both loop over the UTC days of the run's partition range with one transaction per day, so a
+single-run backfill of a year holds one day at a time and a failure leaves earlier days loaded
+and the failed day as it was.
+"""
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    asset,
+    asset_check,
+)
+
+from pipelines.partitions import daily_partitions, days_in, single_run
+from pipelines.providers import ProviderSpec
+from pipelines.sql import sql_file
+from pipelines.warehouse.load import load_window, lock_window
+from pipelines.warehouse.raw import record_window_fetch, store_page, window_pages
+
+
+def build_provider_assets(spec: ProviderSpec) -> list:
+    name = spec.name
+
+    @asset(
+        name=f"{name}_raw_pages",
+        group_name=name,
+        partitions_def=daily_partitions,
+        backfill_policy=single_run,
+        required_resource_keys={name, "warehouse"},
+        kinds={"http", "postgres"},
+        description=f"Every {name} response body for the partition's days, landed as received "
+                    "in cdr.raw_response; cdr.window_fetch records which pages make each day.",
+    )
+    def raw_pages(context: AssetExecutionContext) -> MaterializeResult:
+        provider = getattr(context.resources, name)
+        warehouse = context.resources.warehouse
+        pages = records = 0
+        counts = {}
+        with provider.open_client() as client:
+            for window in days_in(context.partition_time_window):
+                with warehouse.connect() as conn, conn.transaction():
+                    lock_window(conn, name, client.account, window)
+                    raw_ids, day_records = [], 0
+                    for fetched in client.fetch_window(window):
+                        raw_ids.append(store_page(conn, name, client.account, window, fetched))
+                        day_records += fetched.records
+                    provider_count = client.provider_count(window)
+                    record_window_fetch(conn, name, client.account, window, raw_ids, day_records, provider_count)
+                pages += len(raw_ids)
+                records += day_records
+                counts[window[0].date().isoformat()] = day_records
+                context.log.info(f"{name} {window[0].date()}: {len(raw_ids)} pages, {day_records} records"
+                                 + (f", provider counts {provider_count}" if provider_count is not None else ""))
+        return MaterializeResult(metadata={"pages": pages, "records": records, "days": len(counts),
+                                           "account": client.account})
+
+    @asset(
+        name=f"{name}_call_legs",
+        group_name=name,
+        deps=[raw_pages],
+        partitions_def=daily_partitions,
+        backfill_policy=single_run,
+        required_resource_keys={name, "warehouse"},
+        kinds={"postgres"},
+        description=f"{name} legs parsed from the raw pages and merged into cdr.fact_call_leg "
+                    "(deduplicated by leg key); unreadable records go to cdr.quarantine.",
+    )
+    def call_legs(context: AssetExecutionContext) -> MaterializeResult:
+        account = getattr(context.resources, name).account
+        warehouse = context.resources.warehouse
+        totals: dict[str, int] = {}
+        with warehouse.connect(autocommit=True) as reader, warehouse.connect() as writer:
+            for window in days_in(context.partition_time_window):
+                with writer.transaction():
+                    lock_window(writer, name, account, window)
+                    stats = load_window(writer, name, account, window,
+                                        spec.parse_pages(window_pages(reader, name, account, window), account))
+                for key, value in stats.as_metadata().items():
+                    totals[key] = totals.get(key, 0) + value
+                context.log.info(f"{name} {window[0].date()}: {stats}")
+        return MaterializeResult(metadata=totals)
+
+    @asset_check(asset=call_legs, required_resource_keys={"warehouse"},
+                 description="No leg key appears twice (e.g. a leg whose start time moved).")
+    def no_duplicate_leg_keys(context) -> AssetCheckResult:
+        with context.resources.warehouse.connect() as conn:
+            duplicates = conn.execute(sql_file("checks/duplicate_leg_keys.sql"), {"provider": name}).fetchone()[0]
+        return AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_leg_keys": duplicates})
+
+    checks = [no_duplicate_leg_keys]
+
+    @asset_check(asset=call_legs, required_resource_keys={"warehouse"},
+                 description="Legs plus quarantined records per fetched day equal the provider's own count.")
+    def reconciles_with_provider_count(context) -> AssetCheckResult:
+        with context.resources.warehouse.connect() as conn:
+            rows = conn.execute(sql_file("checks/reconcile_provider_count.sql"), {"provider": name}).fetchall()
+        mismatches = {f"{account} {start.date()}": f"provider {count}, warehouse {loaded}"
+                      for account, start, count, loaded in rows if count != loaded}
+        return AssetCheckResult(
+            passed=not mismatches,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={"days_checked": len(rows), "mismatches": len(mismatches),
+                      **({"details": "; ".join(sorted(mismatches)[:20])} if mismatches else {})},
+        )
+
+    checks.append(reconciles_with_provider_count)
+    return [raw_pages, call_legs, *checks]
+
+
+def call_leg_asset_keys(specs: list[ProviderSpec]) -> list[AssetKey]:
+    return [AssetKey(f"{spec.name}_call_legs") for spec in specs]

@@ -1,0 +1,113 @@
+"""`cdr-etl`: the command line around the pipeline.
+
+  cdr-etl db start|stop|url|migrate     the warehouse (embedded unless CDR_WAREHOUSE_URL is set)
+  cdr-etl parse --provider P FILE        a saved response body -> canonical legs as JSON lines
+  cdr-etl simulate [--providers P,..]    serve the provider simulators on fixed loopback ports
+  cdr-etl demo [--days N]                the `make demo` run
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import orjson
+
+from pipelines.errors import CdrEtlError
+
+
+def _parse(args) -> int:
+    from pipelines.model import CallLeg
+    from pipelines.providers import registry
+    from pipelines.warehouse.raw import RawPage
+
+    providers = registry()
+    if args.provider not in providers:
+        print(f"unknown provider {args.provider!r}; known: {', '.join(sorted(providers))}", file=sys.stderr)
+        return 2
+    body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    out = sys.stdout.buffer
+    bad = 0
+    for item in providers[args.provider].parse_pages([RawPage(None, 1, body, None)], args.account):
+        if type(item) is CallLeg:
+            record = item._asdict()
+            record["attributes"] = orjson.loads(record["attributes"])
+            out.write(orjson.dumps(record, default=str) + b"\n")
+        else:
+            bad += 1
+            where = "body" if item.record_index < 0 else f"record {item.record_index}"
+            print(f"{item.provider}: {where}: field {item.field!r}: {item.reason}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _db(args) -> int:
+    from pipelines.warehouse import connection
+    from pipelines.warehouse.migrate import migrate
+
+    if args.action == "stop":
+        print("stopped" if connection.stop_embedded() else "not running")
+    elif args.action == "start":
+        print(connection.redact_url(connection.warehouse_url()))
+    elif args.action == "url":
+        print(connection.warehouse_url())
+    elif args.action == "migrate":
+        applied = migrate(connection.warehouse_url())
+        print("applied: " + ", ".join(applied) if applied else "schema up to date")
+    return 0
+
+
+def _simulate(args) -> int:
+    import time
+
+    from pipelines.simulators import DEFAULT_PORTS, running_simulators
+
+    names = [n for n in args.providers.split(",") if n] if args.providers else list(DEFAULT_PORTS)
+    with running_simulators(names, fixed_ports=True, legs_per_day=args.legs_per_day) as urls:
+        for name, url in urls.items():
+            print(f"{name}: {url}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+def _demo(args) -> int:
+    from pipelines.demo import main as demo
+
+    return demo(days=args.days)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cdr-etl", description="CDR warehouse ETL")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("parse", help="parse a saved provider response body to canonical legs (JSON lines)")
+    p.add_argument("--provider", required=True)
+    p.add_argument("--account", default="file")
+    p.add_argument("file", help="path to the body, or - for standard input")
+    p.set_defaults(run=_parse)
+
+    p = sub.add_parser("db", help="the warehouse database")
+    p.add_argument("action", choices=["start", "stop", "url", "migrate"])
+    p.set_defaults(run=_db)
+
+    p = sub.add_parser("simulate", help="serve the provider simulators on fixed loopback ports")
+    p.add_argument("--providers", default="")
+    p.add_argument("--legs-per-day", type=int, default=None)
+    p.set_defaults(run=_simulate)
+
+    p = sub.add_parser("demo", help="backfill the last days from the simulators and print a summary")
+    p.add_argument("--days", type=int, default=3)
+    p.set_defaults(run=_demo)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except CdrEtlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The local environment `make demo`, `make ui` and the tests share: where Dagster keeps its
+instance, and the variables that point Dagster at the embedded PostgreSQL."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
+
+DAGSTER_DATABASE = "dagster"
+
+
+def prepare_dagster_home() -> Path:
+    """DAGSTER_HOME (default .dagster_home/, git-ignored) holding a link to the repo's dagster.yaml."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.symlink_to(PROJECT_ROOT / "dagster.yaml")
+    if not os.environ.get("DAGSTER_PG_URL"):
+        server = os.environ.get("CDR_WAREHOUSE_URL") or start_embedded()
+        os.environ["DAGSTER_PG_URL"] = ensure_database(server, DAGSTER_DATABASE)
+    return home

@@ -1,0 +1,73 @@
+"""Typed errors. Every message names the provider, and where it applies the window and field.
+
+Messages never contain credentials: clients raise these with already-redacted URLs and bodies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+def _window_text(window: tuple[datetime, datetime] | None) -> str:
+    if window is None:
+        return ""
+    start, end = window
+    return f" window [{start.isoformat()}, {end.isoformat()})"
+
+
+class CdrEtlError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ProviderError(CdrEtlError):
+    """The provider answered something we cannot use."""
+
+    retryable = False
+
+    def __init__(self, provider: str, message: str, *, window=None, status: int | None = None,
+                 code: str | None = None):
+        self.provider = provider
+        self.window = window
+        self.status = status
+        self.code = code
+        parts = [f"{provider}:{_window_text(window)}".rstrip(":") + ":", message]
+        if status is not None:
+            parts.append(f"(HTTP {status})")
+        if code is not None:
+            parts.append(f"[code {code}]")
+        super().__init__(" ".join(parts))
+
+
+class ProviderAuthError(ProviderError):
+    """Credentials were refused. Never retried: retrying a bad key only gets an account locked."""
+
+
+class ProviderRequestError(ProviderError):
+    """The provider rejected the request itself (4xx, or an error body naming a request field)."""
+
+
+class ProviderUnavailableError(ProviderError):
+    """Timeouts, 5xx and rate limits that outlasted every retry."""
+
+    retryable = True
+
+
+class ProviderResponseError(ProviderError):
+    """A success status with a body that is not what the docs describe (truncated, wrong shape)."""
+
+    retryable = True
+
+
+@dataclass
+class ParseError(CdrEtlError):
+    """One record (or a whole body) could not be read. Carries what the quarantine table stores."""
+
+    provider: str
+    field: str | None
+    reason: str
+    record_index: int | None = None
+
+    def __str__(self) -> str:
+        where = f" record {self.record_index}" if self.record_index is not None else ""
+        field = f" field {self.field!r}" if self.field else ""
+        return f"{self.provider}:{where}{field}: {self.reason}"

@@ -1,0 +1,58 @@
+"""The canonical call leg, one shape for every provider, in the column order of the COPY."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import NamedTuple
+
+
+class CallLeg(NamedTuple):
+    """One leg of a call as the warehouse stores it (table cdr.fact_call_leg).
+
+    A NamedTuple rather than a dataclass: parsers build millions of these and COPY writes them
+    as they are, so construction cost and tuple access matter.
+    """
+
+    provider: str
+    account: str
+    leg_key: str
+    call_key: str | None
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    duration_s: int | None
+    billable_s: Decimal | float | None
+    direction: str  # inbound | outbound | internal | unknown
+    caller_number: str | None
+    called_number: str | None
+    service_number: str | None
+    call_type: str | None
+    outcome: str  # answered | no_answer | busy | cancelled | failed | unknown
+    hangup_cause: str | None
+    cost_eur: Decimal | None
+    source_network: str | None
+    extension: str | None
+    linked_leg_key: str | None
+    attributes: str  # JSON text of provider-specific fields kept as data
+    raw_response_id: int | None
+
+
+LEG_COLUMNS: tuple[str, ...] = CallLeg._fields
+
+
+class Quarantined(NamedTuple):
+    """A record that failed validation, stored with its reason instead of being dropped."""
+
+    provider: str
+    account: str
+    raw_response_id: int | None
+    record_index: int
+    field: str | None
+    reason: str
+    record: str  # the offending record as text, cut to a readable size
+
+
+QUARANTINE_COLUMNS: tuple[str, ...] = Quarantined._fields
+
+DIRECTIONS = ("inbound", "outbound", "internal", "unknown")
+OUTCOMES = ("answered", "no_answer", "busy", "cancelled", "failed", "unknown")

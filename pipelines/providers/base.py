@@ -1,0 +1,130 @@
+"""What every provider offers the shared pipeline, and the HTTP plumbing they share."""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterator, NamedTuple, Protocol
+
+import httpx
+
+from pipelines.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRequestError,
+    ProviderResponseError,
+    ProviderUnavailableError,
+)
+
+# httpx logs every request URL at INFO; some providers carry credentials in the query string.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+Window = tuple[datetime, datetime]
+
+
+class FetchedPage(NamedTuple):
+    """One successful response body, with the request that produced it minus any secret."""
+
+    endpoint: str
+    request_params: dict[str, Any]
+    page: int
+    http_status: int
+    content_type: str | None
+    body: bytes
+    records: int
+
+
+class ProviderClient(Protocol):
+    provider: str
+    account: str
+
+    def fetch_window(self, window: Window) -> Iterator[FetchedPage]: ...
+
+    def provider_count(self, window: Window) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff and full jitter (AWS architecture blog's advice)."""
+
+    max_attempts: int = 5
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    seed: int | None = None
+    _random: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * (2 ** (attempt - 1)))
+        jittered = self._random.uniform(0, ceiling)
+        return max(jittered, min(retry_after or 0.0, self.backoff_max_s))
+
+
+def _retry_after_seconds(response: httpx.Response | None) -> float | None:
+    if response is None:
+        return None
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def call_with_retries(provider: str, window: Window | None, policy: RetryPolicy,
+                      send: Callable[[], httpx.Response],
+                      check: Callable[[httpx.Response], Any],
+                      sleep: Callable[[float], None] = time.sleep,
+                      log: logging.Logger | None = None) -> Any:
+    """Send a request until `check` accepts its response, within `policy`.
+
+    `check` returns the decoded result or raises a ProviderError; retryable ones (5xx, 429,
+    truncated bodies, provider rate-limit bodies) are retried, the rest propagate at once.
+    Transport errors (timeouts, resets) are retried too. Exceptions are raised `from None` so
+    that no httpx exception, whose text holds the request URL, is chained into a traceback.
+    """
+    last: ProviderError | None = None
+    for attempt in range(1, policy.max_attempts + 1):
+        response = None
+        try:
+            response = send()
+            return check(response)
+        except httpx.TransportError as exc:
+            last = ProviderUnavailableError(provider, f"{type(exc).__name__} talking to the provider",
+                                            window=window)
+        except ProviderError as exc:
+            if not exc.retryable:
+                raise
+            last = exc
+        if attempt < policy.max_attempts:
+            wait = policy.delay(attempt, _retry_after_seconds(response))
+            if log is not None:
+                log.warning("%s (attempt %d/%d), retrying in %.2fs", last, attempt, policy.max_attempts, wait)
+            sleep(wait)
+    assert last is not None
+    raise type(last)(last.provider, f"gave up after {policy.max_attempts} attempts: {last}",
+                     window=window, status=last.status, code=last.code) from None
+
+
+def raise_for_status(provider: str, window: Window | None, response: httpx.Response,
+                     detail: str = "") -> None:
+    """Map an HTTP status to the typed errors: 401/403 auth, 429/5xx retryable, other 4xx fatal."""
+    status = response.status_code
+    if status < 400:
+        return
+    text = detail or "request failed"
+    if status in (401, 403):
+        raise ProviderAuthError(provider, f"credentials refused: {text}", window=window, status=status)
+    if status == 429 or status >= 500:
+        raise ProviderUnavailableError(provider, text, window=window, status=status)
+    raise ProviderRequestError(provider, text, window=window, status=status)
+
+
+def require(provider: str, window: Window | None, condition: bool, message: str) -> None:
+    if not condition:
+        raise ProviderResponseError(provider, message, window=window)
+
+

@@ -1,0 +1,137 @@
+"""TENIOS HTTP client: POST /cdrs/retrieve page by page, POST /cdrs/count per day.
+
+The access key travels in the JSON body; it is removed from everything this client returns or
+raises. Dates go out as `YYYY-MM-DDTHH:MM:SS.000Z` in UTC, never the doc's colon variant.
+The window's end is sent as the last millisecond before `end` because the API's inclusivity is
+undocumented [Q]: with both bounds inclusive this covers the day exactly, and a record exactly on
+the boundary that does show up twice is deduplicated by uuid anyway.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Iterator
+
+import httpx
+import orjson
+
+from pipelines.errors import (
+    ProviderAuthError,
+    ProviderRequestError,
+    ProviderResponseError,
+    ProviderUnavailableError,
+)
+from pipelines.providers.base import (
+    FetchedPage,
+    RetryPolicy,
+    Window,
+    call_with_retries,
+    raise_for_status,
+    require,
+)
+from pipelines.providers.tenios.settings import COUNT_PATH, DEFAULT_PAGE_SIZE, PROVIDER, RETRIEVE_PATH
+
+log = logging.getLogger(__name__)
+_AUTH_CODES = {"INVALID_ACCESS_KEY", "ACCESS_DENIED", "UNAUTHORIZED"}
+_RATE_LIMIT_CODES = {"RATE_LIMIT_EXCEEDED", "TOO_MANY_REQUESTS"}
+
+
+def format_date(moment: datetime) -> str:
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _window_bounds(window: Window) -> dict[str, str]:
+    start, end = window
+    return {"start_date_from": format_date(start), "start_date_to": format_date(end - timedelta(milliseconds=1))}
+
+
+class TeniosClient:
+    provider = PROVIDER
+
+    def __init__(self, access_key: str, *, account: str, base_url: str, page_size: int = DEFAULT_PAGE_SIZE,
+                 timeout_s: float = 30.0, retry: RetryPolicy | None = None, transport=None):
+        if not access_key:
+            raise ProviderAuthError(PROVIDER, "no access key configured (TENIOS_ACCESS_KEY)")
+        self.account = account
+        self._access_key = access_key
+        self._page_size = page_size
+        self._retry = retry or RetryPolicy()
+        self._http = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport,
+                                  headers={"Content-Type": "application/json"})
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "TeniosClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _post(self, path: str, params: dict, window: Window) -> tuple[httpx.Response, dict]:
+        body = orjson.dumps({"access_key": self._access_key, **params})
+
+        def send() -> httpx.Response:
+            return self._http.post(path, content=body)
+
+        def check(response: httpx.Response) -> tuple[httpx.Response, dict]:
+            document = self._decode(response, window)
+            return response, document
+
+        return call_with_retries(PROVIDER, window, self._retry, send, check, log=log)
+
+    def _decode(self, response: httpx.Response, window: Window) -> dict:
+        try:
+            document = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            document = None
+        error_code = document.get("error_code") if isinstance(document, dict) else None
+        if error_code is not None or response.status_code >= 400:
+            message = str(document.get("error_message") or error_code or "") if isinstance(document, dict) else ""
+            fields = document.get("fields") if isinstance(document, dict) else None
+            detail = message + (f" (fields: {', '.join(map(str, fields))})" if fields else "")
+            detail = detail.replace(self._access_key, "***")
+            if str(error_code).upper() in _AUTH_CODES:
+                raise ProviderAuthError(PROVIDER, f"access key refused: {detail}", window=window,
+                                        status=response.status_code, code=str(error_code))
+            if str(error_code).upper() in _RATE_LIMIT_CODES:
+                raise ProviderUnavailableError(PROVIDER, f"rate limited: {detail}", window=window,
+                                               status=response.status_code, code=str(error_code))
+            raise_for_status(PROVIDER, window, response, detail)
+            raise ProviderRequestError(PROVIDER, f"error body: {detail}", window=window,
+                                       status=response.status_code, code=str(error_code))
+        require(PROVIDER, window, isinstance(document, dict),
+                "response body is not a JSON object (truncated or not JSON)")
+        return document
+
+    def fetch_window(self, window: Window) -> Iterator[FetchedPage]:
+        """Every page of the window, 1-based, until total_items is reached or a page is empty."""
+        bounds = _window_bounds(window)
+        page, received = 1, 0
+        while True:
+            params = {**bounds, "page": page, "page_size": self._page_size}
+            response, document = self._post(RETRIEVE_PATH, params, window)
+            items = document.get("items") or []
+            total = document.get("total_items")
+            require(PROVIDER, window, isinstance(items, list), "field 'items' is not a list")
+            require(PROVIDER, window, isinstance(total, int) and total >= 0,
+                    f"field 'total_items' is not a count: {total!r:.40}")
+            received += len(items)
+            yield FetchedPage(RETRIEVE_PATH, params, page, response.status_code,
+                              response.headers.get("content-type"), response.content, len(items))
+            # Stop on an empty page (also guards page_size 0) or once total_items is covered.
+            if not items or received >= total:
+                return
+            if page > total:  # a provider that never stops paging
+                raise ProviderResponseError(PROVIDER, f"paging did not end after {page} pages", window=window)
+            page += 1
+
+    def provider_count(self, window: Window) -> int | None:
+        """The provider's own count for a window of at most one day (the API's limit)."""
+        if window[1] - window[0] > timedelta(days=1):
+            raise ValueError("TENIOS /cdrs/count accepts at most one day")
+        _, document = self._post(COUNT_PATH, _window_bounds(window), window)
+        total = document.get("total_items")
+        require(PROVIDER, window, isinstance(total, int), f"count 'total_items' is not a count: {total!r:.40}")
+        return total

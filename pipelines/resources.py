@@ -1,0 +1,53 @@
+"""Dagster resources: the warehouse and one per provider. Secrets come from environment variables."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+import psycopg
+from dagster import ConfigurableResource
+
+from pipelines.providers.base import RetryPolicy
+from pipelines.warehouse.connection import warehouse_url
+
+
+class WarehouseResource(ConfigurableResource):
+    """The PostgreSQL warehouse. `url` unset means the project's embedded PostgreSQL."""
+
+    url: Optional[str] = None
+
+    def resolved_url(self) -> str:
+        return self.url or warehouse_url()
+
+    @contextmanager
+    def connect(self, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+        with psycopg.connect(self.resolved_url(), autocommit=autocommit) as conn:
+            yield conn
+
+
+class ProviderResource(ConfigurableResource):
+    """What every provider resource carries: which account, and how hard to retry."""
+
+    account: str = "default"
+    timeout_s: float = 30.0
+    max_attempts: int = 5
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
+                           backoff_max_s=self.backoff_max_s)
+
+
+class TeniosResource(ProviderResource):
+    """TENIOS: `access_key` from TENIOS_ACCESS_KEY; `base_url` for the simulator or a proxy."""
+
+    access_key: str
+    base_url: str = "https://api.tenios.com"
+    page_size: int = 500
+
+    def open_client(self):
+        from pipelines.providers.tenios.client import TeniosClient
+
+        return TeniosClient(self.access_key, account=self.account, base_url=self.base_url,
+                            page_size=self.page_size, timeout_s=self.timeout_s, retry=self.retry_policy())

@@ -1,0 +1,222 @@
+"""Shared parts of the provider simulators: a loopback HTTP server, a clock, faults, rate limits.
+
+Each provider's simulator.py builds a Starlette app on top of these. The server is uvicorn in a
+background thread bound to 127.0.0.1, so tests, the demo and the benchmark talk real HTTP.
+Faults and the clock are switched through `/_sim/*` endpoints (or the `SimState` object when
+the server runs in the same process), so a test can script a 5xx storm without mocks.
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+UTC = timezone.utc
+
+
+@dataclass
+class Fault:
+    """One scripted misbehaviour, applied to the next `times` matching requests.
+
+    kind: `status` (answer `status` with `body`), `delay` (sleep `seconds`, then answer normally),
+    `truncate` (send half the real body, then drop the connection), `body` (answer 200 with `body`,
+    for providers that report errors inside a success).
+    """
+
+    kind: str
+    times: int = 1
+    status: int = 503
+    seconds: float = 0.0
+    body: str = ""
+    content_type: str = "application/json"
+    path: str | None = None  # only requests to this path; None: any
+
+
+@dataclass
+class SimState:
+    """What a test can change on a running simulator."""
+
+    clock_offset: timedelta = timedelta(0)
+    fixed_now: datetime | None = None
+    rate_limit_per_s: float | None = None
+    faults: deque = field(default_factory=deque)
+    requests_served: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _recent: deque = field(default_factory=deque, repr=False)
+
+    def now(self) -> datetime:
+        return self.fixed_now if self.fixed_now is not None else datetime.now(UTC) + self.clock_offset
+
+    def inject(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.faults.clear()
+            self.clock_offset = timedelta(0)
+            self.fixed_now = None
+            self.rate_limit_per_s = None
+            self._recent.clear()
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            self.requests_served += 1
+            for fault in self.faults:
+                if fault.path is None or fault.path == path:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def over_rate_limit(self) -> bool:
+        """Sliding one-second window: True when this request is one too many."""
+        if not self.rate_limit_per_s:
+            return False
+        with self._lock:
+            now = time.monotonic()
+            while self._recent and now - self._recent[0] > 1.0:
+                self._recent.popleft()
+            if len(self._recent) >= self.rate_limit_per_s:
+                return True
+            self._recent.append(now)
+            return False
+
+
+class FaultMiddleware:
+    """ASGI middleware that applies the next scripted fault before the provider's handler runs."""
+
+    def __init__(self, app, state: SimState, rate_limited_response):
+        self.app = app
+        self.state = state
+        self.rate_limited_response = rate_limited_response
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"].startswith("/_sim/"):
+            await self.app(scope, receive, send)
+            return
+        fault = self.state.take_fault(scope["path"])
+        if fault is None and self.state.over_rate_limit():
+            await self.rate_limited_response()(scope, receive, send)
+            return
+        if fault is None:
+            await self.app(scope, receive, send)
+        elif fault.kind == "delay":
+            await asyncio.sleep(fault.seconds)
+            await self.app(scope, receive, send)
+        elif fault.kind == "status":
+            await Response(fault.body, status_code=fault.status, media_type=fault.content_type)(scope, receive, send)
+        elif fault.kind == "body":
+            await Response(fault.body, status_code=200, media_type=fault.content_type)(scope, receive, send)
+        elif fault.kind == "truncate":
+            await self._truncated(scope, receive, send)
+        else:
+            raise ValueError(f"unknown fault kind {fault.kind!r}")
+
+    async def _truncated(self, scope, receive, send):
+        messages = []
+
+        async def capture(message):
+            messages.append(message)
+
+        await self.app(scope, receive, capture)
+        start = next(m for m in messages if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        await send(start)  # keeps the real Content-Length, so the client sees the body cut short
+        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        raise ConnectionResetError("simulated truncated body")
+
+
+def admin_routes(state: SimState) -> list[Route]:
+    async def faults(request: Request):
+        payload = await request.json()
+        for item in payload if isinstance(payload, list) else [payload]:
+            state.inject(Fault(**item))
+        return JSONResponse({"queued": len(state.faults)})
+
+    async def clock(request: Request):
+        payload = await request.json()
+        if payload.get("now"):
+            state.fixed_now = datetime.fromisoformat(payload["now"]).astimezone(UTC)
+        else:
+            state.fixed_now = None
+        state.clock_offset = timedelta(seconds=float(payload.get("offset_s", 0)))
+        return JSONResponse({"now": state.now().isoformat()})
+
+    async def rate_limit(request: Request):
+        payload = await request.json()
+        state.rate_limit_per_s = payload.get("per_second")
+        return JSONResponse({"per_second": state.rate_limit_per_s})
+
+    async def reset(request: Request):
+        state.reset()
+        return JSONResponse({"reset": True})
+
+    return [
+        Route("/_sim/faults", faults, methods=["POST"]),
+        Route("/_sim/clock", clock, methods=["POST"]),
+        Route("/_sim/rate_limit", rate_limit, methods=["POST"]),
+        Route("/_sim/reset", reset, methods=["POST"]),
+    ]
+
+
+def build_app(routes: list[Route], state: SimState, rate_limited_response) -> Starlette:
+    app = Starlette(routes=[*routes, *admin_routes(state)])
+    app.add_middleware(FaultMiddleware, state=state, rate_limited_response=rate_limited_response)
+    return app
+
+
+class SimulatorServer:
+    """Serve an ASGI app on 127.0.0.1 (a free port unless given) from a daemon thread."""
+
+    def __init__(self, app, port: int = 0, host: str = "127.0.0.1"):
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("simulators only listen on loopback")
+        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.host, self.port = host, self._sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name=f"simulator:{self.port}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _run(self) -> None:
+        asyncio.run(self._server.serve(sockets=[self._sock]))
+
+    def start(self) -> "SimulatorServer":
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("simulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def serve_forever(self) -> None:
+        self._sock.set_inheritable(True)
+        self._run()
+
+    def __enter__(self) -> "SimulatorServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

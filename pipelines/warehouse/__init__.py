@@ -1,0 +1,1 @@
+"""The one load path into PostgreSQL, shared by every provider."""

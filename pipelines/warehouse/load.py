@@ -1,0 +1,80 @@
+"""The one load path: parsed legs -> COPY into staging -> one guarded upsert into the fact.
+
+The caller owns the transaction. Everything a window changes (fact rows, quarantine, the audit
+row) happens inside it, so a failure part-way leaves the partition exactly as it was before.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Iterable
+
+import psycopg
+
+from pipelines.model import LEG_COLUMNS, QUARANTINE_COLUMNS, CallLeg, Quarantined
+from pipelines.sql import sql_file
+
+_COPY_LEGS = "COPY stage_call_leg ({}) FROM STDIN".format(", ".join(LEG_COLUMNS))
+_COPY_QUARANTINE = "COPY stage_quarantine ({}) FROM STDIN".format(", ".join(QUARANTINE_COLUMNS))
+
+
+@dataclass(frozen=True)
+class LoadStats:
+    legs_parsed: int
+    inserted: int
+    updated: int
+    unchanged: int
+    quarantined: int
+    duplicates_in_window: int
+
+    def as_metadata(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def load_window(conn: psycopg.Connection, provider: str, account: str,
+                window: tuple[datetime, datetime],
+                items: Iterable[CallLeg | Quarantined]) -> LoadStats:
+    """Stage and merge one window's parsed items. Streams: only quarantined records are held."""
+    conn.execute(sql_file("load/stage_call_legs.sql"))
+    quarantined: list[Quarantined] = []
+    with conn.cursor() as cur:
+        with cur.copy(_COPY_LEGS) as copy:
+            for item in items:
+                if type(item) is CallLeg:
+                    copy.write_row(item)
+                else:
+                    quarantined.append(item)
+        if quarantined:
+            with cur.copy(_COPY_QUARANTINE) as copy:
+                for record in quarantined:
+                    copy.write_row(record)
+        low, high = cur.execute("SELECT min(started_at), max(started_at) FROM stage_call_leg").fetchone()
+        if low is not None:
+            cur.execute("SELECT cdr.ensure_call_leg_partitions(%s, %s)", (low, high))
+        staged, distinct, inserted, updated = cur.execute(sql_file("load/merge_call_legs.sql")).fetchone()
+        new_quarantined = cur.execute(sql_file("load/merge_quarantine.sql")).fetchone()[0] if quarantined else 0
+        stats = LoadStats(
+            legs_parsed=staged,
+            inserted=inserted,
+            updated=updated,
+            unchanged=distinct - inserted - updated,
+            quarantined=len(quarantined),
+            duplicates_in_window=staged - distinct,
+        )
+        cur.execute(
+            "INSERT INTO cdr.load_audit (provider, account, window_start, window_end, legs_parsed,"
+            " inserted, updated, unchanged, quarantined, duplicates_in_window)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (provider, account, window[0], window[1], stats.legs_parsed, stats.inserted,
+             stats.updated, stats.unchanged, new_quarantined, stats.duplicates_in_window))
+    return stats
+
+
+def lock_window(conn: psycopg.Connection, provider: str, account: str, window: tuple[datetime, datetime]) -> None:
+    """Serialise work on one provider/account/window across processes (nightly run vs backfill).
+
+    A transaction-scoped advisory lock: released at commit or rollback, and by the server if the
+    process dies, so a killed run never leaves it held.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                 (f"{provider}|{account}|{window[0].isoformat()}|{window[1].isoformat()}",))

@@ -1,0 +1,77 @@
+"""The raw landing table: every response body as received, and which pages make up a window."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+from datetime import datetime
+from typing import Iterator, NamedTuple
+
+import orjson
+import psycopg
+
+from pipelines.providers.base import FetchedPage
+
+
+class RawPage(NamedTuple):
+    """A stored body handed to a parser. `raw_response_id` is None for a file on disk."""
+
+    raw_response_id: int | None
+    page: int
+    body: bytes
+    content_type: str | None
+
+
+def store_page(conn: psycopg.Connection, provider: str, account: str,
+               window: tuple[datetime, datetime], fetched: FetchedPage) -> int:
+    """Land one body; a byte-identical re-fetch of the same page returns the existing row's id."""
+    digest = hashlib.sha256(fetched.body).digest()
+    row = conn.execute(
+        "INSERT INTO cdr.raw_response (provider, account, endpoint, request_params, window_start,"
+        " window_end, page, http_status, content_type, body_sha256, body_bytes, body_gzip)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT ON CONSTRAINT raw_response_page_uq DO NOTHING RETURNING id",
+        (provider, account, fetched.endpoint, orjson.dumps(fetched.request_params).decode(),
+         window[0], window[1], fetched.page, fetched.http_status, fetched.content_type, digest,
+         len(fetched.body), gzip.compress(fetched.body, compresslevel=1, mtime=0)),
+    ).fetchone()
+    if row is not None:
+        return row[0]
+    return conn.execute(
+        "SELECT id FROM cdr.raw_response WHERE provider = %s AND account = %s AND endpoint = %s"
+        " AND window_start = %s AND window_end = %s AND page = %s AND body_sha256 = %s",
+        (provider, account, fetched.endpoint, window[0], window[1], fetched.page, digest),
+    ).fetchone()[0]
+
+
+def record_window_fetch(conn: psycopg.Connection, provider: str, account: str,
+                        window: tuple[datetime, datetime], raw_ids: list[int], records: int,
+                        provider_count: int | None) -> None:
+    conn.execute(
+        "INSERT INTO cdr.window_fetch AS w (provider, account, window_start, window_end,"
+        " raw_response_ids, pages, records, provider_count)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (provider, account, window_start, window_end) DO UPDATE SET"
+        " raw_response_ids = EXCLUDED.raw_response_ids, pages = EXCLUDED.pages,"
+        " records = EXCLUDED.records, provider_count = EXCLUDED.provider_count, fetched_at = now()",
+        (provider, account, window[0], window[1], raw_ids, len(raw_ids), records, provider_count),
+    )
+
+
+def window_pages(conn: psycopg.Connection, provider: str, account: str,
+                 window: tuple[datetime, datetime]) -> Iterator[RawPage]:
+    """The pages of the latest complete fetch of `window`, one body in memory at a time.
+
+    Use a connection other than the one loading: a COPY cannot run beside an open cursor.
+    """
+    row = conn.execute(
+        "SELECT raw_response_ids FROM cdr.window_fetch WHERE provider = %s AND account = %s"
+        " AND window_start = %s AND window_end = %s",
+        (provider, account, window[0], window[1]),
+    ).fetchone()
+    if row is None:
+        return
+    for raw_id in row[0]:
+        page, content_type, body = conn.execute(
+            "SELECT page, content_type, body_gzip FROM cdr.raw_response WHERE id = %s", (raw_id,)
+        ).fetchone()
+        yield RawPage(raw_id, page, gzip.decompress(body), content_type)

@@ -1,0 +1,60 @@
+-- Recompute the hourly and daily leg aggregates for the UTC days in [from, to).
+-- Guarded upserts plus deletes of vanished groups: an identical re-run rewrites nothing.
+DROP TABLE IF EXISTS fresh_hourly, fresh_daily;
+
+CREATE TEMP TABLE fresh_hourly ON COMMIT DROP AS
+SELECT provider, account, date_trunc('hour', started_at, 'UTC') AS hour, service_number, direction, outcome,
+       count(*) AS legs,
+       count(DISTINCT coalesce(call_key, leg_key)) AS calls,
+       count(*) FILTER (WHERE outcome = 'answered') AS answered,
+       coalesce(sum(duration_s), 0)::bigint AS duration_s,
+       coalesce(sum(billable_s), 0) AS billable_s,
+       coalesce(sum(cost_eur), 0) AS cost_eur
+FROM cdr.fact_call_leg
+WHERE started_at >= %(from)s::timestamptz AND started_at < %(to)s::timestamptz
+GROUP BY 1, 2, 3, 4, 5, 6;
+
+CREATE TEMP TABLE fresh_daily ON COMMIT DROP AS
+SELECT provider, account, (started_at AT TIME ZONE 'UTC')::date AS day, service_number, direction, outcome,
+       count(*) AS legs,
+       count(DISTINCT coalesce(call_key, leg_key)) AS calls,
+       count(*) FILTER (WHERE outcome = 'answered') AS answered,
+       coalesce(sum(duration_s), 0)::bigint AS duration_s,
+       coalesce(sum(billable_s), 0) AS billable_s,
+       coalesce(sum(cost_eur), 0) AS cost_eur
+FROM cdr.fact_call_leg
+WHERE started_at >= %(from)s::timestamptz AND started_at < %(to)s::timestamptz
+GROUP BY 1, 2, 3, 4, 5, 6;
+
+DELETE FROM cdr.agg_call_leg_hourly a
+WHERE a.hour >= %(from)s::timestamptz AND a.hour < %(to)s::timestamptz
+  AND NOT EXISTS (SELECT 1 FROM fresh_hourly f
+                  WHERE (f.provider, f.account, f.hour, f.direction, f.outcome)
+                        = (a.provider, a.account, a.hour, a.direction, a.outcome)
+                    AND f.service_number IS NOT DISTINCT FROM a.service_number);
+
+INSERT INTO cdr.agg_call_leg_hourly AS a
+SELECT * FROM fresh_hourly
+ON CONFLICT ON CONSTRAINT agg_call_leg_hourly_uq DO UPDATE SET
+    legs = EXCLUDED.legs, calls = EXCLUDED.calls, answered = EXCLUDED.answered,
+    duration_s = EXCLUDED.duration_s, billable_s = EXCLUDED.billable_s, cost_eur = EXCLUDED.cost_eur
+WHERE (a.legs, a.calls, a.answered, a.duration_s, a.billable_s, a.cost_eur)
+      IS DISTINCT FROM
+      (EXCLUDED.legs, EXCLUDED.calls, EXCLUDED.answered, EXCLUDED.duration_s, EXCLUDED.billable_s, EXCLUDED.cost_eur);
+
+DELETE FROM cdr.agg_call_leg_daily a
+WHERE a.day >= (%(from)s::timestamptz AT TIME ZONE 'UTC')::date
+  AND a.day <  (%(to)s::timestamptz AT TIME ZONE 'UTC')::date
+  AND NOT EXISTS (SELECT 1 FROM fresh_daily f
+                  WHERE (f.provider, f.account, f.day, f.direction, f.outcome)
+                        = (a.provider, a.account, a.day, a.direction, a.outcome)
+                    AND f.service_number IS NOT DISTINCT FROM a.service_number);
+
+INSERT INTO cdr.agg_call_leg_daily AS a
+SELECT * FROM fresh_daily
+ON CONFLICT ON CONSTRAINT agg_call_leg_daily_uq DO UPDATE SET
+    legs = EXCLUDED.legs, calls = EXCLUDED.calls, answered = EXCLUDED.answered,
+    duration_s = EXCLUDED.duration_s, billable_s = EXCLUDED.billable_s, cost_eur = EXCLUDED.cost_eur
+WHERE (a.legs, a.calls, a.answered, a.duration_s, a.billable_s, a.cost_eur)
+      IS DISTINCT FROM
+      (EXCLUDED.legs, EXCLUDED.calls, EXCLUDED.answered, EXCLUDED.duration_s, EXCLUDED.billable_s, EXCLUDED.cost_eur);

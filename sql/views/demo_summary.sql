@@ -1,0 +1,18 @@
+-- What a backfill of [from, to) loaded, per provider and account.
+SELECT l.provider, l.account,
+       count(DISTINCT (l.started_at AT TIME ZONE 'UTC')::date) AS days,
+       count(*) AS legs,
+       (SELECT count(*) FROM cdr.fact_call c
+         WHERE c.provider = l.provider AND c.account = l.account
+           AND c.started_at >= %(from)s AND c.started_at < %(to)s) AS calls,
+       coalesce((SELECT sum(a.duplicates_in_window) FROM cdr.load_audit a
+         WHERE a.provider = l.provider AND a.account = l.account
+           AND a.window_start >= %(from)s AND a.window_start < %(to)s), 0) AS duplicates_dropped,
+       (SELECT count(*) FROM cdr.quarantine q
+         JOIN cdr.raw_response r ON r.id = q.raw_response_id
+         WHERE q.provider = l.provider AND q.account = l.account
+           AND r.window_start >= %(from)s AND r.window_start < %(to)s) AS quarantined
+FROM cdr.fact_call_leg l
+WHERE l.started_at >= %(from)s AND l.started_at < %(to)s
+GROUP BY l.provider, l.account
+ORDER BY l.provider, l.account;
