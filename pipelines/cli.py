@@ -59,9 +59,10 @@ def _db(args) -> int:
 def _simulate(args) -> int:
     import time
 
-    from pipelines.simulators import DEFAULT_PORTS, running_simulators
+    from pipelines.providers import registry
+    from pipelines.simulators import running_simulators
 
-    names = [n for n in args.providers.split(",") if n] if args.providers else list(DEFAULT_PORTS)
+    names = [n for n in args.providers.split(",") if n] if args.providers else list(registry())
     with running_simulators(names, fixed_ports=True, legs_per_day=args.legs_per_day) as urls:
         for name, url in urls.items():
             print(f"{name}: {url}", flush=True)

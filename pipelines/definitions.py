@@ -5,10 +5,12 @@ CDR_START_DATE, CDR_REPULL_DAYS and each provider's own variables.
 """
 
 import os
+import warnings
 from datetime import timedelta
 
 from dagster import (
     AssetSelection,
+    BetaWarning,
     DefaultScheduleStatus,
     Definitions,
     EnvVar,
@@ -23,7 +25,10 @@ from pipelines.assets.derived import build_derived_assets
 from pipelines.assets.provider import build_provider_assets, call_leg_asset_keys
 from pipelines.partitions import daily_partitions
 from pipelines.providers import registry
-from pipelines.resources import TeniosResource, WarehouseResource
+from pipelines.resources import WarehouseResource
+
+# `backfill_policy` is beta in Dagster 1.13; single-run backfills are the point of it here.
+warnings.filterwarnings("ignore", category=BetaWarning)
 
 REPULL_DAYS = int(os.environ.get("CDR_REPULL_DAYS", "3"))
 
@@ -38,17 +43,6 @@ def enabled_providers():
     return [known[n] for n in names]
 
 
-def provider_resources() -> dict:
-    env = os.environ.get
-    return {
-        "tenios": TeniosResource(
-            access_key=EnvVar("TENIOS_ACCESS_KEY"),
-            account=env("TENIOS_ACCOUNT", "default"),
-            base_url=env("TENIOS_BASE_URL", "https://api.tenios.com"),
-        ),
-    }
-
-
 def warehouse_resource() -> WarehouseResource:
     if os.environ.get("CDR_WAREHOUSE_URL"):
         return WarehouseResource(url=EnvVar("CDR_WAREHOUSE_URL"))
@@ -56,7 +50,7 @@ def warehouse_resource() -> WarehouseResource:
 
 
 specs = enabled_providers()
-provider_assets = [a for spec in specs for a in build_provider_assets(spec)]
+provider_assets = [a for spec in specs for a in (spec.build_assets or build_provider_assets)(spec)]
 derived_assets = build_derived_assets(call_leg_asset_keys(specs))
 
 nightly_job = define_asset_job(
@@ -81,12 +75,11 @@ def nightly_schedule(context: ScheduleEvaluationContext):
     )
 
 
-all_resources = {"warehouse": warehouse_resource(), **provider_resources()}
 
 defs = Definitions(
     assets=[*provider_assets, *derived_assets],
     asset_checks=[],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
-    resources={key: all_resources[key] for key in ["warehouse", *(s.name for s in specs)]},
+    resources={"warehouse": warehouse_resource(), **{spec.name: spec.resource_from_env() for spec in specs}},
 )

@@ -9,7 +9,7 @@ from pipelines.warehouse.connection import redact_url, warehouse_url
 from pipelines.warehouse.migrate import migrate
 
 
-def run_backfill(first: date, last: date, instance=None):
+def run_backfill(first: date, last: date, instance=None, log_level: str = "WARNING"):
     """Materialize every asset for [first, last] as one ranged run of the nightly job."""
     from dagster import DagsterInstance
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -21,6 +21,7 @@ def run_backfill(first: date, last: date, instance=None):
         instance=instance or DagsterInstance.get(),
         tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
         raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
 
 
@@ -44,6 +45,7 @@ def summary(url: str, first: date, last: date) -> str:
 
 def main(days: int = 3) -> int:
     from pipelines.environment import prepare_dagster_home
+    from pipelines.providers import registry
     from pipelines.simulators import running_simulators
 
     started = time.monotonic()
@@ -53,7 +55,7 @@ def main(days: int = 3) -> int:
     print(f"warehouse: {redact_url(url)}" + (f" (applied {', '.join(applied)})" if applied else " (schema up to date)"))
     today = datetime.now(timezone.utc).date()
     first, last = today - timedelta(days=days), today - timedelta(days=1)
-    names = [n.strip() for n in os.environ.get("CDR_PROVIDERS", "tenios").split(",") if n.strip()]
+    names = [n.strip() for n in os.environ.get("CDR_PROVIDERS", "").split(",") if n.strip()] or list(registry())
     os.environ["CDR_PROVIDERS"] = ",".join(names)
     with running_simulators(names) as urls:
         for name, sim_url in urls.items():

@@ -1,6 +1,7 @@
 """Dagster resources: the warehouse and one per provider. Secrets come from environment variables."""
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
@@ -23,6 +24,18 @@ class WarehouseResource(ConfigurableResource):
     def connect(self, autocommit: bool = False) -> Iterator[psycopg.Connection]:
         with psycopg.connect(self.resolved_url(), autocommit=autocommit) as conn:
             yield conn
+
+
+def http_settings_from_env(prefix: str) -> dict:
+    """Retry and timeout settings: `<PREFIX>_<SETTING>` overrides `CDR_HTTP_<SETTING>`."""
+    settings = {}
+    for field_name, cast in (("timeout_s", float), ("max_attempts", int), ("backoff_base_s", float),
+                             ("backoff_max_s", float)):
+        for variable in (f"{prefix}_{field_name.upper()}", f"CDR_HTTP_{field_name.upper()}"):
+            if os.environ.get(variable):
+                settings[field_name] = cast(os.environ[variable])
+                break
+    return settings
 
 
 class ProviderResource(ConfigurableResource):

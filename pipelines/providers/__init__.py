@@ -1,10 +1,20 @@
-"""The providers the warehouse knows. Each lives in its own folder: client, parser, simulator."""
+"""The providers the warehouse knows. Each lives in its own folder (client, parser, simulator,
+settings) and describes itself with one ProviderSpec in its __init__.py; adding a provider is
+adding its folder and one line to `registry()`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
 
 from pipelines.model import CallLeg, Quarantined
+
+
+@dataclass(frozen=True)
+class SimulatedProvider:
+    """A running simulator's app and the environment variables that point the pipeline at it."""
+
+    app: Any
+    environment: dict[str, str]  # credentials and account; {NAME}_BASE_URL is added by the caller
 
 
 @dataclass(frozen=True)
@@ -14,6 +24,17 @@ class ProviderSpec:
     name: str
     # (pages, account) -> canonical legs and quarantined records, in page order
     parse_pages: Callable[[Iterable, str], Iterator[CallLeg | Quarantined]]
+    # a ConfigurableResource built from the provider's environment variables (secrets as EnvVar)
+    resource_from_env: Callable[[], Any]
+    # (legs_per_day or None) -> the simulator app and the credentials it accepts
+    simulator: Callable[[int | None], SimulatedProvider]
+    default_sim_port: int
+    # a provider whose data is not call legs (Telecom X statistics) builds its own assets
+    build_assets: Callable[["ProviderSpec"], list] | None = field(default=None)
+
+    @property
+    def base_url_variable(self) -> str:
+        return f"{self.name.upper()}_BASE_URL"
 
 
 def registry() -> dict[str, ProviderSpec]:
