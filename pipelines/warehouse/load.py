@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import psycopg
 
@@ -33,17 +33,26 @@ class LoadStats:
 
 def load_window(conn: psycopg.Connection, provider: str, account: str,
                 window: tuple[datetime, datetime],
-                items: Iterable[CallLeg | Quarantined]) -> LoadStats:
-    """Stage and merge one window's parsed items. Streams: only quarantined records are held."""
+                items: Iterable[CallLeg | Quarantined | Any],
+                extra_loaders: Mapping[type, Callable[[psycopg.Connection, list], int]] | None = None) -> LoadStats:
+    """Stage and merge one window's parsed items.
+
+    Legs stream straight into the COPY; quarantined records and any other item types (handed to
+    `extra_loaders` by type after the legs merge) are few and are held until the COPY ends.
+    """
     conn.execute(sql_file("load/stage_call_legs.sql"))
     quarantined: list[Quarantined] = []
+    others: dict[type, list] = {}
     with conn.cursor() as cur:
         with cur.copy(_COPY_LEGS) as copy:
             for item in items:
-                if type(item) is CallLeg:
+                kind = type(item)
+                if kind is CallLeg:
                     copy.write_row(item)
-                else:
+                elif kind is Quarantined:
                     quarantined.append(item)
+                else:
+                    others.setdefault(kind, []).append(item)
         if quarantined:
             with cur.copy(_COPY_QUARANTINE) as copy:
                 for record in quarantined:
@@ -53,6 +62,11 @@ def load_window(conn: psycopg.Connection, provider: str, account: str,
             cur.execute("SELECT cdr.ensure_call_leg_partitions(%s, %s)", (low, high))
         staged, distinct, inserted, updated = cur.execute(sql_file("load/merge_call_legs.sql")).fetchone()
         new_quarantined = cur.execute(sql_file("load/merge_quarantine.sql")).fetchone()[0] if quarantined else 0
+        for kind, batch in others.items():
+            loader = (extra_loaders or {}).get(kind)
+            if loader is None:
+                raise TypeError(f"{provider}: parser yielded {kind.__name__} items and no loader takes them")
+            loader(conn, batch)
         stats = LoadStats(
             legs_parsed=staged,
             inserted=inserted,

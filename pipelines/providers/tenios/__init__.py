@@ -16,7 +16,8 @@ def resource_from_env():
     retry settings of `http_settings_from_env`."""
     from dagster import EnvVar
 
-    from pipelines.resources import TeniosResource, http_settings_from_env
+    from pipelines.providers.tenios.resource import TeniosResource
+    from pipelines.resources import http_settings_from_env
 
     return TeniosResource(
         access_key=EnvVar("TENIOS_ACCESS_KEY"),

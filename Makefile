@@ -1,0 +1,42 @@
+# Everything a user runs. `make demo` and `make test` work on a fresh machine with Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test bench ui psql db-stop clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: embedded PostgreSQL + simulators + a 3-day backfill through Dagster, then a summary
+demo: install
+	$(BIN)/cdr-etl demo
+
+## make test: the whole suite against the embedded PostgreSQL (or CDR_TEST_DATABASE_URL)
+test: install
+	$(BIN)/python -m pytest
+
+## make bench: throughput and memory figures (LEGS=1000000 by default)
+bench: install
+	$(BIN)/python -m pipelines.bench $(if $(LEGS),--legs $(LEGS))
+
+## make ui: the Dagster UI on http://127.0.0.1:3000, with the simulators running
+ui: install
+	$(BIN)/cdr-etl ui
+
+## make psql: a SQL shell on the warehouse
+psql: install
+	$(BIN)/cdr-etl db psql
+
+## make db-stop: stop the embedded PostgreSQL (its data stays in .pgdata/)
+db-stop: install
+	$(BIN)/cdr-etl db stop
+
+clean: db-stop
+	rm -rf $(VENV) .pgdata .dagster_home .bench
