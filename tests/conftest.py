@@ -11,7 +11,8 @@ import pytest
 from pipelines.warehouse.connection import ensure_database, start_embedded, with_database
 from pipelines.warehouse.migrate import migrate
 
-TEST_DATABASE = "cdr_test"
+# Parallel developers (or CI shards) can keep apart with CDR_TEST_DATABASE.
+TEST_DATABASE = os.environ.get("CDR_TEST_DATABASE", "cdr_test")
 
 
 
@@ -22,7 +23,7 @@ def warehouse_url() -> str:
     if not url:
         server = os.environ.get("CDR_WAREHOUSE_URL") or start_embedded()
         with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)")
+            conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
         url = ensure_database(server, TEST_DATABASE)
     migrate(url)
     os.environ["CDR_WAREHOUSE_URL"] = url  # what the Dagster resources read
