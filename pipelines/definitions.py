@@ -23,7 +23,6 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from pipelines.assets.derived import build_derived_assets
 from pipelines.assets.provider import build_provider_assets, call_leg_asset_keys
-from pipelines.partitions import daily_partitions
 from pipelines.providers import registry
 from pipelines.resources import WarehouseResource
 
@@ -56,7 +55,6 @@ derived_assets = build_derived_assets(call_leg_asset_keys(specs))
 nightly_job = define_asset_job(
     "nightly_cdr_load",
     selection=AssetSelection.all(),
-    partitions_def=daily_partitions,
     description="Pull, parse and aggregate a range of days for every enabled provider.",
 )
 

@@ -32,10 +32,13 @@ def warehouse_url() -> str:
 
 @pytest.fixture
 def clean_warehouse(warehouse_url) -> str:
-    with psycopg.connect(warehouse_url) as conn:
-        tables = [t for t in all_warehouse_tables(conn)]
-        conn.execute("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY")
+    truncate_warehouse(warehouse_url)
     return warehouse_url
+
+
+def truncate_warehouse(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE " + ", ".join(all_warehouse_tables(conn)) + " RESTART IDENTITY")
 
 
 def all_warehouse_tables(conn) -> list[str]:
@@ -47,13 +50,28 @@ def all_warehouse_tables(conn) -> list[str]:
     return [r[0] for r in rows]
 
 
-def snapshot(url: str, tables=("cdr.fact_call_leg", "cdr.fact_call", "cdr.agg_call_leg_hourly",
-                               "cdr.agg_call_leg_daily", "cdr.quarantine")) -> dict[str, list[tuple]]:
-    """Every row of the warehouse tables, ordered, for row-for-row comparisons."""
+LEG_TABLES = ("cdr.fact_call_leg", "cdr.fact_call", "cdr.agg_call_leg_hourly", "cdr.agg_call_leg_daily",
+              "cdr.quarantine")
+# Columns that record when or from which fetch a row was loaded: equal within one warehouse across
+# re-runs, but not between two separately loaded warehouses.
+LOAD_TIME_COLUMNS = frozenset({"first_seen_at", "last_changed_at", "quarantined_at", "raw_response_id"})
+
+
+def snapshot(url: str, tables=LEG_TABLES, *, across_loads: bool = False) -> dict[str, list[tuple]]:
+    """Every row of `tables`, ordered, for row-for-row comparisons.
+
+    `across_loads=True` leaves out LOAD_TIME_COLUMNS, to compare a faulty run with a clean one.
+    """
     out = {}
     with psycopg.connect(url) as conn:
         for table in tables:
-            out[table] = conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4").fetchall()
+            schema, name = table.split(".")
+            columns = [c for (c,) in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
+                " ORDER BY ordinal_position", (schema, name)).fetchall()
+                if not (across_loads and c in LOAD_TIME_COLUMNS)]
+            column_list = ", ".join(f'"{c}"' for c in columns)
+            out[table] = conn.execute(f"SELECT {column_list} FROM {table} ORDER BY {column_list}").fetchall()
     return out
 
 
