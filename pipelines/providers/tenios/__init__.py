@@ -28,7 +28,7 @@ def resource_from_env():
     )
 
 
-def simulator(legs_per_day: int | None) -> SimulatedProvider:
+def simulated(legs_per_day: int | None) -> SimulatedProvider:
     from pipelines.providers.tenios.simulator import TeniosData, build_simulator
 
     data = TeniosData(legs_per_day=legs_per_day) if legs_per_day else TeniosData()
@@ -42,6 +42,6 @@ SPEC = ProviderSpec(
     name=PROVIDER,
     parse_pages=parse_pages,
     resource_from_env=resource_from_env,
-    simulator=simulator,
+    simulator=simulated,
     default_sim_port=18081,
 )
