@@ -13,12 +13,19 @@ from pipelines.providers.base import FetchedPage
 
 
 class RawPage(NamedTuple):
-    """A stored body handed to a parser. `raw_response_id` is None for a file on disk."""
+    """A stored body handed to a parser. `raw_response_id` is None for a file on disk.
+
+    `request_params` (the secret-free request that produced the body) and `window` (the window
+    it was fetched for) are set for stored pages and None for a file: a parser may use them where
+    the body alone does not say which profile or period it covers (MIXvoip).
+    """
 
     raw_response_id: int | None
     page: int
     body: bytes
     content_type: str | None
+    request_params: dict | None = None
+    window: tuple[datetime, datetime] | None = None
 
 
 def store_page(conn: psycopg.Connection, provider: str, account: str,
@@ -71,7 +78,7 @@ def window_pages(conn: psycopg.Connection, provider: str, account: str,
     if row is None:
         return
     for raw_id in row[0]:
-        page, content_type, body = conn.execute(
-            "SELECT page, content_type, body_gzip FROM cdr.raw_response WHERE id = %s", (raw_id,)
+        page, content_type, body, request_params = conn.execute(
+            "SELECT page, content_type, body_gzip, request_params FROM cdr.raw_response WHERE id = %s", (raw_id,)
         ).fetchone()
-        yield RawPage(raw_id, page, gzip.decompress(body), content_type)
+        yield RawPage(raw_id, page, gzip.decompress(body), content_type, request_params, window)
