@@ -23,7 +23,9 @@ from pipelines.warehouse.load import load_window, lock_window
 from pipelines.warehouse.raw import record_window_fetch, store_page, window_pages
 
 
-def build_provider_assets(spec: ProviderSpec) -> list:
+def build_raw_pages_asset(spec: ProviderSpec):
+    """`<name>_raw_pages`: every response body of the partition's days, landed as received.
+    Shared by the call-leg providers and by those that build their own assets (Telecom X)."""
     name = spec.name
 
     @asset(
@@ -58,6 +60,13 @@ def build_provider_assets(spec: ProviderSpec) -> list:
                                  + (f", provider counts {provider_count}" if provider_count is not None else ""))
         return MaterializeResult(metadata={"pages": pages, "records": records, "days": len(counts),
                                            "account": client.account})
+
+    return raw_pages
+
+
+def build_provider_assets(spec: ProviderSpec) -> list:
+    name = spec.name
+    raw_pages = build_raw_pages_asset(spec)
 
     @asset(
         name=f"{name}_call_legs",
