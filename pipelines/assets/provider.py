@@ -123,4 +123,4 @@ def build_provider_assets(spec: ProviderSpec) -> list:
 
 
 def call_leg_asset_keys(specs: list[ProviderSpec]) -> list[AssetKey]:
-    return [AssetKey(f"{spec.name}_call_legs") for spec in specs]
+    return [AssetKey(f"{spec.name}_call_legs") for spec in specs if spec.produces_call_legs]

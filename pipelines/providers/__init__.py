@@ -31,6 +31,8 @@ class ProviderSpec:
     default_sim_port: int
     # a provider whose data is not call legs (Telecom X statistics) builds its own assets
     build_assets: Callable[["ProviderSpec"], list] | None = field(default=None)
+    # False when its assets make no `<name>_call_legs` (the shared calls/aggregates skip it)
+    produces_call_legs: bool = True
     # parsed items that are neither CallLeg nor Quarantined (e.g. MIXvoip billing items), by type:
     # loader(conn, items) -> rows changed; called in the same transaction after the legs merge
     extra_loaders: Mapping[type, Callable[[Any, list], int]] = field(default_factory=dict)
