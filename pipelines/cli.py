@@ -1,7 +1,8 @@
 """`cdr-etl`: the command line around the pipeline.
 
   cdr-etl db start|stop|url|migrate     the warehouse (embedded unless CDR_WAREHOUSE_URL is set)
-  cdr-etl parse --provider P FILE        a saved response body -> canonical legs as JSON lines
+  cdr-etl parse --provider P FILE        a saved response body -> canonical legs (or a provider's
+                                         own rows) as JSON lines; --params gives its request
   cdr-etl simulate [--providers P,..]    serve the provider simulators on fixed loopback ports
   cdr-etl ui [--port N]                  the Dagster UI, simulators running (`make ui`)
   cdr-etl demo [--days N]                the `make demo` run
@@ -19,7 +20,7 @@ from pipelines.errors import CdrEtlError
 
 
 def _parse(args) -> int:
-    from pipelines.model import CallLeg
+    from pipelines.model import Quarantined
     from pipelines.providers import registry
     from pipelines.warehouse.raw import RawPage
 
@@ -30,10 +31,12 @@ def _parse(args) -> int:
     body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     out = sys.stdout.buffer
     bad = 0
-    for item in providers[args.provider].parse_pages([RawPage(None, 1, body, None)], args.account):
-        if type(item) is CallLeg:
+    params = orjson.loads(args.params) if args.params else None
+    for item in providers[args.provider].parse_pages([RawPage(None, 1, body, None, params)], args.account):
+        if type(item) is not Quarantined:  # a CallLeg, or a provider's own row type (a NamedTuple)
             record = item._asdict()
-            record["attributes"] = orjson.loads(record["attributes"])
+            if isinstance(record.get("attributes"), str):
+                record["attributes"] = orjson.loads(record["attributes"])
             out.write(orjson.dumps(record, default=str) + b"\n")
         else:
             bad += 1
@@ -114,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("parse", help="parse a saved provider response body to canonical legs (JSON lines)")
     p.add_argument("--provider", required=True)
     p.add_argument("--account", default="file")
+    p.add_argument("--params", default="", help="the request's parameters as JSON, for bodies that need them"
+                                                  " (Telecom X: from, to, groupingInterval, customer)")
     p.add_argument("file", help="path to the body, or - for standard input")
     p.set_defaults(run=_parse)
 
