@@ -1,6 +1,5 @@
 """Telecom X assets: `telecomx_raw_pages` (the shared raw landing asset) and `telecomx_pbx_stats`
 (raw pages -> parsed statistics rows -> cdr.fact_pbx_stats), one transaction per UTC day."""
-from __future__ import annotations
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 

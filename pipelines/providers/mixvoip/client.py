@@ -1,0 +1,199 @@
+"""MIXvoip HTTP client: GET /cdrs/getcalls/$PROFILE_ID/$START_DATE/$END_DATE[/$FORMAT] per profile.
+
+Credentials travel as the `username`/`password` query parameters, as documented. They never
+leave this object: request_params hold the profile and dates only, httpx's request logging is
+silenced (pipelines.providers.base), errors are raised without the URL, and any error text the
+server sends back is scrubbed of both values before it is quoted.
+
+Readings chosen where the docs are silent (NOTES.md section 2):
+- The base URL is not documented [Q]: MIXVOIP_BASE_URL is required.
+- Dates are `YYYY-MM-DD` in the provider's zone (MIXVOIP_TIMEZONE) [I]; inclusivity is unknown
+  [Q], so a window asks from its first local date to the day after its last one. The parser
+  keeps only the records that start inside the window; the neighbour windows load the rest.
+- A window longer than `chunk_days` (default 31, at most 85: "well under" the 3-month cap) is
+  split into chunks that share their boundary date; a record fetched twice that way gets the
+  same key and is merged once. START < END is checked before every request.
+- One request per profile per chunk, each its own raw page: page numbers run 1, 2, … in profile
+  then chunk order, so a re-fetch of the window gives each page the same number.
+- JSON by default; `fmt="csv"` asks for CSV. `legacy_urls=True` speaks the old DokuWiki form
+  (`/CSV` upper-case; JSON without a format segment).
+- Errors: HTTP 401/403 and an error envelope `{"return": {"code": 401|403, …}}` (shape of the
+  sibling /invoices API [I]; the getcalls error body is undocumented) are auth errors, never
+  retried; 400/422 request errors; 429/5xx retried. A 200 body that is neither a JSON array nor
+  CSV rows (HTML, truncated JSON) is retried as a bad response.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Iterator
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from pipelines.errors import ProviderAuthError, ProviderRequestError, ProviderResponseError, ProviderUnavailableError
+from pipelines.providers.base import FetchedPage, RetryPolicy, Window, call_with_retries, raise_for_status
+from pipelines.providers.mixvoip.parse import loads_lenient
+from pipelines.providers.mixvoip.settings import (
+    DATE_FORMAT,
+    DEFAULT_CHUNK_DAYS,
+    DEFAULT_FORMAT,
+    FORMATS,
+    GETCALLS_PATH,
+    MAX_CHUNK_DAYS,
+    PROVIDER,
+    local_timezone,
+)
+
+log = logging.getLogger(__name__)
+_PROFILE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_CSV_ROW = re.compile(rb"^\s*['\"]?[A-Za-z][A-Za-z0-9_]*['\"]?\s*,")
+
+
+def parse_profiles(value: str | list[str]) -> list[str]:
+    """A comma-separated list (or a list) of profile ids, each checked to be a safe path segment."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    profiles = [p.strip() for p in items if p and p.strip()]
+    if not profiles:
+        raise ProviderRequestError(PROVIDER, "no profile ids configured (MIXVOIP_PROFILE_IDS)")
+    for profile in profiles:
+        if not _PROFILE.match(profile):
+            raise ProviderRequestError(PROVIDER, f"profile id {profile[:20]!r} is not a plain customer number")
+    return list(dict.fromkeys(profiles))
+
+
+def date_chunks(window: Window, tz: tzinfo, chunk_days: int = DEFAULT_CHUNK_DAYS) -> list[tuple[date, date]]:
+    """(START_DATE, END_DATE) pairs covering `window` in local dates, each START < END and at
+    most `chunk_days` apart; consecutive chunks share their boundary date."""
+    start, end = window
+    if end <= start:
+        raise ProviderRequestError(PROVIDER, "window end is not after its start", window=window)
+    if not 1 <= chunk_days <= MAX_CHUNK_DAYS:
+        raise ValueError(f"chunk_days must be 1..{MAX_CHUNK_DAYS} (the API caps an interval at 3 months)")
+    first = start.astimezone(tz).date()
+    stop = (end - timedelta(microseconds=1)).astimezone(tz).date() + timedelta(days=1)
+    chunks = []
+    while True:
+        chunk_end = min(first + timedelta(days=chunk_days), stop)
+        chunks.append((first, chunk_end))
+        if chunk_end >= stop:
+            return chunks
+        first = chunk_end
+
+
+class MixvoipClient:
+    provider = PROVIDER
+
+    def __init__(self, username: str, password: str, *, account: str, profiles: str | list[str], base_url: str,
+                 fmt: str = DEFAULT_FORMAT, legacy_urls: bool = False, chunk_days: int = DEFAULT_CHUNK_DAYS,
+                 tz: tzinfo | None = None, timeout_s: float = 30.0, retry: RetryPolicy | None = None,
+                 transport=None):
+        if not username or not password:
+            raise ProviderAuthError(PROVIDER, "no credentials configured (MIXVOIP_USERNAME, MIXVOIP_PASSWORD)")
+        if not base_url:
+            raise ProviderRequestError(PROVIDER, "no base URL configured (MIXVOIP_BASE_URL); the docs give none")
+        fmt = fmt.strip().lower()
+        if fmt not in FORMATS:
+            raise ProviderRequestError(PROVIDER, f"format must be one of {FORMATS}, got {fmt!r}")
+        if not 1 <= chunk_days <= MAX_CHUNK_DAYS:
+            raise ProviderRequestError(PROVIDER, f"chunk_days must be 1..{MAX_CHUNK_DAYS}, got {chunk_days}")
+        self.account = account
+        self.profiles = parse_profiles(profiles)
+        self.format = fmt
+        self._segment = ("CSV" if fmt == "csv" else "") if legacy_urls else fmt
+        self._chunk_days = chunk_days
+        self._tz = tz or local_timezone()
+        self._secrets = (username, password, quote(username, safe=""), quote(password, safe=""))
+        self._credentials = {"username": username, "password": password}
+        self._retry = retry or RetryPolicy()
+        self._http = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "MixvoipClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text[:300]
+
+    def path(self, profile: str, start: date, end: date) -> str:
+        if not start < end:  # the API's own rule, enforced before asking
+            raise ProviderRequestError(PROVIDER, f"START_DATE {start} is not before END_DATE {end}")
+        parts = [GETCALLS_PATH, quote(profile, safe=""), start.strftime(DATE_FORMAT), end.strftime(DATE_FORMAT)]
+        return "/".join(parts + ([self._segment] if self._segment else []))
+
+    def _check(self, response: httpx.Response, window: Window, profile: str) -> int:
+        """Accept a records body and return its record count, or raise the typed error."""
+        body = response.content
+        head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        document = None
+        if head in (b"[", b"{"):
+            try:
+                document = loads_lenient(body)
+            except orjson.JSONDecodeError:
+                document = None
+        envelope = document.get("return") if isinstance(document, dict) else None
+        if isinstance(envelope, dict) or response.status_code >= 400:
+            code = envelope.get("code") if isinstance(envelope, dict) else None
+            message = str(envelope.get("message") or "") if isinstance(envelope, dict) else ""
+            detail = self._scrub(f"profile {profile}: {message or 'request failed'}")
+            status = code if isinstance(code, int) and code >= 400 else response.status_code
+            if status in (401, 403):
+                raise ProviderAuthError(PROVIDER, f"credentials or profile link refused: {detail}", window=window,
+                                        status=response.status_code, code=None if code is None else str(code))
+            if status == 429 or status >= 500:
+                raise ProviderUnavailableError(PROVIDER, detail, window=window, status=response.status_code,
+                                               code=None if code is None else str(code))
+            if status >= 400:
+                raise_for_status(PROVIDER, window, response, detail)
+                raise ProviderRequestError(PROVIDER, f"error envelope: {detail}", window=window,
+                                           status=response.status_code, code=str(code))
+            if isinstance(document, dict) and code == 200:
+                raise ProviderResponseError(PROVIDER, f"profile {profile}: envelope without records", window=window)
+        if isinstance(document, list):
+            return len(document)
+        if isinstance(document, dict) and all(k.isdigit() for k in document):
+            return len(document)  # PHP's encoding of an array with gaps in its index
+        if head in (b"[", b"{"):
+            raise ProviderResponseError(PROVIDER, f"profile {profile}: body is not a JSON array (truncated?)",
+                                        window=window, status=response.status_code)
+        lines = [line for line in body.splitlines() if line.strip()]
+        if lines and not _CSV_ROW.match(lines[0].lstrip(b"\xef\xbb\xbf")):
+            raise ProviderResponseError(PROVIDER, f"profile {profile}: body is neither JSON nor CSV rows"
+                                        f" ({response.headers.get('content-type', 'no content type')})",
+                                        window=window, status=response.status_code)
+        return sum(1 for line in lines if _CSV_ROW.match(line))
+
+    def fetch_window(self, window: Window) -> Iterator[FetchedPage]:
+        """One page per profile per date chunk of the window."""
+        page = 0
+        chunks = date_chunks(window, self._tz, self._chunk_days)
+        for profile in self.profiles:
+            for start, end in chunks:
+                path = self.path(profile, start, end)
+                page += 1
+
+                def send() -> httpx.Response:
+                    return self._http.get(path, params=self._credentials)
+
+                def check(response: httpx.Response) -> tuple[httpx.Response, int]:
+                    return response, self._check(response, window, profile)
+
+                response, records = call_with_retries(PROVIDER, window, self._retry, send, check, log=log)
+                params = {"profile_id": profile, "start_date": start.isoformat(), "end_date": end.isoformat(),
+                          "format": self.format}
+                yield FetchedPage(path, params, page, response.status_code, response.headers.get("content-type"),
+                                  response.content, records)
+
+    def provider_count(self, window: Window) -> int | None:
+        """getcalls has no count endpoint."""
+        return None

@@ -1,0 +1,348 @@
+"""MIXvoip /cdrs/getcalls bodies (JSON or CSV) -> call legs and billing items. Pure: bytes in,
+records out; the page's `request_params` (profile id) and `window` come with the page.
+
+Readings chosen where the docs are silent (NOTES.md section 2; [Q]/[I] items there):
+- A raw line break inside a JSON string (the doc example's call_start) is read as a space.
+- Format is sniffed from the body: `[`/`{` is JSON, anything else CSV (no header row). A JSON
+  object with digit keys is read as PHP's encoding of an array with gaps; an object with
+  `return.code` is the error envelope of the sibling API and quarantines the whole body.
+- `call_start`/`call_end` are local time in MIXVOIP_TIMEZONE (default Europe/Luxembourg) and
+  stored as UTC; the separator between date and time may be a space, `T`, a comma or a line
+  break. A time in the repeated DST hour is read as its first occurrence. A value with an
+  explicit offset is honoured.
+- Calls: CALLIN (inbound), CALLOUT (outbound), MCALL (direction unknown), plus
+  MIXVOIP_EXTRA_CALL_TYPES -> cdr.fact_call_leg. Every other type -> cdr.fact_billing_item,
+  with `known_type` false for a type the docs do not list. Types are compared upper-cased.
+- `call_end` missing -> call_start + duration. Outcome: duration > 0 is `answered`; 0 is
+  `unknown` (a 0-second record may be unanswered or answered and dropped at once).
+- `price` is stored exactly as sent (leg attributes / billing `price`), and cost_eur is derived
+  per MIXVOIP_PRICE_MEANING (default: euro cents per quantity, as the docs say: quantity*price/100).
+- Numbers: `source` carries `+`, `destination` does not; both go through to_e164 with bare
+  digits read as international. Numbers that do not fit (short codes, usernames) stay as sent.
+- A leading `'` (the CSV's stray apostrophe, an Excel text prefix) is removed from every field
+  except the free-text destination_name.
+- CSV: 9 columns (no destination_name) or 10; the call_start column is found by its shape, an
+  unquoted `date,time` pair is joined back, a call_end column right after call_start is taken.
+  More than 4 columns before call_start (an unquoted comma in destination or its name) cannot
+  be placed and is quarantined. A physical line continues the previous record only while that
+  record has an open double quote, so one bad quote cannot swallow the rows after it.
+- Dedupe: no id exists. key = sha256(profile, type, source, destination, call_start (UTC),
+  duration, extension) + "." + occurrence ordinal of that content within its page. Identical
+  records share their call_start, so one page (one profile, whole local days) holds all of them;
+  two overlapping pages of the same window give the same record the same key and the merge
+  keeps one (counted in load_audit.duplicates_in_window).
+- A page fetched for a window yields only the records starting inside it: the client asks for
+  whole local days around the UTC window, and each neighbour window loads its own records.
+  A record whose call_start cannot be read cannot be placed and is quarantined in every window
+  whose fetch returned it.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from datetime import datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import Iterable, Iterator
+
+import orjson
+
+from pipelines.errors import ParseError
+from pipelines.model import CallLeg, Quarantined
+from pipelines.numbers import to_e164
+from pipelines.providers.common import UTC, number, record_text, text_or_none, timestamp, whole_seconds
+from pipelines.providers.mixvoip.billing import BillingItem
+from pipelines.providers.mixvoip.settings import (
+    BILLING_TYPES,
+    INBOUND_CALL_TYPES,
+    MOBILE_CALL_TYPES,
+    NOT_INVOICED,
+    OUTBOUND_CALL_TYPES,
+    PRICE_MEANINGS,
+    PROVIDER,
+    call_types,
+    local_timezone,
+    price_meaning,
+)
+
+_KNOWN_KEYS = frozenset({"source", "destination", "destination_name", "call_start", "call_end", "duration",
+                         "pbxextension", "quantity", "price", "invoice"})
+_CSV_TAIL = ("duration", "pbxextension", "quantity", "price", "invoice")
+_DATE = r"(\d{4})-(\d{1,2})-(\d{1,2})"
+_TIME = r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
+_LOCAL_MOMENT = re.compile(rf"^{_DATE}(?:[\sT,]+{_TIME})?$")
+_DATE_ONLY = re.compile(rf"^{_DATE}$")
+_TIME_ONLY = re.compile(rf"^{_TIME}$")
+_RAW_BREAKS = bytes.maketrans(b"\r\n\t", b"   ")
+_RECORD_START = re.compile(r"^\s*['\"]?[A-Za-z][A-Za-z0-9_]*['\"]?\s*,")
+
+
+def _clean(value):
+    """Strip whitespace and the Excel text prefix `'` from a field."""
+    if isinstance(value, str):
+        return value.strip().lstrip("'").strip()
+    return value
+
+
+def _text(value, field: str) -> str | None:
+    return text_or_none(PROVIDER, {field: value}, field)
+
+
+def _moment(value, field: str, tz: tzinfo, required: bool = False) -> datetime | None:
+    """A provider time as UTC: local `YYYY-MM-DD[ |T|,|newline]HH:MM[:SS]` in `tz`, or ISO with offset."""
+    value = _clean(value)
+    if value is None or value == "":
+        if required:
+            raise ParseError(PROVIDER, field, "missing")
+        return None
+    if not isinstance(value, str):
+        raise ParseError(PROVIDER, field, f"expected a date-time string, got {type(value).__name__}")
+    match = _LOCAL_MOMENT.match(value)
+    if match is None:
+        return timestamp(PROVIDER, value, field, tz, required)
+    year, month, day, hour, minute, second, fraction = match.groups()
+    try:
+        local = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                         int((fraction or "0").ljust(6, "0")))
+    except ValueError as exc:
+        raise ParseError(PROVIDER, field, f"not a valid date-time {value[:40]!r} ({exc})") from None
+    return local.replace(tzinfo=tz).astimezone(UTC)
+
+
+# --- bodies -> raw records ------------------------------------------------------------------
+
+def loads_lenient(body: bytes):
+    """JSON, also when a string holds a raw line break (the doc example's call_start). Raw line
+    breaks and tabs are whitespace outside strings, so turning them into spaces is safe."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return orjson.loads(body.translate(_RAW_BREAKS))
+
+
+def _json_records(body: bytes) -> list:
+    try:
+        document = loads_lenient(body)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(PROVIDER, None, f"body is not JSON ({exc})") from None
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict):
+        envelope = document.get("return")
+        if isinstance(envelope, dict):
+            raise ParseError(PROVIDER, "return", f"error envelope: code {envelope.get('code')!r:.20}"
+                                                 f" {str(envelope.get('message') or '')[:200]}")
+        if all(isinstance(k, str) and k.isdigit() for k in document):
+            return [document[k] for k in sorted(document, key=int)]
+    raise ParseError(PROVIDER, None, f"body is a JSON {type(document).__name__}, expected an array of records")
+
+
+def _csv_records(body: bytes) -> list[str]:
+    """Logical CSV records: a physical line joins the previous one only inside an open quote."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = body.decode("cp1252", errors="replace")  # [I] a Windows export; never fails
+    records: list[str] = []
+    current: str | None = None
+    for line in text.splitlines():
+        if current is not None and current.count('"') % 2 and not _RECORD_START.match(line):
+            current += "\n" + line
+            continue
+        if current is not None:
+            records.append(current)
+        current = line if line.strip() else None
+    if current is not None:
+        records.append(current)
+    return records
+
+
+def decode_body(body: bytes) -> tuple[str, list]:
+    """("json", records) or ("csv", lines); ParseError for a body that is neither."""
+    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if head in (b"[", b"{"):
+        return "json", _json_records(body)
+    if head == b"<":
+        raise ParseError(PROVIDER, None, "body is HTML or XML, not JSON or CSV")
+    return "csv", _csv_records(body)
+
+
+def _json_fields(record) -> tuple[object, dict]:
+    if not isinstance(record, dict):
+        raise ParseError(PROVIDER, None, f"record is a JSON {type(record).__name__}, expected an object")
+    data = record.get("data")
+    if data is None and "call_start" in record:  # a flat record: the fields beside `type`
+        data = {k: v for k, v in record.items() if k != "type"}
+    if not isinstance(data, dict):
+        raise ParseError(PROVIDER, "data", "missing" if data is None else
+                         f"expected an object, got {type(data).__name__}")
+    return record.get("type"), data
+
+
+def _split_moment(fields: list[str], i: int) -> tuple[str, int] | None:
+    """The date-time at column i (or an unquoted `date,time` pair at i, i+1), and the next column."""
+    value = _clean(fields[i])
+    if _DATE_ONLY.match(value) and i + 1 < len(fields) and _TIME_ONLY.match(fields[i + 1].strip()):
+        return f"{value} {fields[i + 1].strip()}", i + 2
+    if _LOCAL_MOMENT.match(value):
+        return value, i + 1
+    return None
+
+
+def _csv_fields(line: str) -> tuple[object, dict]:
+    rows = list(csv.reader(io.StringIO(line)))
+    if len(rows) != 1:
+        raise ParseError(PROVIDER, None, f"record spans {len(rows)} CSV rows")
+    fields = rows[0]
+    quote_note = " (unbalanced double quote)" if line.count('"') % 2 else ""
+    if len(fields) < 9:
+        raise ParseError(PROVIDER, None, f"expected 9 or 10 columns, got {len(fields)}{quote_note}")
+    for i in range(3, len(fields)):
+        found = _split_moment(fields, i)
+        if found:
+            start_text, after = found
+            break
+    else:
+        raise ParseError(PROVIDER, "call_start", f"no date-time column in {len(fields)} columns{quote_note}")
+    data: dict = {"call_start": start_text}
+    if after < len(fields) - len(_CSV_TAIL):
+        end = _split_moment(fields, after)
+        if end:
+            data["call_end"], after = end
+    tail = fields[after:]
+    if len(tail) != len(_CSV_TAIL):
+        raise ParseError(PROVIDER, None, f"expected {len(_CSV_TAIL)} columns after call_start"
+                                         f" ({', '.join(_CSV_TAIL)}), got {len(tail)}{quote_note}")
+    head = fields[:i]
+    if len(head) > 4:
+        raise ParseError(PROVIDER, "destination_name", f"{len(head)} columns before call_start, expected 3 or 4"
+                                                       " (an unquoted comma in destination or destination_name?)")
+    data.update(source=head[1], destination=head[2], destination_name=head[3] if len(head) == 4 else None)
+    data.update(zip(_CSV_TAIL, tail))
+    return head[0], data
+
+
+# --- raw record -> item -----------------------------------------------------------------------
+
+class _Context:
+    """What every record of one parse shares: readings from the environment, read once."""
+
+    def __init__(self, account: str, tz: tzinfo | None, meaning: str | None, types: frozenset[str] | None):
+        self.account = account
+        self.tz = tz or local_timezone()
+        self.divisor, self.per_quantity = PRICE_MEANINGS[meaning or price_meaning()]
+        self.call_types = types or call_types()
+
+    def cost(self, price: Decimal | None, quantity: Decimal | None) -> Decimal | None:
+        if price is None:
+            return None
+        if self.per_quantity:
+            return None if quantity is None else price * quantity / self.divisor
+        return price / self.divisor
+
+
+def _key(*parts) -> str:
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def parse_record(kind: str, raw, ctx: _Context, profile: str | None, window, raw_response_id: int | None,
+                 ordinals: dict[str, int]) -> CallLeg | BillingItem | None:
+    """One record as a CallLeg or BillingItem; None when it starts outside the page's window."""
+    type_value, data = _json_fields(raw) if kind == "json" else _csv_fields(raw)
+    started = _moment(data.get("call_start"), "call_start", ctx.tz, required=True)
+    if window is not None and not (window[0] <= started < window[1]):
+        return None
+    record_type = _clean(type_value)
+    if not isinstance(record_type, str) or not record_type:
+        raise ParseError(PROVIDER, "type", "missing" if not record_type else
+                         f"expected text, got {type(record_type).__name__}")
+    record_type = record_type.upper()
+    source = _text(_clean(data.get("source")), "source")
+    destination = _text(_clean(data.get("destination")), "destination")
+    name = _text(data.get("destination_name"), "destination_name")
+    duration = whole_seconds(PROVIDER, _clean(data.get("duration")), "duration")
+    ended = _moment(data.get("call_end"), "call_end", ctx.tz)
+    if ended is not None and ended < started:
+        raise ParseError(PROVIDER, "call_end", f"before call_start ({data.get('call_end')!r:.40})")
+    extension = _text(_clean(data.get("pbxextension")), "pbxextension")
+    quantity = number(PROVIDER, _clean(data.get("quantity")), "quantity")
+    price = number(PROVIDER, _clean(data.get("price")), "price")
+    invoice = _text(_clean(data.get("invoice")), "invoice")
+    extra = {k: v for k, v in data.items() if k not in _KNOWN_KEYS}
+
+    base = _key(profile, record_type, source, destination, started.isoformat(), duration or 0, extension)
+    ordinal = ordinals.get(base, 0)
+    ordinals[base] = ordinal + 1
+    key = f"{base}.{ordinal}"
+    cost = ctx.cost(price, quantity)
+
+    if record_type not in ctx.call_types:
+        return BillingItem(
+            provider=PROVIDER, account=ctx.account, item_key=key, profile_id=profile, item_type=record_type,
+            known_type=record_type in BILLING_TYPES, billed_at=started, billed_until=ended, username=source,
+            product=destination, description=name, quantity=quantity, price=price, cost_eur=cost,
+            invoice=invoice, duration_s=duration, extension=extension,
+            attributes=orjson.dumps(extra, default=str).decode(), raw_response_id=raw_response_id)
+
+    if ended is None and duration is not None:
+        ended = started + timedelta(seconds=duration)
+    if duration is None and ended is not None:
+        duration = int((ended - started).total_seconds())
+    if record_type in INBOUND_CALL_TYPES:
+        direction = "inbound"
+    elif record_type in OUTBOUND_CALL_TYPES:
+        direction = "outbound"
+    else:
+        direction = "unknown"
+    caller = to_e164(source, bare_is_international=True)
+    called = to_e164(destination, bare_is_international=True)
+    attributes = {"profile_id": profile, "destination_name": name,
+                  "quantity": None if quantity is None else str(quantity),
+                  "price": None if price is None else str(price),
+                  "invoice": invoice, "invoiced": invoice is not None and invoice.upper() not in NOT_INVOICED,
+                  **extra}
+    return CallLeg(
+        provider=PROVIDER, account=ctx.account, leg_key=key, call_key=key, started_at=started,
+        answered_at=None, ended_at=ended, duration_s=duration, billable_s=None, direction=direction,
+        caller_number=caller, called_number=called, service_number=called if direction == "inbound" else None,
+        call_type=record_type, outcome="answered" if duration else "unknown", hangup_cause=None,
+        cost_eur=cost, source_network="mobile" if record_type in MOBILE_CALL_TYPES else None, extension=extension,
+        linked_leg_key=None,
+        attributes=orjson.dumps({k: v for k, v in attributes.items() if v is not None}, default=str).decode(),
+        raw_response_id=raw_response_id,
+    )
+
+
+def _profile(page) -> str | None:
+    params = getattr(page, "request_params", None)
+    value = params.get("profile_id") if isinstance(params, dict) else None
+    return str(value) if value not in (None, "") else None
+
+
+def parse_pages(pages: Iterable, account: str, naive_tz: tzinfo | None = None, price: str | None = None,
+                types: frozenset[str] | None = None) -> Iterator[CallLeg | BillingItem | Quarantined]:
+    """Every record of every page as a CallLeg or BillingItem, or Quarantined with its reason.
+
+    `naive_tz`, `price` and `types` default to MIXVOIP_TIMEZONE, MIXVOIP_PRICE_MEANING and the
+    call types plus MIXVOIP_EXTRA_CALL_TYPES."""
+    ctx = _Context(account, naive_tz, price, types)
+    for page in pages:
+        raw_id = page.raw_response_id
+        try:
+            kind, records = decode_body(page.body)
+        except ParseError as exc:
+            yield Quarantined(PROVIDER, account, raw_id, -1, exc.field, exc.reason,
+                              record_text(page.body[:2000].decode("utf-8", "replace")))
+            continue
+        profile, window, ordinals = _profile(page), getattr(page, "window", None), {}
+        for index, raw in enumerate(records):
+            try:
+                item = parse_record(kind, raw, ctx, profile, window, raw_id, ordinals)
+            except ParseError as exc:
+                text = raw if kind == "csv" else orjson.dumps(raw, default=str).decode()
+                yield Quarantined(PROVIDER, account, raw_id, index, exc.field, exc.reason, record_text(text))
+                continue
+            if item is not None:
+                yield item
