@@ -6,6 +6,9 @@ single-run backfill of a year holds one day at a time and a failure leaves earli
 and the failed day as it was.
 """
 
+from typing import Any, Callable, Iterator
+
+import psycopg
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -18,9 +21,10 @@ from dagster import (
 
 from pipelines.partitions import daily_partitions, days_in, single_run
 from pipelines.providers import ProviderSpec
+from pipelines.providers.base import Window
 from pipelines.sql import sql_file
 from pipelines.warehouse.load import load_window, lock_window
-from pipelines.warehouse.raw import record_window_fetch, store_page, window_pages
+from pipelines.warehouse.raw import RawPage, record_window_fetch, store_page, window_pages
 
 
 def build_raw_pages_asset(spec: ProviderSpec):
@@ -64,6 +68,24 @@ def build_raw_pages_asset(spec: ProviderSpec):
     return raw_pages
 
 
+def load_days(context: AssetExecutionContext, name: str, account: str,
+              load: Callable[[psycopg.Connection, Window, Iterator[RawPage]], Any]) -> MaterializeResult:
+    """Load each UTC day of the run's partition range from its raw pages: one transaction per
+    day under the window lock, `load(writer, window, pages)` returning stats with
+    `as_metadata()`, summed over the days into the asset's metadata."""
+    warehouse = context.resources.warehouse
+    totals: dict[str, int] = {}
+    with warehouse.connect(autocommit=True) as reader, warehouse.connect() as writer:
+        for window in days_in(context.partition_time_window):
+            with writer.transaction():
+                lock_window(writer, name, account, window)
+                stats = load(writer, window, window_pages(reader, name, account, window))
+            for key, value in stats.as_metadata().items():
+                totals[key] = totals.get(key, 0) + value
+            context.log.info(f"{name} {window[0].date()}: {stats}")
+    return MaterializeResult(metadata=totals)
+
+
 def build_provider_assets(spec: ProviderSpec) -> list:
     name = spec.name
     raw_pages = build_raw_pages_asset(spec)
@@ -81,19 +103,11 @@ def build_provider_assets(spec: ProviderSpec) -> list:
     )
     def call_legs(context: AssetExecutionContext) -> MaterializeResult:
         account = getattr(context.resources, name).account
-        warehouse = context.resources.warehouse
-        totals: dict[str, int] = {}
-        with warehouse.connect(autocommit=True) as reader, warehouse.connect() as writer:
-            for window in days_in(context.partition_time_window):
-                with writer.transaction():
-                    lock_window(writer, name, account, window)
-                    stats = load_window(writer, name, account, window,
-                                        spec.parse_pages(window_pages(reader, name, account, window), account),
-                                        spec.extra_loaders)
-                for key, value in stats.as_metadata().items():
-                    totals[key] = totals.get(key, 0) + value
-                context.log.info(f"{name} {window[0].date()}: {stats}")
-        return MaterializeResult(metadata=totals)
+
+        def load(writer, window, pages):
+            return load_window(writer, name, account, window, spec.parse_pages(pages, account), spec.extra_loaders)
+
+        return load_days(context, name, account, load)
 
     @asset_check(asset=call_legs, required_resource_keys={"warehouse"},
                  description="No leg key appears twice (e.g. a leg whose start time moved).")
