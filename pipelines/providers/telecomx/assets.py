@@ -3,12 +3,10 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from pipelines.assets.provider import build_raw_pages_asset
-from pipelines.partitions import daily_partitions, days_in, single_run
+from pipelines.assets.provider import build_raw_pages_asset, load_days
+from pipelines.partitions import daily_partitions, single_run
 from pipelines.providers import ProviderSpec
 from pipelines.providers.telecomx.load import load_stats
-from pipelines.warehouse.load import lock_window
-from pipelines.warehouse.raw import window_pages
 
 
 def build_telecomx_assets(spec: ProviderSpec) -> list:
@@ -29,17 +27,10 @@ def build_telecomx_assets(spec: ProviderSpec) -> list:
     def pbx_stats(context: AssetExecutionContext) -> MaterializeResult:
         resource = getattr(context.resources, name)
         account, options = resource.account, resource.parse_options()
-        warehouse = context.resources.warehouse
-        totals: dict[str, int] = {}
-        with warehouse.connect(autocommit=True) as reader, warehouse.connect() as writer:
-            for window in days_in(context.partition_time_window):
-                with writer.transaction():
-                    lock_window(writer, name, account, window)
-                    pages = window_pages(reader, name, account, window)
-                    stats = load_stats(writer, spec.parse_pages(pages, account, **options))
-                for key, value in stats.as_metadata().items():
-                    totals[key] = totals.get(key, 0) + value
-                context.log.info(f"{name} {window[0].date()}: {stats}")
-        return MaterializeResult(metadata=totals)
+
+        def load(writer, window, pages):
+            return load_stats(writer, spec.parse_pages(pages, account, **options))
+
+        return load_days(context, name, account, load)
 
     return [raw_pages, pbx_stats]
