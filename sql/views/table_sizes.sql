@@ -5,4 +5,5 @@ UNION ALL SELECT 'cdr.fact_call_leg', count(*) FROM cdr.fact_call_leg
 UNION ALL SELECT 'cdr.fact_call', count(*) FROM cdr.fact_call
 UNION ALL SELECT 'cdr.agg_call_leg_hourly', count(*) FROM cdr.agg_call_leg_hourly
 UNION ALL SELECT 'cdr.agg_call_leg_daily', count(*) FROM cdr.agg_call_leg_daily
+UNION ALL SELECT 'cdr.fact_pbx_stats', count(*) FROM cdr.fact_pbx_stats
 UNION ALL SELECT 'cdr.quarantine', count(*) FROM cdr.quarantine;
