@@ -51,7 +51,7 @@ import orjson
 from pipelines.errors import ParseError
 from pipelines.model import CallLeg, Quarantined
 from pipelines.numbers import to_e164
-from pipelines.providers.common import UTC, number, record_text, text_or_none, timestamp, whole_seconds
+from pipelines.providers.common import number, record_text, text_or_none, timestamp, whole_seconds
 from pipelines.providers.mixvoip.billing import BillingItem
 from pipelines.providers.mixvoip.settings import (
     BILLING_TYPES,
@@ -74,6 +74,7 @@ _TIME = r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
 _LOCAL_MOMENT = re.compile(rf"^{_DATE}(?:[\sT,]+{_TIME})?$")
 _DATE_ONLY = re.compile(rf"^{_DATE}$")
 _TIME_ONLY = re.compile(rf"^{_TIME}$")
+_DATE_TIME_SEPARATOR = re.compile(r"^(\d{4}-\d{2}-\d{2})[\s,T]+(?=\d)")
 _RAW_BREAKS = bytes.maketrans(b"\r\n\t", b"   ")
 _RECORD_START = re.compile(r"^\s*['\"]?[A-Za-z][A-Za-z0-9_]*['\"]?\s*,")
 
@@ -92,22 +93,9 @@ def _text(value, field: str) -> str | None:
 def _moment(value, field: str, tz: tzinfo, required: bool = False) -> datetime | None:
     """A provider time as UTC: local `YYYY-MM-DD[ |T|,|newline]HH:MM[:SS]` in `tz`, or ISO with offset."""
     value = _clean(value)
-    if value is None or value == "":
-        if required:
-            raise ParseError(PROVIDER, field, "missing")
-        return None
-    if not isinstance(value, str):
-        raise ParseError(PROVIDER, field, f"expected a date-time string, got {type(value).__name__}")
-    match = _LOCAL_MOMENT.match(value)
-    if match is None:
-        return timestamp(PROVIDER, value, field, tz, required)
-    year, month, day, hour, minute, second, fraction = match.groups()
-    try:
-        local = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-                         int((fraction or "0").ljust(6, "0")))
-    except ValueError as exc:
-        raise ParseError(PROVIDER, field, f"not a valid date-time {value[:40]!r} ({exc})") from None
-    return local.replace(tzinfo=tz).astimezone(UTC)
+    if isinstance(value, str):
+        value = _DATE_TIME_SEPARATOR.sub(r"\1 ", value)
+    return timestamp(PROVIDER, value, field, tz, required)
 
 
 # --- bodies -> raw records ------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import httpx
+import orjson
 import pytest
 
 from pipelines.errors import ProviderAuthError, ProviderRequestError
@@ -69,7 +70,6 @@ def got_keys(items) -> Counter:
     for item in items:
         assert type(item) is not Quarantined, item
         if type(item) is CallLeg:
-            import orjson
             seen[item.leg_key] = (orjson.loads(item.attributes)["profile_id"], item.call_type, item.started_at)
         else:
             seen[item.item_key] = (item.profile_id, item.item_type, item.billed_at)
