@@ -6,4 +6,5 @@ UNION ALL SELECT 'cdr.fact_call', count(*) FROM cdr.fact_call
 UNION ALL SELECT 'cdr.agg_call_leg_hourly', count(*) FROM cdr.agg_call_leg_hourly
 UNION ALL SELECT 'cdr.agg_call_leg_daily', count(*) FROM cdr.agg_call_leg_daily
 UNION ALL SELECT 'cdr.fact_pbx_stats', count(*) FROM cdr.fact_pbx_stats
+UNION ALL SELECT 'cdr.fact_billing_item', count(*) FROM cdr.fact_billing_item
 UNION ALL SELECT 'cdr.quarantine', count(*) FROM cdr.quarantine;
