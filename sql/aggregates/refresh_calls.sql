@@ -11,15 +11,18 @@ WITH legs AS (
     FROM cdr.fact_call_leg l
     WHERE l.started_at >= %(from)s::timestamptz - interval '1 day'
       AND l.started_at <  %(to)s::timestamptz + interval '1 day'
+), parents AS (
+    -- for each leg named as some other leg's b-leg: the call of the earliest such leg
+    SELECT DISTINCT ON (provider, account, linked_leg_key)
+           provider, account, linked_leg_key AS child_leg_key, call_key AS parent_call_key
+    FROM legs
+    WHERE linked_leg_key IS NOT NULL AND linked_leg_key <> leg_key
+    ORDER BY provider, account, linked_leg_key, started_at
 ), linked AS (
-    SELECT l.*, coalesce(parent.call_key, l.call_key, l.leg_key) AS assembled_key
+    SELECT l.*, coalesce(p.parent_call_key, l.call_key, l.leg_key) AS assembled_key
     FROM legs l
-    LEFT JOIN LATERAL (
-        SELECT p.call_key FROM legs p
-        WHERE p.provider = l.provider AND p.account = l.account
-          AND p.linked_leg_key = l.leg_key AND p.leg_key <> l.leg_key
-        ORDER BY p.started_at LIMIT 1
-    ) parent ON true
+    LEFT JOIN parents p
+           ON p.provider = l.provider AND p.account = l.account AND p.child_leg_key = l.leg_key
 )
 SELECT
     provider,
