@@ -43,6 +43,6 @@ class ProviderSpec:
 
 
 def registry() -> dict[str, ProviderSpec]:
-    from pipelines.providers import mixvoip, telecomx, tenios
+    from pipelines.providers import belfabriek, mixvoip, telecomx, tenios
 
-    return {spec.name: spec for spec in (tenios.SPEC, telecomx.SPEC, mixvoip.SPEC)}
+    return {spec.name: spec for spec in (tenios.SPEC, belfabriek.SPEC, telecomx.SPEC, mixvoip.SPEC)}

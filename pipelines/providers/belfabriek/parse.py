@@ -1,0 +1,427 @@
+"""Belfabriek statistics bodies (XML) -> canonical call legs. Pure: bytes in, records out.
+
+The body is read as a stream (lxml's pull parser fed 64 KiB at a time, each RECORD cleared once
+read), so a body of any size is parsed in constant memory apart from the occurrence counter below.
+
+Readings chosen where the docs are silent (NOTES.md section 1; docs/providers/belfabriek.md):
+- Structure: one or many `CALLER_DATA_RECORDS` / `CALLERS_DATA_RECORDS` blocks, either as the
+  root, nested one level (a CALLERS_… root holding CALLER_… blocks), or several side by side at the
+  top level. Each block holds `RECORD`s or `<NO_RECORD>` (an empty result, not an error). Any other
+  root is refused whole; so is an element other than RECORD/NO_RECORD directly inside a block.
+- `<ERROR>`/`<MESSAGE>`, bare or inside any root, is an error body (the client raises on it; here,
+  replayed, it is quarantined whole).
+- TIMESTAMP `dd-mm-yyyy HH:MM:SS` is Europe/Amsterdam wall-clock time. A time in the hour the end
+  of summer time repeats is resolved by BELFABRIEK_DST_REPEATED_HOUR (`earlier`, the default: the
+  first pass, summer time; `later`; or `quarantine`) and flagged `dst_ambiguous` in attributes. A
+  time in the hour skipped when summer time starts does not exist and is quarantined.
+- NUMBER is "the calling or the called number": the direction is not given, so `direction` is
+  `unknown`, `caller_number`/`called_number` stay empty and the number (E.164 where unambiguous) is
+  kept as attributes.number. `service_number` is the block's `servicenumber` (international
+  format, so +…), or the request's when a block lacks the attribute.
+- The outcome is not given (a duration of 0 may be a missed call or a very short one): `unknown`.
+  `ended_at` = start + DURATION seconds. LOCATION `Mobiel` -> source_network `mobile`, a place name
+  -> `fixed`; PEAK peak/dal -> attributes.tariff_period peak/off_peak; both kept verbatim too.
+- Leg key: there is no record id. The key is a hash of (service number, local TIMESTAMP, number,
+  duration, extension) plus `-<ordinal>`, the record's occurrence among identical records of the
+  whole window (all pages handed to one `parse_pages` call). Two genuinely identical calls get -0
+  and -1; a record that two overlapping windows both return gets the same key in both. The local
+  wall-clock text (not the UTC time) is hashed so that changing the repeated-hour policy moves a
+  leg's started_at without changing its key, which the duplicate-leg-key check then reports.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Iterable, Iterator, NamedTuple
+
+import orjson
+from lxml import etree
+
+from pipelines.errors import ParseError
+from pipelines.model import CallLeg, Quarantined
+from pipelines.numbers import to_e164
+from pipelines.providers.belfabriek.settings import (
+    BLOCK_TAGS,
+    COUNTRY_CODE,
+    LOCATION_NETWORKS,
+    MAX_DURATION_S,
+    PLACE_NETWORK,
+    PROVIDER,
+    REPEATED_HOUR_POLICIES,
+    TARIFF_PERIODS,
+    TIMEZONE,
+    YEARS,
+    repeated_hour_policy,
+)
+from pipelines.providers.common import record_text, whole_seconds
+
+UTC = timezone.utc
+CHUNK_BYTES = 1 << 16
+_WRAPPER = "BELFABRIEK-BODY"  # a synthetic root, so that blocks side by side still parse
+_ROOT = "#"
+_ERROR_TAGS = frozenset({"ERROR", "MESSAGE"})
+_HEAD = re.compile(rb"(?:\xef\xbb\xbf)?(?:\s*<\?xml[^>]*\?>)?")
+_TIMESTAMP = re.compile(r"(\d{1,2})-(\d{1,2})-(\d{4})\s+(\d{1,2}):(\d{2}):(\d{2})")
+_KNOWN_FIELDS = frozenset({"TIMESTAMP", "NUMBER", "LOCATION", "PEAK", "DURATION", "EXTENSION_ID",
+                           "EXTENSION_NAME"})
+
+
+class RawRecord(NamedTuple):
+    """One RECORD as found: its place in the body, its block's service number and child texts."""
+
+    index: int
+    service_number: str | None
+    fields: dict[str, str | None]  # child name -> stripped text, None when empty
+    problem: tuple[str | None, str] | None  # (field, reason) when the element itself is malformed
+    element: etree._Element  # valid until the walk resumes
+
+
+class ErrorBody(NamedTuple):
+    code: str | None
+    message: str | None
+
+
+class BodySummary(NamedTuple):
+    records: int
+    error: ErrorBody | None
+
+
+def _name(tag) -> str | None:
+    """Local name, upper-cased; None for comments and processing instructions."""
+    if not isinstance(tag, str):
+        return None
+    return tag.rpartition("}")[2].upper()
+
+
+def _chunks(body: bytes) -> Iterator[bytes]:
+    head = _HEAD.match(body).end()  # a BOM and <?xml ...?> must stay before the synthetic root
+    if head:
+        yield body[:head]
+    yield f"<{_WRAPPER}>".encode()
+    for offset in range(head, len(body), CHUNK_BYTES):
+        yield body[offset:offset + CHUNK_BYTES]
+    yield f"</{_WRAPPER}>".encode()
+
+
+def _syntax_error(exc: etree.XMLSyntaxError) -> ParseError:
+    text = str(exc)
+    if _WRAPPER in text:  # the synthetic root's end tag came while elements were still open
+        text = text.replace(_WRAPPER, "the end of the body") + " (truncated?)"
+    return ParseError(PROVIDER, None, f"malformed XML: {text}")
+
+
+def _events(body: bytes) -> Iterator[tuple[str, etree._Element]]:
+    # No DTDs, entities or network: a DOCTYPE cannot follow the synthetic root, so XXE and
+    # entity-expansion bodies fail as malformed XML instead of being expanded.
+    parser = etree.XMLPullParser(events=("start", "end"), resolve_entities=False, no_network=True,
+                                 load_dtd=False, remove_comments=True, remove_pis=True, huge_tree=False)
+    for chunk in _chunks(body):
+        failure = None
+        try:
+            parser.feed(chunk)
+        except etree.XMLSyntaxError as exc:
+            failure = exc
+        yield from parser.read_events()
+        if failure is not None:
+            raise _syntax_error(failure)
+    try:
+        parser.close()
+    except etree.XMLSyntaxError as exc:
+        raise _syntax_error(exc) from None
+
+
+def _wrong_root(name: str) -> ParseError:
+    return ParseError(PROVIDER, None,
+                      f"root element <{name}> is not CALLER_DATA_RECORDS or CALLERS_DATA_RECORDS")
+
+
+def _check_no_text(text: str | None) -> None:
+    if text and text.strip():
+        raise ParseError(PROVIDER, None,
+                         f"text outside any element (not an XML document?): {text.strip()[:40]!r}")
+
+
+def _read_record(element: etree._Element) -> tuple[dict[str, str | None], tuple[str | None, str] | None]:
+    fields: dict[str, str | None] = {}
+    problem = None
+    for child in element:
+        name = _name(child.tag)
+        if name is None:
+            continue
+        if len(child):
+            problem = problem or (name, "holds child elements, expected text")
+        if name in fields:
+            problem = problem or (name, "appears twice in one RECORD")
+        text = child.text
+        fields[name] = text.strip() or None if text is not None else None
+    return fields, problem
+
+
+def walk(body: bytes) -> Iterator[RawRecord | ErrorBody]:
+    """Every RECORD of `body` in document order, then an ErrorBody if the body carries <ERROR>.
+
+    Raises ParseError when the body is not a statistics document: malformed or truncated XML, a
+    wrong root, an unexpected element inside a block, or no element at all.
+    """
+    stack: list[str] = []  # names of the open elements outside records; the synthetic root is _ROOT
+    services: list[str | None] = []  # servicenumber of each open block
+    inside_record = 0  # depth inside the current RECORD: its fields are read at its end, not event by event
+    index = top_level = 0
+    error_code = error_message = None
+    previous_top: etree._Element | None = None
+    for event, element in _events(body):
+        if inside_record:
+            if event == "start":
+                inside_record += 1
+                continue
+            inside_record -= 1
+            if inside_record:
+                continue
+            fields, problem = _read_record(element)
+            yield RawRecord(index, services[-1], fields, problem, element)
+            index += 1
+            element.clear(keep_tail=True)  # free the record and every sibling before it
+            container = element.getparent()
+            while element.getprevious() is not None:
+                del container[0]
+            continue
+
+        if event == "start":
+            if not stack:
+                stack.append(_ROOT)
+                continue
+            name = _name(element.tag) or ""
+            parent = stack[-1]
+            if parent == _ROOT:
+                _check_no_text(previous_top.tail if previous_top is not None else element.getparent().text)
+                if previous_top is not None:  # done with it, tail checked: drop it
+                    element.getparent().remove(previous_top)
+                top_level += 1
+                if name in BLOCK_TAGS:
+                    services.append(element.get("servicenumber"))
+                elif name not in _ERROR_TAGS:
+                    name = "?" + name  # unknown root: acceptable only as the wrapper of an error
+            elif parent in BLOCK_TAGS:
+                if name == "RECORD":
+                    inside_record = 1
+                    continue
+                if name in BLOCK_TAGS:
+                    services.append(element.get("servicenumber") or services[-1])
+                elif name != "NO_RECORD" and name not in _ERROR_TAGS:
+                    raise ParseError(PROVIDER, name, f"unexpected element <{name}> in <{parent}>,"
+                                                     " expected RECORD or NO_RECORD")
+            elif parent.startswith("?") and name not in _ERROR_TAGS:
+                raise _wrong_root(parent[1:])
+            stack.append(name)
+            continue
+
+        name = stack.pop()
+        if name == _ROOT:
+            _check_no_text(element.text)
+            if previous_top is not None:
+                _check_no_text(previous_top.tail)
+            continue
+        parent = stack[-1]
+        if name in BLOCK_TAGS:
+            services.pop()
+        elif name in _ERROR_TAGS:
+            text = (element.text or "").strip() or None
+            if name == "ERROR":
+                error_code = text
+            else:
+                error_message = text
+        elif name.startswith("?") and error_code is None and error_message is None:
+            raise _wrong_root(name[1:])
+        if parent == _ROOT:
+            element.clear(keep_tail=True)
+            previous_top = element
+        elif parent in BLOCK_TAGS:  # an inner block or NO_RECORD is finished: free it and its siblings
+            element.clear(keep_tail=True)
+            container = element.getparent()
+            while element.getprevious() is not None:
+                del container[0]
+    if top_level == 0:
+        raise ParseError(PROVIDER, None, "empty body: no CALLER_DATA_RECORDS element")
+    if error_code is not None or error_message is not None:
+        yield ErrorBody(error_code, error_message)
+
+
+def summarize(body: bytes) -> BodySummary:
+    """The records and any error of a body, in one streaming pass (the client's check)."""
+    records = 0
+    error = None
+    for item in walk(body):
+        if type(item) is ErrorBody:
+            error = item
+        else:
+            records += 1
+    return BodySummary(records, error)
+
+
+# --- values ---------------------------------------------------------------------------------
+
+def local_time(value: str | None) -> datetime:
+    """TIMESTAMP `dd-mm-yyyy HH:MM:SS` as a naive wall-clock datetime."""
+    if value is None:
+        raise ParseError(PROVIDER, "TIMESTAMP", "missing")
+    match = _TIMESTAMP.fullmatch(value)
+    if match is None:
+        raise ParseError(PROVIDER, "TIMESTAMP", f"not dd-mm-yyyy HH:MM:SS: {value[:40]!r}")
+    day, month, year, hour, minute, second = map(int, match.groups())
+    if year not in YEARS:
+        raise ParseError(PROVIDER, "TIMESTAMP", f"implausible year in {value!r}")
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError as exc:
+        raise ParseError(PROVIDER, "TIMESTAMP", f"not a valid time: {value!r} ({exc})") from None
+
+
+@lru_cache(maxsize=16_384)
+def _hour_offset(year: int, month: int, day: int, hour: int) -> timedelta | None:
+    """The zone's UTC offset for a whole wall-clock hour, or None if it changes within the hour."""
+    offsets = set()
+    for minute, second in ((0, 0), (59, 59)):
+        for fold in (0, 1):
+            moment = datetime(year, month, day, hour, minute, second, fold=fold, tzinfo=TIMEZONE)
+            offsets.add(moment.utcoffset())
+    return offsets.pop() if len(offsets) == 1 else None
+
+
+def to_utc(local: datetime, repeated_hour: str) -> tuple[datetime, bool]:
+    """Wall-clock Amsterdam time -> (UTC, was it in the repeated hour). ParseError in the gap."""
+    offset = _hour_offset(local.year, local.month, local.day, local.hour)
+    if offset is not None:
+        return (local - offset).replace(tzinfo=UTC), False
+    first = local.replace(tzinfo=TIMEZONE, fold=0)
+    second = local.replace(tzinfo=TIMEZONE, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first.astimezone(UTC), False
+    if first.astimezone(UTC).astimezone(TIMEZONE).replace(tzinfo=None) != local:
+        raise ParseError(PROVIDER, "TIMESTAMP", f"{local:%d-%m-%Y %H:%M:%S} does not exist in"
+                                                " Europe/Amsterdam (skipped when summer time starts)")
+    if repeated_hour == "quarantine":
+        raise ParseError(PROVIDER, "TIMESTAMP", f"{local:%d-%m-%Y %H:%M:%S} is ambiguous in Europe/Amsterdam"
+                                                " (repeated when summer time ends)")
+    chosen = first if repeated_hour == "earlier" else second
+    return chosen.astimezone(UTC), True
+
+
+def _content_key(*parts: str) -> bytes:
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
+
+
+def parse_record(record: RawRecord, account: str, raw_response_id: int | None, *,
+                 repeated_hour: str = "earlier", occurrences: dict[bytes, int] | None = None,
+                 default_service_number: str | None = None) -> CallLeg:
+    """One RECORD as a CallLeg. `occurrences` counts identical records across the whole window."""
+    if record.problem is not None:
+        raise ParseError(PROVIDER, *record.problem)
+    fields = record.fields
+    service_raw = (record.service_number or "").strip() or default_service_number
+    if not service_raw:
+        raise ParseError(PROVIDER, "servicenumber", "the block has no servicenumber attribute")
+    service_number = to_e164(service_raw, COUNTRY_CODE, bare_is_international=True)
+    local = local_time(fields.get("TIMESTAMP"))
+    started_at, ambiguous = to_utc(local, repeated_hour)
+    duration_text = fields.get("DURATION")
+    if duration_text is None:
+        raise ParseError(PROVIDER, "DURATION", "missing")
+    if duration_text.isascii() and duration_text.isdigit():  # the common case, without Decimal
+        duration = int(duration_text)
+    else:
+        duration = whole_seconds(PROVIDER, duration_text, "DURATION")
+    if duration > MAX_DURATION_S:
+        raise ParseError(PROVIDER, "DURATION", f"implausible duration of {duration} seconds")
+    number = to_e164(fields.get("NUMBER"), COUNTRY_CODE)
+    location = fields.get("LOCATION")
+    peak = fields.get("PEAK")
+    extension = fields.get("EXTENSION_ID")
+    extension_name = fields.get("EXTENSION_NAME")
+
+    attributes: dict = {}
+    if number is not None:
+        attributes["number"] = number
+    network = None
+    if location is not None:
+        attributes["location"] = location
+        lowered = location.lower()
+        network = LOCATION_NETWORKS[lowered] if lowered in LOCATION_NETWORKS else PLACE_NETWORK
+    if peak is not None:
+        attributes["peak"] = peak
+        period = TARIFF_PERIODS.get(peak.lower())
+        if period is not None:
+            attributes["tariff_period"] = period
+    if extension_name is not None:
+        attributes["extension_name"] = extension_name
+    if ambiguous:
+        attributes["dst_ambiguous"] = True
+        attributes["local_time"] = f"{local:%d-%m-%Y %H:%M:%S}"
+    if not fields.keys() <= _KNOWN_FIELDS:  # undocumented extras are kept as data
+        for name, value in fields.items():
+            if name not in _KNOWN_FIELDS and value is not None:
+                attributes.setdefault(name.lower(), value)
+
+    content = _content_key(service_number, local.isoformat(), number or "", str(duration), extension or "")
+    if occurrences is None:
+        occurrences = {}
+    ordinal = occurrences.get(content, 0)
+    occurrences[content] = ordinal + 1
+    leg_key = f"{content.hex()}-{ordinal}"
+    return CallLeg(
+        provider=PROVIDER,
+        account=account,
+        leg_key=leg_key,
+        call_key=leg_key,
+        started_at=started_at,
+        answered_at=None,
+        ended_at=started_at + timedelta(seconds=duration),
+        duration_s=duration,
+        billable_s=None,
+        direction="unknown",
+        caller_number=None,
+        called_number=None,
+        service_number=service_number,
+        call_type=None,
+        outcome="unknown",
+        hangup_cause=None,
+        cost_eur=None,
+        source_network=network,
+        extension=extension,
+        linked_leg_key=None,
+        attributes=orjson.dumps(attributes).decode(),
+        raw_response_id=raw_response_id,
+    )
+
+
+def parse_pages(pages: Iterable, account: str,
+                repeated_hour: str | None = None) -> Iterator[CallLeg | Quarantined]:
+    """Every RECORD of every page of one window as a CallLeg, or Quarantined with its reason.
+
+    `pages` must be all the pages of one window: the occurrence ordinal in the leg key counts
+    across them. A body that is not a statistics document is quarantined whole (record_index -1);
+    if it breaks off part-way, the records read before the break are still yielded.
+    """
+    policy = repeated_hour or repeated_hour_policy()
+    if policy not in REPEATED_HOUR_POLICIES:
+        raise ValueError(f"repeated_hour must be one of {REPEATED_HOUR_POLICIES}, got {policy!r}")
+    occurrences: dict[bytes, int] = {}
+    for page in pages:
+        params = getattr(page, "request_params", None) or {}
+        requested = params.get("servicenumber")
+        try:
+            for item in walk(page.body):
+                if type(item) is ErrorBody:
+                    raise ParseError(PROVIDER, "ERROR", f"error body: code {item.code}: {item.message}")
+                try:
+                    yield parse_record(item, account, page.raw_response_id, repeated_hour=policy,
+                                       occurrences=occurrences,
+                                       default_service_number=str(requested) if requested else None)
+                except ParseError as exc:
+                    text = etree.tostring(item.element, encoding="unicode", with_tail=False)
+                    yield Quarantined(PROVIDER, account, page.raw_response_id, item.index, exc.field,
+                                      exc.reason, record_text(text))
+        except ParseError as exc:
+            yield Quarantined(PROVIDER, account, page.raw_response_id, -1, exc.field, exc.reason,
+                              record_text(page.body[:2000].decode("utf-8", "replace")))
