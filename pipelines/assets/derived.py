@@ -1,11 +1,11 @@
 """Shared assets over every provider's legs: assembled calls and hourly/daily aggregates.
 
-Recomputed only for the partition's days, each day in its own transaction.
+Recomputed only for the run's days, a month of days per transaction.
 """
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from pipelines.partitions import daily_partitions, days_in, single_run
+from pipelines.partitions import DERIVED_CHUNK_DAYS, daily_partitions, days_in, single_run
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse.aggregates import refresh_calls, refresh_leg_aggregates
 
@@ -20,13 +20,12 @@ def build_derived_assets(leg_assets: list[AssetKey]) -> list:
         description="cdr.fact_call: legs assembled into calls (linked by call key and b-leg).",
     )
     def calls(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-        days = 0
         with warehouse.connect() as conn:
-            for window in days_in(context.partition_time_window):
+            for window in days_in(context.partition_time_window, DERIVED_CHUNK_DAYS):
                 with conn.transaction():
                     refresh_calls(conn, window)
-                days += 1
             start, end = context.partition_time_window
+            days = (end - start).days
             total = conn.execute("SELECT count(*) FROM cdr.fact_call WHERE started_at >= %s AND started_at < %s",
                                  (start, end)).fetchone()[0]
         return MaterializeResult(metadata={"days": days, "calls": total})
@@ -41,7 +40,7 @@ def build_derived_assets(leg_assets: list[AssetKey]) -> list:
     )
     def call_leg_aggregates(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         with warehouse.connect() as conn:
-            for window in days_in(context.partition_time_window):
+            for window in days_in(context.partition_time_window, DERIVED_CHUNK_DAYS):
                 with conn.transaction():
                     refresh_leg_aggregates(conn, window)
             start, end = context.partition_time_window

@@ -1,11 +1,13 @@
 -- Recompute the hourly and daily leg aggregates for the UTC days in [from, to).
+-- `calls` counts the legs that start a call (call_key is the leg's own key, or absent), so it
+-- adds up across hours: the daily table is summed from the hourly one instead of re-reading legs.
 -- Guarded upserts plus deletes of vanished groups: an identical re-run rewrites nothing.
 DROP TABLE IF EXISTS fresh_hourly, fresh_daily;
 
 CREATE TEMP TABLE fresh_hourly ON COMMIT DROP AS
 SELECT provider, account, date_trunc('hour', started_at, 'UTC') AS hour, service_number, direction, outcome,
        count(*) AS legs,
-       count(DISTINCT coalesce(call_key, leg_key)) AS calls,
+       count(*) FILTER (WHERE call_key IS NULL OR call_key = leg_key) AS calls,
        count(*) FILTER (WHERE outcome = 'answered') AS answered,
        coalesce(sum(duration_s), 0)::bigint AS duration_s,
        coalesce(sum(billable_s), 0) AS billable_s,
@@ -15,15 +17,10 @@ WHERE started_at >= %(from)s::timestamptz AND started_at < %(to)s::timestamptz
 GROUP BY 1, 2, 3, 4, 5, 6;
 
 CREATE TEMP TABLE fresh_daily ON COMMIT DROP AS
-SELECT provider, account, (started_at AT TIME ZONE 'UTC')::date AS day, service_number, direction, outcome,
-       count(*) AS legs,
-       count(DISTINCT coalesce(call_key, leg_key)) AS calls,
-       count(*) FILTER (WHERE outcome = 'answered') AS answered,
-       coalesce(sum(duration_s), 0)::bigint AS duration_s,
-       coalesce(sum(billable_s), 0) AS billable_s,
-       coalesce(sum(cost_eur), 0) AS cost_eur
-FROM cdr.fact_call_leg
-WHERE started_at >= %(from)s::timestamptz AND started_at < %(to)s::timestamptz
+SELECT provider, account, (hour AT TIME ZONE 'UTC')::date AS day, service_number, direction, outcome,
+       sum(legs)::bigint AS legs, sum(calls)::bigint AS calls, sum(answered)::bigint AS answered,
+       sum(duration_s)::bigint AS duration_s, sum(billable_s) AS billable_s, sum(cost_eur) AS cost_eur
+FROM fresh_hourly
 GROUP BY 1, 2, 3, 4, 5, 6;
 
 DELETE FROM cdr.agg_call_leg_hourly a

@@ -1,4 +1,5 @@
--- One set-based upsert of the staged window into the fact.
+-- One set-based upsert of the staged window into the fact (float8 money and seconds are cast to
+-- numeric(14, 6) on insert: exact for any value of up to 15 significant digits).
 -- Within the window the last staged version of a leg wins (records can repeat across pages).
 -- The WHERE guard makes an identical re-load rewrite nothing: no dead tuples, no WAL, and the
 -- row keeps its raw_response_id and timestamps, so re-runs leave the table row-for-row equal.
@@ -14,7 +15,7 @@ WITH latest AS (
     SELECT
         provider, account, leg_key, call_key, started_at, answered_at, ended_at, duration_s,
         billable_s, direction, caller_number, called_number, service_number, call_type, outcome,
-        hangup_cause, cost_eur, source_network, extension, linked_leg_key, attributes, raw_response_id
+        hangup_cause, cost_eur, source_network, extension, linked_leg_key, attributes::jsonb, raw_response_id
     FROM latest
     ON CONFLICT (provider, account, leg_key, started_at) DO UPDATE SET
         call_key = EXCLUDED.call_key,

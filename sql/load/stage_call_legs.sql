@@ -1,8 +1,30 @@
 -- Per-transaction staging for one window's legs and quarantined records; dropped at commit.
+-- Column types are the ones binary COPY writes fastest from Python (float8 for money and
+-- seconds, text for the JSON attributes); the merge casts them to the fact's types.
 CREATE TEMP TABLE IF NOT EXISTS stage_call_leg (
-    LIKE cdr.fact_call_leg INCLUDING DEFAULTS,
-    seq bigint GENERATED ALWAYS AS IDENTITY
+    provider         text,
+    account          text,
+    leg_key          text,
+    call_key         text,
+    started_at       timestamptz,
+    answered_at      timestamptz,
+    ended_at         timestamptz,
+    duration_s       integer,
+    billable_s       double precision,
+    direction        text,
+    caller_number    text,
+    called_number    text,
+    service_number   text,
+    call_type        text,
+    outcome          text,
+    hangup_cause     text,
+    cost_eur         double precision,
+    source_network   text,
+    extension        text,
+    linked_leg_key   text,
+    attributes       text,
+    raw_response_id  bigint,
+    seq              bigint GENERATED ALWAYS AS IDENTITY
 ) ON COMMIT DROP;
-ALTER TABLE stage_call_leg DROP COLUMN first_seen_at, DROP COLUMN last_changed_at;
 CREATE TEMP TABLE IF NOT EXISTS stage_quarantine (LIKE cdr.quarantine) ON COMMIT DROP;
-ALTER TABLE stage_quarantine DROP COLUMN quarantined_at;
+ALTER TABLE stage_quarantine DROP COLUMN IF EXISTS quarantined_at;
