@@ -37,7 +37,7 @@ from pipelines.providers.tenios import simulator as tenios_sim
 from pipelines.sql import sql_file
 from pipelines.warehouse.aggregates import refresh_calls, refresh_leg_aggregates
 from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded, with_database
-from pipelines.warehouse.load import load_window
+from pipelines.warehouse.load import load_window, load_windows
 from pipelines.warehouse.migrate import migrate
 from pipelines.warehouse.raw import record_window_fetch, store_page, window_pages
 
@@ -112,14 +112,14 @@ def generate(url: str, legs: int, days: list[date]) -> int:
 def project_load(url: str, days: list[date]) -> int:
     """The project's own path, as the Dagster assets run it: legs day by day, then calls and
     aggregates over the range. Returns the fact rows rewritten (inserted + updated)."""
-    rewritten = 0
-    with psycopg.connect(url, autocommit=True) as reader, psycopg.connect(url) as writer:
-        for day in days:
-            window = day_window(day.isoformat())
-            with writer.transaction():
-                stats = load_window(writer, "tenios", ACCOUNT, window,
-                                    tenios_parse.parse_pages(window_pages(reader, "tenios", ACCOUNT, window), ACCOUNT))
-            rewritten += stats.inserted + stats.updated
+    def connect(autocommit: bool = False):
+        return psycopg.connect(url, autocommit=autocommit)
+
+    totals = load_windows(connect, "tenios", ACCOUNT, [day_window(day.isoformat()) for day in days],
+                          parse=lambda pages: tenios_parse.parse_pages(pages, ACCOUNT),
+                          load=lambda writer, window, items: load_window(writer, "tenios", ACCOUNT, window, items))
+    rewritten = totals["inserted"] + totals["updated"]
+    with psycopg.connect(url) as writer:
         whole_range = (day_window(days[0].isoformat())[0], day_window(days[-1].isoformat())[1])
         for chunk in days_in(whole_range, DERIVED_CHUNK_DAYS):
             with writer.transaction():

@@ -6,7 +6,7 @@ single-run backfill of a year holds one day at a time and a failure leaves earli
 and the failed day as it was.
 """
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import psycopg
 from dagster import (
@@ -23,8 +23,8 @@ from pipelines.partitions import daily_partitions, days_in, single_run
 from pipelines.providers import ProviderSpec
 from pipelines.providers.base import Window
 from pipelines.sql import sql_file
-from pipelines.warehouse.load import load_window, lock_window
-from pipelines.warehouse.raw import RawPage, record_window_fetch, store_page, window_pages
+from pipelines.warehouse.load import load_window, load_windows, lock_window
+from pipelines.warehouse.raw import RawPage, record_window_fetch, store_page
 
 
 def build_raw_pages_asset(spec: ProviderSpec):
@@ -69,20 +69,14 @@ def build_raw_pages_asset(spec: ProviderSpec):
 
 
 def load_days(context: AssetExecutionContext, name: str, account: str,
-              load: Callable[[psycopg.Connection, Window, Iterator[RawPage]], Any]) -> MaterializeResult:
-    """Load each UTC day of the run's partition range from its raw pages: one transaction per
-    day under the window lock, `load(writer, window, pages)` returning stats with
-    `as_metadata()`, summed over the days into the asset's metadata."""
-    warehouse = context.resources.warehouse
-    totals: dict[str, int] = {}
-    with warehouse.connect(autocommit=True) as reader, warehouse.connect() as writer:
-        for window in days_in(context.partition_time_window):
-            with writer.transaction():
-                lock_window(writer, name, account, window)
-                stats = load(writer, window, window_pages(reader, name, account, window))
-            for key, value in stats.as_metadata().items():
-                totals[key] = totals.get(key, 0) + value
-            context.log.info(f"{name} {window[0].date()}: {stats}")
+              parse: Callable[[Iterator[RawPage]], Iterable],
+              load: Callable[[psycopg.Connection, Window, Iterable], Any]) -> MaterializeResult:
+    """Load each UTC day of the run's partition range from its raw pages (parsed by `parse`,
+    written by `load(writer, window, items)` returning stats with `as_metadata()`), one
+    transaction per day; the stats summed over the days become the asset's metadata."""
+    totals = load_windows(
+        context.resources.warehouse.connect, name, account, list(days_in(context.partition_time_window)),
+        parse, load, on_loaded=lambda window, stats: context.log.info(f"{name} {window[0].date()}: {stats}"))
     return MaterializeResult(metadata=totals)
 
 
@@ -104,10 +98,13 @@ def build_provider_assets(spec: ProviderSpec) -> list:
     def call_legs(context: AssetExecutionContext) -> MaterializeResult:
         account = getattr(context.resources, name).account
 
-        def load(writer, window, pages):
-            return load_window(writer, name, account, window, spec.parse_pages(pages, account), spec.extra_loaders)
+        def parse(pages):
+            return spec.parse_pages(pages, account)
 
-        return load_days(context, name, account, load)
+        def load(writer, window, items):
+            return load_window(writer, name, account, window, items, spec.extra_loaders)
+
+        return load_days(context, name, account, parse, load)
 
     @asset_check(asset=call_legs, required_resource_keys={"warehouse"},
                  description="No leg key appears twice (e.g. a leg whose start time moved).")

@@ -14,6 +14,8 @@ RECORD_TEXT_LIMIT = 2000
 
 def text_or_none(provider: str, record: dict, field: str) -> str | None:
     value = record.get(field)
+    if type(value) is str:  # the common case first: parsers call this millions of times
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, str):
@@ -35,6 +37,15 @@ def timestamp(provider: str, value, field: str, naive_tz: tzinfo = UTC, required
 
     Accepts `T` or space, an optional fraction (also TENIOS's `:000` colon variant), `Z` or an offset.
     """
+    if type(value) is str:  # fast path for the well-formed common case
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is UTC:
+                return parsed
+            return (parsed.replace(tzinfo=naive_tz) if parsed.tzinfo is None else parsed).astimezone(UTC)
     if value is None or value == "":
         if required:
             raise ParseError(provider, field, "missing")
@@ -56,6 +67,8 @@ def timestamp(provider: str, value, field: str, naive_tz: tzinfo = UTC, required
 
 def number(provider: str, value, field: str) -> Decimal | None:
     """A JSON number or numeric string as Decimal (via str, so 0.1 stays 0.1). Bools are refused."""
+    if type(value) is int:
+        return Decimal(value)
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
@@ -70,6 +83,8 @@ def number(provider: str, value, field: str) -> Decimal | None:
 
 
 def whole_seconds(provider: str, value, field: str) -> int | None:
+    if type(value) is int and value >= 0:
+        return value
     result = number(provider, value, field)
     if result is None:
         return None

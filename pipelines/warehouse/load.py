@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Mapping
 
 import psycopg
 
 from pipelines.model import LEG_COLUMNS, QUARANTINE_COLUMNS, CallLeg, Quarantined
 from pipelines.sql import sql_file
+from pipelines.warehouse.prefetch import parse_ahead
+from pipelines.warehouse.raw import RawPage, pages_by_id, window_page_ids
 
 _COPY_LEGS = "COPY stage_call_leg ({}) FROM STDIN (FORMAT BINARY)".format(", ".join(LEG_COLUMNS))
 # Binary COPY: about twice the rows per second of text COPY (Python -> PostgreSQL). The types
@@ -92,11 +94,54 @@ def load_window(conn: psycopg.Connection, provider: str, account: str,
     return stats
 
 
-def lock_window(conn: psycopg.Connection, provider: str, account: str, window: tuple[datetime, datetime]) -> None:
-    """Serialise work on one provider/account/window across processes (nightly run vs backfill).
+def advisory_lock(conn: psycopg.Connection, *key_parts: object) -> None:
+    """A transaction-scoped advisory lock on `key_parts`: released at commit or rollback, and by
+    the server if the process dies, so a killed run never leaves it held."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("|".join(map(str, key_parts)),))
 
-    A transaction-scoped advisory lock: released at commit or rollback, and by the server if the
-    process dies, so a killed run never leaves it held.
+
+def lock_window(conn: psycopg.Connection, provider: str, account: str, window: tuple[datetime, datetime]) -> None:
+    """Serialise fetches of one provider/account/window across processes (nightly run vs backfill)."""
+    advisory_lock(conn, "fetch", provider, account, window[0].isoformat(), window[1].isoformat())
+
+
+def lock_account_loads(conn: psycopg.Connection, provider: str, account: str) -> None:
+    """Serialise merges into the fact for one provider account: a leg on a window boundary can be
+    in two windows, and MERGE is not safe against a concurrent insert of the same key."""
+    advisory_lock(conn, "load", provider, account)
+
+
+def load_windows(connect: Callable[..., ContextManager[psycopg.Connection]], provider: str, account: str,
+                 windows: list[tuple[datetime, datetime]],
+                 parse: Callable[[Iterator[RawPage]], Iterable],
+                 load: Callable[[psycopg.Connection, tuple[datetime, datetime], Iterable], Any],
+                 on_loaded: Callable[[tuple[datetime, datetime], Any], None] | None = None) -> dict[str, int]:
+    """Load each window from its stored raw pages, one transaction per window, and sum the stats.
+
+    The next window is parsed in the background while this one merges (pipelines.warehouse.prefetch).
+    Pages are read before the window's lock is taken, so after taking it the loader checks that
+    they are still the window's latest fetch; if a concurrent fetch replaced them, it parses the
+    current pages instead, so an older fetch can never overwrite a newer one.
     """
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                 (f"{provider}|{account}|{window[0].isoformat()}|{window[1].isoformat()}",))
+    totals: dict[str, int] = {}
+    with connect(autocommit=True) as reader, connect() as writer:
+        def source(window):
+            raw_ids = window_page_ids(reader, provider, account, window)
+            return raw_ids, parse(pages_by_id(reader, raw_ids, window))
+
+        for window, parsed_ids, items in parse_ahead(windows, source):
+            with writer.transaction():
+                lock_account_loads(writer, provider, account)
+                current_ids = window_page_ids(writer, provider, account, window)
+                if current_ids == parsed_ids:
+                    stats = load(writer, window, items)
+                else:
+                    for _ in items:  # let the background parser move on to the next window
+                        pass
+                    with connect(autocommit=True) as fresh:
+                        stats = load(writer, window, parse(pages_by_id(fresh, current_ids, window)))
+            for key, value in stats.as_metadata().items():
+                totals[key] = totals.get(key, 0) + value
+            if on_loaded is not None:
+                on_loaded(window, stats)
+    return totals

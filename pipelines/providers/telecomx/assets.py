@@ -28,9 +28,12 @@ def build_telecomx_assets(spec: ProviderSpec) -> list:
         resource = getattr(context.resources, name)
         account, options = resource.account, resource.parse_options()
 
-        def load(writer, window, pages):
-            return load_stats(writer, spec.parse_pages(pages, account, **options))
+        def parse(pages):
+            return spec.parse_pages(pages, account, **options)
 
-        return load_days(context, name, account, load)
+        def load(writer, window, items):
+            return load_stats(writer, items)
+
+        return load_days(context, name, account, parse, load)
 
     return [raw_pages, pbx_stats]
