@@ -71,3 +71,9 @@ class ParseError(CdrEtlError):
         where = f" record {self.record_index}" if self.record_index is not None else ""
         field = f" field {self.field!r}" if self.field else ""
         return f"{self.provider}:{where}{field}: {self.reason}"
+
+
+class WindowInconsistentError(ProviderResponseError):
+    """The provider's answers for one window contradicted each other while paging: the total
+    changed, a page came back empty before the total was reached, or records repeated so that
+    fewer distinct records arrived than the total. The whole window is fetched again."""

@@ -30,7 +30,7 @@ def http_settings_from_env(prefix: str) -> dict:
     """Retry and timeout settings: `<PREFIX>_<SETTING>` overrides `CDR_HTTP_<SETTING>`."""
     settings = {}
     for field_name, cast in (("timeout_s", float), ("max_attempts", int), ("backoff_base_s", float),
-                             ("backoff_max_s", float)):
+                             ("backoff_max_s", float), ("window_attempts", int)):
         for variable in (f"{prefix}_{field_name.upper()}", f"CDR_HTTP_{field_name.upper()}"):
             if os.environ.get(variable):
                 settings[field_name] = cast(os.environ[variable])
@@ -46,6 +46,9 @@ class ProviderResource(ConfigurableResource):
     max_attempts: int = 5
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
+    # a window whose pages contradict each other (records shifting while paging) is fetched
+    # again from its first page this many times in all
+    window_attempts: int = 3
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,

@@ -24,13 +24,20 @@ from starlette.routing import Route
 UTC = timezone.utc
 
 
+DATA_FAULTS = frozenset({"shift", "duplicate", "empty"})
+
+
 @dataclass
 class Fault:
     """One scripted misbehaviour, applied to the next `times` matching requests.
 
     kind: `status` (answer `status` with `body`), `delay` (sleep `seconds`, then answer normally),
     `truncate` (send half the real body, then drop the connection), `body` (answer 200 with `body`,
-    for providers that report errors inside a success).
+    for providers that report errors inside a success), `reset` (drop the connection before
+    answering). Data faults are handed to the provider's handler in `scope["sim_fault"]`:
+    `shift` (records move one place towards the first page between two page requests),
+    `duplicate` (a page repeats the previous page's last record), `empty` (a well-formed answer
+    with no records where there are some).
     """
 
     kind: str
@@ -40,6 +47,7 @@ class Fault:
     body: str = ""
     content_type: str = "application/json"
     path: str | None = None  # only requests to this path; None: any
+    skip: int = 0  # let this many matching requests through first (e.g. to hit page 2)
 
 
 @dataclass
@@ -74,6 +82,9 @@ class SimState:
             self.requests_served += 1
             for fault in self.faults:
                 if fault.path is None or fault.path == path:
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
@@ -121,6 +132,10 @@ class FaultMiddleware:
             await Response(fault.body, status_code=200, media_type=fault.content_type)(scope, receive, send)
         elif fault.kind == "truncate":
             await self._truncated(scope, receive, send)
+        elif fault.kind == "reset":
+            raise ConnectionResetError("simulated connection reset")
+        elif fault.kind in DATA_FAULTS:
+            await self.app({**scope, "sim_fault": fault}, receive, send)
         else:
             raise ValueError(f"unknown fault kind {fault.kind!r}")
 

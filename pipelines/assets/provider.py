@@ -23,8 +23,8 @@ from pipelines.partitions import daily_partitions, days_in, single_run
 from pipelines.providers import ProviderSpec
 from pipelines.providers.base import Window
 from pipelines.sql import sql_file
-from pipelines.warehouse.load import load_window, load_windows, lock_window
-from pipelines.warehouse.raw import RawPage, record_window_fetch, store_page
+from pipelines.warehouse.load import load_window, load_windows
+from pipelines.warehouse.raw import RawPage, land_window
 
 
 def build_raw_pages_asset(spec: ProviderSpec):
@@ -49,14 +49,8 @@ def build_raw_pages_asset(spec: ProviderSpec):
         counts = {}
         with provider.open_client() as client:
             for window in days_in(context.partition_time_window):
-                with warehouse.connect() as conn, conn.transaction():
-                    lock_window(conn, name, client.account, window)
-                    raw_ids, day_records = [], 0
-                    for fetched in client.fetch_window(window):
-                        raw_ids.append(store_page(conn, name, client.account, window, fetched))
-                        day_records += fetched.records
-                    provider_count = client.provider_count(window)
-                    record_window_fetch(conn, name, client.account, window, raw_ids, day_records, provider_count)
+                raw_ids, day_records, provider_count = land_window(
+                    warehouse.connect, client, name, window, provider.window_attempts, context.log)
                 pages += len(raw_ids)
                 records += day_records
                 counts[window[0].date().isoformat()] = day_records

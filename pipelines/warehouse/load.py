@@ -13,6 +13,7 @@ import psycopg
 
 from pipelines.model import LEG_COLUMNS, QUARANTINE_COLUMNS, CallLeg, Quarantined
 from pipelines.sql import sql_file
+from pipelines.warehouse.locks import lock_account_loads
 from pipelines.warehouse.prefetch import parse_ahead
 from pipelines.warehouse.raw import RawPage, pages_by_id, window_page_ids
 
@@ -92,23 +93,6 @@ def load_window(conn: psycopg.Connection, provider: str, account: str,
             (provider, account, window[0], window[1], stats.legs_parsed, stats.inserted,
              stats.updated, stats.unchanged, new_quarantined, stats.duplicates_in_window))
     return stats
-
-
-def advisory_lock(conn: psycopg.Connection, *key_parts: object) -> None:
-    """A transaction-scoped advisory lock on `key_parts`: released at commit or rollback, and by
-    the server if the process dies, so a killed run never leaves it held."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("|".join(map(str, key_parts)),))
-
-
-def lock_window(conn: psycopg.Connection, provider: str, account: str, window: tuple[datetime, datetime]) -> None:
-    """Serialise fetches of one provider/account/window across processes (nightly run vs backfill)."""
-    advisory_lock(conn, "fetch", provider, account, window[0].isoformat(), window[1].isoformat())
-
-
-def lock_account_loads(conn: psycopg.Connection, provider: str, account: str) -> None:
-    """Serialise merges into the fact for one provider account: a leg on a window boundary can be
-    in two windows, and MERGE is not safe against a concurrent insert of the same key."""
-    advisory_lock(conn, "load", provider, account)
 
 
 def load_windows(connect: Callable[..., ContextManager[psycopg.Connection]], provider: str, account: str,

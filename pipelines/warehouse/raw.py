@@ -9,7 +9,9 @@ from typing import Iterator, NamedTuple
 import orjson
 import psycopg
 
+from pipelines.errors import WindowInconsistentError
 from pipelines.providers.base import FetchedPage
+from pipelines.warehouse.locks import lock_window
 
 
 class RawPage(NamedTuple):
@@ -62,6 +64,40 @@ def record_window_fetch(conn: psycopg.Connection, provider: str, account: str,
         " records = EXCLUDED.records, provider_count = EXCLUDED.provider_count, fetched_at = now()",
         (provider, account, window[0], window[1], raw_ids, len(raw_ids), records, provider_count),
     )
+
+
+def land_window(connect, client, provider: str, window: tuple[datetime, datetime],
+                attempts: int = 3, log=None) -> tuple[list[int], int, int | None]:
+    """Fetch one window and land its pages, all in one transaction: either the whole window's
+    latest fetch is committed, or nothing is.
+
+    A window whose pages contradict each other or the provider's own count (WindowInconsistentError:
+    records shifting between pages, a page empty too early, an empty answer for a day the count
+    says has calls) is fetched again from its first page, up to `attempts` times.
+    Returns (raw ids, records in the bodies, the provider's own count or None).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with connect() as conn, conn.transaction():
+                lock_window(conn, provider, client.account, window)
+                raw_ids, records = [], 0
+                for fetched in client.fetch_window(window):
+                    raw_ids.append(store_page(conn, provider, client.account, window, fetched))
+                    records += fetched.records
+                provider_count = client.provider_count(window)
+                if provider_count is not None and provider_count != records:
+                    raise WindowInconsistentError(
+                        provider, f"the pages hold {records} records but the provider counts {provider_count}",
+                        window=window)
+                record_window_fetch(conn, provider, client.account, window, raw_ids, records, provider_count)
+            return raw_ids, records, provider_count
+        except WindowInconsistentError as exc:
+            if attempt == attempts:
+                raise WindowInconsistentError(provider, f"still inconsistent after {attempts} fetches: {exc}",
+                                              window=window) from None
+            if log is not None:
+                log.warning(f"{exc}; fetching the window again ({attempt}/{attempts})")
+    raise AssertionError("unreachable")
 
 
 def window_page_ids(conn: psycopg.Connection, provider: str, account: str,

@@ -145,3 +145,30 @@ def test_backfill_of_ten_days_in_one_run(sim, warehouse_url):
         SELECT count(*) FROM cdr.fact_call_leg l JOIN cdr.fact_call c
           ON c.provider = l.provider AND c.account = l.account AND c.call_key = l.leg_key
         WHERE l.call_type = 'FORWARD'""") == 0
+
+
+@pytest.mark.parametrize("faults", [
+    [{"kind": "shift", "skip": 1, "path": "/cdrs/retrieve"}],
+    [{"kind": "duplicate", "skip": 2, "path": "/cdrs/retrieve"}],
+    [{"kind": "empty", "path": "/cdrs/retrieve"}],
+    [{"kind": "reset", "times": 2, "path": "/cdrs/retrieve"}],
+    [{"kind": "delay", "seconds": 2.5, "path": "/cdrs/retrieve"}],  # past the client's 1 s timeout
+], ids=["record-moves-between-pages", "record-repeats-across-pages", "valid-but-empty", "connection-reset",
+        "timeout"])
+def test_data_faults_end_equal_to_a_clean_run(sim, warehouse_url, faults, monkeypatch):
+    monkeypatch.setenv("TENIOS_TIMEOUT_S", "1")
+    assert run(DAY).success
+    clean = snapshot(warehouse_url, across_loads=True)
+    truncate_warehouse(warehouse_url)
+    sim.post("/_sim/faults", faults)
+    result = run(DAY)
+    assert result.success, failure_messages(result)
+    assert snapshot(warehouse_url, across_loads=True) == clean
+
+
+def test_a_window_that_never_holds_still_fails_clearly(sim, warehouse_url):
+    sim.post("/_sim/faults", [{"kind": "empty", "times": 10, "path": "/cdrs/retrieve"}])
+    result = run(DAY)
+    assert not result.success
+    assert any("tenios" in m and "still inconsistent after 3 fetches" in m for m in failure_messages(result))
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.raw_response") == 0

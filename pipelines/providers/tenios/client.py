@@ -20,6 +20,7 @@ from pipelines.errors import (
     ProviderRequestError,
     ProviderResponseError,
     ProviderUnavailableError,
+    WindowInconsistentError,
 )
 from pipelines.providers.base import (
     FetchedPage,
@@ -106,9 +107,16 @@ class TeniosClient:
         return document
 
     def fetch_window(self, window: Window) -> Iterator[FetchedPage]:
-        """Every page of the window, 1-based, until total_items is reached or a page is empty."""
+        """Every page of the window, 1-based, until total_items records have arrived.
+
+        Paging by offset is only safe if the result set holds still. The client checks that it
+        did: the same total on every page, no empty page before the total is reached, and as many
+        distinct uuids as the total (a record that moved between pages shows up twice or not at
+        all). Otherwise it raises WindowInconsistentError and the window is fetched again.
+        """
         bounds = _window_bounds(window)
-        page, received = 1, 0
+        page, received, expected_total = 1, 0, None
+        seen: set[int] = set()  # hashes of uuids: 8 bytes a record, enough to spot repeats
         while True:
             params = {**bounds, "page": page, "page_size": self._page_size}
             response, document = self._post(RETRIEVE_PATH, params, window)
@@ -117,11 +125,23 @@ class TeniosClient:
             require(PROVIDER, window, isinstance(items, list), "field 'items' is not a list")
             require(PROVIDER, window, isinstance(total, int) and total >= 0,
                     f"field 'total_items' is not a count: {total!r:.40}")
+            if expected_total is None:
+                expected_total = total
+            elif total != expected_total:
+                raise WindowInconsistentError(
+                    PROVIDER, f"total_items changed from {expected_total} to {total} while paging", window=window)
+            if not items and received < total:
+                raise WindowInconsistentError(
+                    PROVIDER, f"page {page} is empty after {received} of {total} records", window=window)
             received += len(items)
+            seen.update(hash(item.get("uuid")) if isinstance(item, dict) else hash(repr(item)) for item in items)
             yield FetchedPage(RETRIEVE_PATH, params, page, response.status_code,
                               response.headers.get("content-type"), response.content, len(items))
-            # Stop on an empty page (also guards page_size 0) or once total_items is covered.
             if not items or received >= total:
+                if len(seen) < min(received, total):
+                    raise WindowInconsistentError(
+                        PROVIDER, f"{received - len(seen)} records repeated across pages (records moved while "
+                                  f"paging): {len(seen)} distinct of {total}", window=window)
                 return
             if page > total:  # a provider that never stops paging
                 raise ProviderResponseError(PROVIDER, f"paging did not end after {page} pages", window=window)

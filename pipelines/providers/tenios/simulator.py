@@ -196,8 +196,17 @@ def build_simulator(access_keys: dict[str, str], data: TeniosData = TeniosData()
             return error
         account, start, end, page, page_size = parsed
         records = visible(account, start, end)
-        items = records[(page - 1) * page_size: page * page_size]
-        body = {"items": items, "total_items": len(records), "page": page, "page_size": page_size}
+        offset = (page - 1) * page_size
+        fault = request.scope.get("sim_fault")
+        if fault is not None and fault.kind == "shift" and page > 1:
+            offset += 1  # a record before this page vanished meanwhile: one record slips past the client
+        items = records[offset: offset + page_size]
+        if fault is not None and fault.kind == "duplicate" and page > 1:
+            items = records[offset - 1: offset + page_size - 1]
+        total = len(records)
+        if fault is not None and fault.kind == "empty":
+            items, total = [], 0  # a well-formed "no CDRs" answer for a day that has some
+        body = {"items": items, "total_items": total, "page": page, "page_size": page_size}
         return Response(orjson.dumps(body), media_type="application/json")
 
     async def count(request: Request) -> Response:
