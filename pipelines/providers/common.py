@@ -5,20 +5,29 @@ import re
 from datetime import datetime, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 
+import orjson
+
 from pipelines.errors import ParseError
 
 UTC = timezone.utc
 _COLON_MILLIS = re.compile(r"(\d{2}:\d{2}:\d{2}):(\d{1,6})(?=Z|[+-]\d{2}:?\d{2}|$)")
 RECORD_TEXT_LIMIT = 2000
+# What the warehouse's columns hold: integer durations and counters, numeric(14, 6) money and
+# seconds. A value beyond them would fail the whole window's COPY or merge instead of one record.
+INT4_MAX = 2**31 - 1
+INT8_MAX = 2**63 - 1
+NUMERIC_14_6_LIMIT = Decimal(10) ** 8 - 1
 
 
 def text_or_none(provider: str, record: dict, field: str) -> str | None:
     value = record.get(field)
     if type(value) is str:  # the common case first: parsers call this millions of times
+        refuse_nul(provider, field, value)
         return value.strip() or None
     if value is None:
         return None
     if isinstance(value, str):
+        refuse_nul(provider, field, value)
         return value.strip() or None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)  # numbers sent as JSON numbers are still numbers
@@ -29,7 +38,14 @@ def required_text(provider: str, record: dict, field: str) -> str:
     value = record.get(field)
     if not isinstance(value, str) or not value.strip():
         raise ParseError(provider, field, "missing" if value is None else f"expected non-empty text, got {value!r:.60}")
+    refuse_nul(provider, field, value)
     return value.strip()
+
+
+def refuse_nul(provider: str, field: str, value: str) -> None:
+    """PostgreSQL text cannot hold U+0000 (a JSON `\\u0000`): refuse the record, not the load."""
+    if "\x00" in value:
+        raise ParseError(provider, field, "contains a NUL character")
 
 
 def timestamp(provider: str, value, field: str, naive_tz: tzinfo = UTC, required: bool = False) -> datetime | None:
@@ -45,7 +61,10 @@ def timestamp(provider: str, value, field: str, naive_tz: tzinfo = UTC, required
         else:
             if parsed.tzinfo is UTC:
                 return parsed
-            return (parsed.replace(tzinfo=naive_tz) if parsed.tzinfo is None else parsed).astimezone(UTC)
+            try:
+                return (parsed.replace(tzinfo=naive_tz) if parsed.tzinfo is None else parsed).astimezone(UTC)
+            except OverflowError:
+                pass  # year 1 or 9999 shifted out of range: the slow path below names the field
     if value is None or value == "":
         if required:
             raise ParseError(provider, field, "missing")
@@ -62,7 +81,10 @@ def timestamp(provider: str, value, field: str, naive_tz: tzinfo = UTC, required
             raise ParseError(provider, field, f"not a timestamp: {text[:40]!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=naive_tz)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ParseError(provider, field, f"out of range in UTC: {text[:40]!r}") from None
 
 
 def number(provider: str, value, field: str) -> Decimal | None:
@@ -83,16 +105,48 @@ def number(provider: str, value, field: str) -> Decimal | None:
 
 
 def whole_seconds(provider: str, value, field: str) -> int | None:
-    if type(value) is int and value >= 0:
+    if type(value) is int and 0 <= value <= INT4_MAX:
         return value
     result = number(provider, value, field)
     if result is None:
         return None
     if result < 0:
         raise ParseError(provider, field, f"negative duration {result}")
-    return int(result.to_integral_value())
+    seconds = int(result.to_integral_value())
+    if seconds > INT4_MAX:
+        raise ParseError(provider, field, f"duration {str(value)[:40]} is beyond any call")
+    return seconds
+
+
+def within(provider: str, value, field: str, limit=NUMERIC_14_6_LIMIT):
+    """`value` unchanged if its magnitude fits the column (numeric(14, 6) by default), else ParseError."""
+    if value is not None and abs(value) > limit:
+        raise ParseError(provider, field, f"{str(value)[:40]} is beyond what the warehouse stores")
+    return value
+
+
+def attributes_json(provider: str, attributes: dict) -> str:
+    """Attributes as the JSON text of a jsonb column; ParseError where jsonb would refuse it
+    (a `\\u0000` escape) or a value is nested too deeply to write."""
+    try:
+        text = orjson.dumps(attributes, default=str).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        raise ParseError(provider, "attributes", "a value is nested too deeply") from None
+    if "\\u0000" in text:
+        raise ParseError(provider, "attributes", "a value contains a NUL character")
+    return text
 
 
 def record_text(raw) -> str:
+    """The quarantine's readable copy of a record: cut short, and with NUL (which PostgreSQL text
+    cannot hold, so the quarantine insert itself would fail) shown as `\\x00`."""
     text = raw if isinstance(raw, str) else repr(raw)
-    return text[:RECORD_TEXT_LIMIT]
+    return text[:RECORD_TEXT_LIMIT].replace("\x00", "\\x00")
+
+
+def record_json(record) -> str:
+    """record_text of a decoded JSON record; one nested too deeply to write back is described."""
+    try:
+        return record_text(orjson.dumps(record, default=str).decode())
+    except (TypeError, orjson.JSONEncodeError):
+        return f"<a JSON {type(record).__name__} nested too deeply to show; the raw body has it>"
