@@ -21,13 +21,17 @@ from pipelines.errors import ParseError
 from pipelines.model import CallLeg, Quarantined
 from pipelines.numbers import to_e164
 from pipelines.providers.common import (
+    NUMERIC_14_6_LIMIT,
     UTC,
+    attributes_json,
     number,
+    record_json,
     record_text,
     required_text,
     text_or_none,
     timestamp,
     whole_seconds,
+    within,
 )
 from pipelines.providers.tenios.settings import (
     BUSY_CAUSES,
@@ -53,7 +57,7 @@ def decode_body(body: bytes) -> list:
     if not isinstance(document, dict):
         raise ParseError(PROVIDER, None, f"body is a JSON {type(document).__name__}, expected an object")
     if document.get("error_code") is not None:
-        raise ParseError(PROVIDER, "error_code", f"error body: {document.get('error_code')}")
+        raise ParseError(PROVIDER, "error_code", record_text(f"error body: {document.get('error_code')}"))
     items = document.get("items")
     if items is None:
         items = []  # an empty result may omit items; total_items then says 0
@@ -81,7 +85,8 @@ def parse_record(record, account: str, raw_response_id: int | None, naive_tz: tz
     started_at = timestamp(PROVIDER, record.get("start_stamp"), "start_stamp", naive_tz, required=True)
     answered_at = timestamp(PROVIDER, record.get("answer_stamp"), "answer_stamp", naive_tz)
     ended_at = timestamp(PROVIDER, record.get("end_stamp"), "end_stamp", naive_tz)
-    billusec = number(PROVIDER, record.get("billusec"), "billusec")
+    billusec = within(PROVIDER, number(PROVIDER, record.get("billusec"), "billusec"), "billusec",
+                      NUMERIC_14_6_LIMIT * _MICRO)
     call_type = text_or_none(PROVIDER, record, "call_type")
     cause = text_or_none(PROVIDER, record, "hangup_cause")
     destination = to_e164(text_or_none(PROVIDER, record, "destination_number"), COUNTRY_CODE)
@@ -113,11 +118,11 @@ def parse_record(record, account: str, raw_response_id: int | None, naive_tz: tz
         call_type=call_type,
         outcome=_outcome(answered_at is not None, cause),
         hangup_cause=cause,
-        cost_eur=number(PROVIDER, record.get("cost"), "cost"),
+        cost_eur=within(PROVIDER, number(PROVIDER, record.get("cost"), "cost"), "cost"),
         source_network=text_or_none(PROVIDER, record, "source_type"),
         extension=None,
         linked_leg_key=text_or_none(PROVIDER, record, "bleg_uuid"),
-        attributes=orjson.dumps(attributes).decode(),
+        attributes=attributes_json(PROVIDER, attributes),
         raw_response_id=raw_response_id,
     )
 
@@ -136,4 +141,4 @@ def parse_pages(pages: Iterable, account: str, naive_tz: tzinfo = UTC) -> Iterat
                 yield parse_record(record, account, page.raw_response_id, naive_tz)
             except ParseError as exc:
                 yield Quarantined(PROVIDER, account, page.raw_response_id, index, exc.field, exc.reason,
-                                  record_text(orjson.dumps(record).decode()))
+                                  record_json(record))
