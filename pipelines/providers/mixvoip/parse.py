@@ -51,7 +51,17 @@ import orjson
 from pipelines.errors import ParseError
 from pipelines.model import CallLeg, Quarantined
 from pipelines.numbers import to_e164
-from pipelines.providers.common import number, record_text, text_or_none, timestamp, whole_seconds
+from pipelines.providers.common import (
+    attributes_json,
+    number,
+    record_json,
+    record_text,
+    refuse_nul,
+    text_or_none,
+    timestamp,
+    whole_seconds,
+    within,
+)
 from pipelines.providers.mixvoip.billing import BillingItem
 from pipelines.providers.mixvoip.settings import (
     BILLING_TYPES,
@@ -119,8 +129,8 @@ def _json_records(body: bytes) -> list:
     if isinstance(document, dict):
         envelope = document.get("return")
         if isinstance(envelope, dict):
-            raise ParseError(PROVIDER, "return", f"error envelope: code {envelope.get('code')!r:.20}"
-                                                 f" {str(envelope.get('message') or '')[:200]}")
+            raise ParseError(PROVIDER, "return", record_text(f"error envelope: code {envelope.get('code')!r:.20}"
+                                                             f" {str(envelope.get('message') or '')[:200]}"))
         if all(isinstance(k, str) and k.isdigit() for k in document):
             return [document[k] for k in sorted(document, key=int)]
     raise ParseError(PROVIDER, None, f"body is a JSON {type(document).__name__}, expected an array of records")
@@ -246,6 +256,7 @@ def parse_record(kind: str, raw, ctx: _Context, profile: str | None, window, raw
     if not isinstance(record_type, str) or not record_type:
         raise ParseError(PROVIDER, "type", "missing" if not record_type else
                          f"expected text, got {type(record_type).__name__}")
+    refuse_nul(PROVIDER, "type", record_type)
     record_type = record_type.upper()
     source = _text(_clean(data.get("source")), "source")
     destination = _text(_clean(data.get("destination")), "destination")
@@ -264,7 +275,7 @@ def parse_record(kind: str, raw, ctx: _Context, profile: str | None, window, raw
     ordinal = ordinals.get(base, 0)
     ordinals[base] = ordinal + 1
     key = f"{base}.{ordinal}"
-    cost = ctx.cost(price, quantity)
+    cost = within(PROVIDER, ctx.cost(price, quantity), "price")
 
     if record_type not in ctx.call_types:
         return BillingItem(
@@ -272,10 +283,13 @@ def parse_record(kind: str, raw, ctx: _Context, profile: str | None, window, raw
             known_type=record_type in BILLING_TYPES, billed_at=started, billed_until=ended, username=source,
             product=destination, description=name, quantity=quantity, price=price, cost_eur=cost,
             invoice=invoice, duration_s=duration, extension=extension,
-            attributes=orjson.dumps(extra, default=str).decode(), raw_response_id=raw_response_id)
+            attributes=attributes_json(PROVIDER, extra), raw_response_id=raw_response_id)
 
     if ended is None and duration is not None:
-        ended = started + timedelta(seconds=duration)
+        try:
+            ended = started + timedelta(seconds=duration)
+        except OverflowError:
+            raise ParseError(PROVIDER, "duration", "call_start plus duration is past the year 9999") from None
     if duration is None and ended is not None:
         duration = int((ended - started).total_seconds())
     if record_type in INBOUND_CALL_TYPES:
@@ -298,7 +312,7 @@ def parse_record(kind: str, raw, ctx: _Context, profile: str | None, window, raw
         call_type=record_type, outcome="answered" if duration else "unknown", hangup_cause=None,
         cost_eur=cost, source_network="mobile" if record_type in MOBILE_CALL_TYPES else None, extension=extension,
         linked_leg_key=None,
-        attributes=orjson.dumps({k: v for k, v in attributes.items() if v is not None}, default=str).decode(),
+        attributes=attributes_json(PROVIDER, {k: v for k, v in attributes.items() if v is not None}),
         raw_response_id=raw_response_id,
     )
 
@@ -329,8 +343,8 @@ def parse_pages(pages: Iterable, account: str, naive_tz: tzinfo | None = None, p
             try:
                 item = parse_record(kind, raw, ctx, profile, window, raw_id, ordinals)
             except ParseError as exc:
-                text = raw if kind == "csv" else orjson.dumps(raw, default=str).decode()
-                yield Quarantined(PROVIDER, account, raw_id, index, exc.field, exc.reason, record_text(text))
+                text = record_text(raw) if kind == "csv" else record_json(raw)
+                yield Quarantined(PROVIDER, account, raw_id, index, exc.field, exc.reason, text)
                 continue
             if item is not None:
                 yield item
