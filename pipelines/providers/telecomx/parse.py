@@ -35,7 +35,16 @@ import orjson
 
 from pipelines.errors import ParseError, ProviderRequestError
 from pipelines.model import Quarantined
-from pipelines.providers.common import number, record_text, required_text, text_or_none, timestamp
+from pipelines.providers.common import (
+    INT4_MAX,
+    INT8_MAX,
+    number,
+    record_json,
+    record_text,
+    required_text,
+    text_or_none,
+    timestamp,
+)
 from pipelines.providers.telecomx.settings import COUNTER_FIELDS, GROUPINGS, PROVIDER, WEEK_SCHEMES
 
 UTC = timezone.utc
@@ -156,12 +165,13 @@ def request_bounds(window: tuple[datetime, datetime], grain: str, tz: str = "UTC
     return utc(begins), utc(after) - timedelta(milliseconds=1)
 
 
-def counter(value, field: str) -> int | None:
-    """A raw counter: a non-negative whole number, or None when the interval does not carry it."""
+def counter(value, field: str, limit: int = INT4_MAX) -> int | None:
+    """A raw counter: a non-negative whole number up to `limit` (its column's type), or None when
+    the interval does not carry it."""
     result = number(PROVIDER, value, field)
     if result is None:
         return None
-    if result < 0 or result != result.to_integral_value():
+    if result < 0 or result != result.to_integral_value() or result > limit:
         raise ParseError(PROVIDER, field, f"expected a non-negative whole number, got {value!r:.40}")
     return int(result)
 
@@ -175,7 +185,7 @@ def decode_body(body: bytes) -> list:
     if isinstance(document, dict):
         detail = next((str(document[k]) for k in ("error", "code", "message") if document.get(k)), "")
         raise ParseError(PROVIDER, "error" if detail else None,
-                         f"error body: {detail}" if detail else "body is a JSON object, expected an array")
+                         record_text(f"error body: {detail}") if detail else "body is a JSON object, expected an array")
     if not isinstance(document, list):
         raise ParseError(PROVIDER, None, f"body is a JSON {type(document).__name__}, expected an array")
     return document
@@ -221,7 +231,7 @@ def parse_record(record, account: str, context: RequestContext, raw_response_id:
         raise ParseError(PROVIDER, "data", f"expected an object of intervals, got {type(data).__name__}")
     rows, errors = [], []
     for key, counters in data.items():
-        field = f"data.{key}"
+        field = record_text(f"data.{key}")  # a key may hold NUL, which the quarantine cannot store
         try:
             text = str(key).strip()
             if not _BARE_NUMBER.fullmatch(text):
@@ -231,7 +241,9 @@ def parse_record(record, account: str, context: RequestContext, raw_response_id:
                 raise ParseError(PROVIDER, field, f"{context.grain} key {text} names no interval of the request window")
             if not isinstance(counters, dict):
                 raise ParseError(PROVIDER, field, f"expected an object of counters, got {type(counters).__name__}")
-            values = [counter(counters.get(name), f"{field}.{name}") for name in COUNTER_FIELDS]
+            values = [counter(counters.get(name), f"{field}.{name}",
+                              INT8_MAX if name.endswith("Seconds") else INT4_MAX)  # bigint / integer columns
+                      for name in COUNTER_FIELDS]
         except ParseError as exc:
             errors.append(exc)
             continue
@@ -243,7 +255,7 @@ def parse_record(record, account: str, context: RequestContext, raw_response_id:
 
 def _quarantine(page, account: str, index: int, errors: list[ParseError], record) -> Quarantined:
     reason = "; ".join(f"{e.field}: {e.reason}" if len(errors) > 1 and e.field else e.reason for e in errors)
-    text = record_text(record if isinstance(record, str) else orjson.dumps(record).decode())
+    text = record_text(record) if isinstance(record, str) else record_json(record)
     return Quarantined(PROVIDER, account, page.raw_response_id, index, errors[0].field, reason, text)
 
 
