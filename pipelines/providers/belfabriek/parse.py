@@ -212,6 +212,8 @@ def walk(body: bytes) -> Iterator[RawRecord | ErrorBody]:
                 elif name != "NO_RECORD" and name not in _ERROR_TAGS:
                     raise ParseError(PROVIDER, name, f"unexpected element <{name}> in <{parent}>,"
                                                      " expected RECORD or NO_RECORD")
+            elif parent in _ERROR_TAGS or parent == "NO_RECORD":  # text-only elements
+                raise ParseError(PROVIDER, name, f"unexpected element <{name}> in <{parent}>, expected text")
             elif parent.startswith("?") and name not in _ERROR_TAGS:
                 raise _wrong_root(parent[1:])
             stack.append(name)
