@@ -1,0 +1,153 @@
+"""Fixtures of the process-fault tests: simulators big enough to catch a load mid-COPY, clean
+reference runs, the checks every recovery ends with, and the figures for docs/reliability.md."""
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+
+import httpx
+import psycopg
+import pytest
+
+from pipelines.simulators import running_simulators
+from pipelines.warehouse.connection import PROJECT_ROOT
+from tests.conftest import LEG_TABLES, PAST_DAY, day_range, snapshot, truncate_warehouse
+from tests.dagster_runs import failure_messages, run_range
+
+# Big enough days that COPY and MERGE each take a few hundred milliseconds: time for a poll of
+# pg_stat_activity (every 2 ms) to see the victim in them.
+TENIOS_LEGS_PER_DAY = 20_000
+MIXVOIP_CALLS_PER_DAY = 10_000
+TABLES = {"tenios": LEG_TABLES, "mixvoip": (*LEG_TABLES, "cdr.fact_billing_item")}
+FIGURES_PATH = PROJECT_ROOT / ".bench" / "process_faults.json"
+
+
+class Simulator:
+    def __init__(self, provider: str, url: str):
+        self.provider, self.url = provider, url
+
+    def post(self, path: str, payload) -> None:
+        httpx.post(self.url + path, json=payload).raise_for_status()
+
+    def reset(self) -> None:
+        self.post("/_sim/reset", {})
+
+
+@pytest.fixture(scope="session")
+def simulators(warehouse_url):
+    saved = dict(os.environ)
+    os.environ.update({"CDR_HTTP_BACKOFF_BASE_S": "0.01", "CDR_HTTP_BACKOFF_MAX_S": "0.05",
+                       "TENIOS_PAGE_SIZE": "1000"})
+    with running_simulators(["tenios"], legs_per_day=TENIOS_LEGS_PER_DAY) as tenios, \
+            running_simulators(["mixvoip"], legs_per_day=MIXVOIP_CALLS_PER_DAY) as mixvoip:
+        yield {"tenios": Simulator("tenios", tenios["tenios"]), "mixvoip": Simulator("mixvoip", mixvoip["mixvoip"])}
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
+def sims(simulators, clean_warehouse):
+    for sim in simulators.values():
+        sim.reset()
+    yield simulators
+    for sim in simulators.values():
+        sim.reset()
+
+
+@pytest.fixture(scope="session")
+def clean_runs(simulators, warehouse_url):
+    """clean_runs(provider, first_day, days) -> the snapshot (across loads) of an undisturbed run,
+    made once per session on an emptied warehouse."""
+    cache = {}
+
+    def clean(provider: str, first: date = PAST_DAY, days: int = 1):
+        key = (provider, first, days)
+        if key not in cache:
+            truncate_warehouse(warehouse_url)
+            result = run_range([provider], *day_range(first, days))
+            assert result.success, failure_messages(result)
+            cache[key] = snapshot(warehouse_url, TABLES[provider], across_loads=True)
+            truncate_warehouse(warehouse_url)
+        return cache[key]
+
+    return clean
+
+
+@pytest.fixture(scope="session")
+def figures():
+    """Each test records what it injected and measured; written to .bench/ for the docs table."""
+    measured: list[dict] = []
+    yield measured
+    if measured:
+        FIGURES_PATH.parent.mkdir(exist_ok=True)
+        FIGURES_PATH.write_text(json.dumps(measured, indent=2, default=str) + "\n")
+
+
+def legs_lost_and_duplicated(url: str, clean: dict) -> tuple[int, int]:
+    """Legs of the clean run missing from the warehouse, and legs it holds more than once (a key
+    twice, or a leg the clean run does not have)."""
+    with psycopg.connect(url) as conn:
+        keys = conn.execute("SELECT provider, account, leg_key FROM cdr.fact_call_leg").fetchall()
+    clean_keys = {row[:3] for row in clean["cdr.fact_call_leg"]}
+    present = set(keys)
+    return len(clean_keys - present), (len(keys) - len(present)) + len(present - clean_keys)
+
+
+# An independent recomputation of the daily and hourly aggregates straight from the legs (the
+# loader sums daily from hourly), and of the legs per assembled call; the count of rows where
+# stored and recomputed differ, either way.
+_AGGREGATE_MISMATCHES = """
+WITH legs AS (
+    SELECT provider, account, started_at, service_number, direction, outcome,
+           1 AS legs, (call_key IS NULL OR call_key = leg_key)::int AS calls,
+           (outcome = 'answered')::int AS answered, coalesce(duration_s, 0) AS duration_s,
+           coalesce(billable_s, 0) AS billable_s, coalesce(cost_eur, 0) AS cost_eur
+    FROM cdr.fact_call_leg
+), daily_recomputed AS (
+    SELECT provider, account, (started_at AT TIME ZONE 'UTC')::date AS day, service_number, direction, outcome,
+           sum(legs) AS legs, sum(calls) AS calls, sum(answered) AS answered, sum(duration_s) AS duration_s,
+           sum(billable_s) AS billable_s, sum(cost_eur) AS cost_eur
+    FROM legs GROUP BY 1, 2, 3, 4, 5, 6
+), daily_stored AS (
+    SELECT provider, account, day, service_number, direction, outcome, legs, calls, answered, duration_s,
+           billable_s, cost_eur FROM cdr.agg_call_leg_daily
+), hourly_recomputed AS (
+    SELECT provider, account, date_trunc('hour', started_at, 'UTC') AS hour, service_number, direction, outcome,
+           sum(legs) AS legs, sum(calls) AS calls, sum(answered) AS answered, sum(duration_s) AS duration_s,
+           sum(billable_s) AS billable_s, sum(cost_eur) AS cost_eur
+    FROM legs GROUP BY 1, 2, 3, 4, 5, 6
+), hourly_stored AS (
+    SELECT provider, account, hour, service_number, direction, outcome, legs, calls, answered, duration_s,
+           billable_s, cost_eur FROM cdr.agg_call_leg_hourly
+)
+SELECT (SELECT count(*) FROM (TABLE daily_recomputed EXCEPT ALL TABLE daily_stored) d1)
+     + (SELECT count(*) FROM (TABLE daily_stored EXCEPT ALL TABLE daily_recomputed) d2)
+     + (SELECT count(*) FROM (TABLE hourly_recomputed EXCEPT ALL TABLE hourly_stored) h1)
+     + (SELECT count(*) FROM (TABLE hourly_stored EXCEPT ALL TABLE hourly_recomputed) h2)
+     + abs((SELECT count(*) FROM cdr.fact_call_leg) - (SELECT coalesce(sum(legs), 0) FROM cdr.fact_call))
+"""
+
+
+def aggregate_mismatches(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(_AGGREGATE_MISMATCHES).fetchone()[0]
+
+
+def advisory_locks_held(url: str) -> int:
+    """Advisory locks held or awaited in this database (other databases on a shared server are
+    other developers' business)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()[0]
+
+
+def assert_recovered(url: str, provider: str, clean: dict, figures: list, **figure) -> None:
+    """The ending every recovery test shares: measured, recorded, then asserted."""
+    lost, duplicated = legs_lost_and_duplicated(url, clean)
+    figures.append({**figure, "provider": provider, "rows_lost": lost, "duplicates": duplicated})
+    assert (lost, duplicated) == (0, 0)
+    assert snapshot(url, TABLES[provider], across_loads=True) == clean
+    assert aggregate_mismatches(url) == 0
+    assert advisory_locks_held(url) == 0

@@ -1,0 +1,86 @@
+"""The load process SIGKILLed at each point of a run, then the partition re-run: the warehouse
+ends row-for-row equal to a clean run, aggregates equal to a recomputation from the legs, and no
+advisory lock is left held.
+
+The victim is a separate OS process running the Dagster job; the test watches its backends in
+pg_stat_activity and kills it at the moment it is in the phase named.
+"""
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tests.conftest import PAST_DAY, day_range, scalar
+from tests.dagster_runs import failure_messages, run_range
+from tests.recovery.conftest import assert_recovered
+from tests.recovery.victims import COPYING, FETCHING, MERGING, REFRESHING_AGGREGATES_BLOCKED, Victim
+
+FIRST, LAST = day_range(PAST_DAY, 1)
+
+
+def rerun(provider: str) -> None:
+    result = run_range([provider], FIRST, LAST)
+    assert result.success, failure_messages(result)
+
+
+def kill_when(victim: Victim, condition: str) -> None:
+    victim.wait_for(condition)
+    victim.kill()
+    victim.wait_until_backends_gone()
+
+
+def nothing_of_the_window_committed(url: str) -> bool:
+    return scalar(url, "SELECT (SELECT count(*) FROM cdr.fact_call_leg) + (SELECT count(*) FROM cdr.load_audit)"
+                       " + (SELECT count(*) FROM cdr.agg_call_leg_daily)") == 0
+
+
+@pytest.mark.parametrize("provider, phase", [
+    ("tenios", "copy"),
+    ("tenios", "merge"),
+    ("mixvoip", "merge"),
+], ids=["tenios-during-copy", "tenios-during-merge", "mixvoip-during-merge"])
+def test_kill_during_the_fact_load(sims, warehouse_url, clean_runs, figures, tmp_path, provider, phase):
+    clean = clean_runs(provider)
+    victim = Victim(warehouse_url, [provider], FIRST, LAST, tmp_path)
+    kill_when(victim, {"copy": COPYING, "merge": MERGING}[phase])
+    # the raw pages were committed by the fetch step; nothing of the load is
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.window_fetch") == 1
+    assert nothing_of_the_window_committed(warehouse_url)
+    rerun(provider)
+    assert_recovered(warehouse_url, provider, clean, figures, fault=f"SIGKILL during {phase.upper()}",
+                     partitions=1, outcome="killed run left nothing partial; re-run succeeded")
+
+
+def test_kill_during_the_fetch(sims, warehouse_url, clean_runs, figures, tmp_path):
+    clean = clean_runs("tenios")
+    # every page after the second waits a second: the victim is still paging when it is killed
+    sims["tenios"].post("/_sim/faults", [{"kind": "delay", "seconds": 1.0, "times": 100, "skip": 2,
+                                          "path": "/cdrs/retrieve"}])
+    victim = Victim(warehouse_url, ["tenios"], FIRST, LAST, tmp_path)
+    kill_when(victim, FETCHING)
+    # the pages it had landed were in the window's open transaction: gone with it
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.raw_response") == 0
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.window_fetch") == 0
+    assert nothing_of_the_window_committed(warehouse_url)
+    sims["tenios"].reset()
+    rerun("tenios")
+    assert_recovered(warehouse_url, "tenios", clean, figures, fault="SIGKILL during fetch (paging)",
+                     partitions=1, outcome="killed run left no raw pages; re-run succeeded")
+
+
+def test_kill_between_the_fact_load_and_the_aggregate_refresh(sims, warehouse_url, clean_runs, figures, tmp_path):
+    clean = clean_runs("tenios")
+    # Hold the aggregate table so the victim, legs and calls committed, waits at the refresh's
+    # first write: the kill lands exactly between the fact load and the aggregates.
+    with psycopg.connect(warehouse_url) as holder:
+        holder.execute("LOCK TABLE cdr.agg_call_leg_hourly IN SHARE MODE")
+        victim = Victim(warehouse_url, ["tenios"], FIRST, LAST, tmp_path)
+        victim.wait_for(REFRESHING_AGGREGATES_BLOCKED)
+        victim.kill()
+    victim.wait_until_backends_gone()
+    legs = len(clean["cdr.fact_call_leg"])
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg") == legs
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.agg_call_leg_hourly") == 0, "aggregates not yet refreshed"
+    rerun("tenios")
+    assert_recovered(warehouse_url, "tenios", clean, figures, fault="SIGKILL between fact load and aggregate refresh",
+                     partitions=1, outcome="legs kept, aggregates stale until the re-run; re-run succeeded")

@@ -1,0 +1,92 @@
+"""A Dagster run in its own OS process (tests/recovery/run_partition.py), watched through
+pg_stat_activity so a test can act at a precise point of the load: SIGKILL the process, restart
+the server, or just let it finish.
+
+The victim's connections carry a unique application_name (PGAPPNAME, read by libpq), which is
+how its backends are told apart from everyone else's on a shared server.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+from pipelines.warehouse.connection import PROJECT_ROOT
+
+_names = itertools.count(1)
+# Generous: only there so that a broken run fails the test instead of hanging the suite.
+PHASE_TIMEOUT_S = 120
+POLL_INTERVAL_S = 0.002
+
+# What the victim's backend is running at each point where a test acts.
+FETCHING = "query LIKE 'INSERT INTO cdr.raw_response%%'"  # pages landed, window transaction open
+COPYING = "state = 'active' AND query LIKE 'COPY stage_call_leg %%'"
+MERGING = "state = 'active' AND query LIKE '%%MERGE INTO cdr.fact_call_leg%%'"
+REFRESHING_AGGREGATES_BLOCKED = ("state = 'active' AND wait_event_type = 'Lock'"
+                                 " AND query LIKE 'DELETE FROM cdr.agg_call_leg_hourly%%'")
+
+
+class Victim:
+    def __init__(self, url: str, providers: list[str], first: str, last: str, log_dir: Path,
+                 extra_env: dict[str, str] | None = None):
+        self.url = url
+        self.application_name = f"cdr-recovery-victim-{os.getpid()}-{next(_names)}"
+        self.log_path = log_dir / f"{self.application_name}.log"
+        env = {**os.environ, **(extra_env or {}), "CDR_WAREHOUSE_URL": url, "PGAPPNAME": self.application_name}
+        with open(self.log_path, "wb") as log:  # a file, not a pipe: a full pipe would stall the victim
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.recovery.run_partition", ",".join(providers), first, last],
+                env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+    def backends(self, condition: str = "true") -> list[int]:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            return self._backends(conn, condition)
+
+    def _backends(self, conn, condition: str) -> list[int]:
+        return [pid for (pid,) in conn.execute(
+            f"SELECT pid FROM pg_stat_activity WHERE application_name = %s AND ({condition})",
+            (self.application_name,)).fetchall()]
+
+    def wait_for(self, condition: str) -> int:
+        """Poll until one of the victim's backends matches `condition`; return its pid.
+
+        Fails if the victim exits first: the moment was missed and the test would prove nothing.
+        """
+        deadline = time.monotonic() + PHASE_TIMEOUT_S
+        with psycopg.connect(self.url, autocommit=True) as conn:  # autocommit: a fresh view each poll
+            while True:
+                pids = self._backends(conn, condition)
+                if pids:
+                    return pids[0]
+                if self.process.poll() is not None:
+                    raise AssertionError(f"the victim exited ({self.process.returncode}) before {condition};"
+                                         f" its output:\n{self.output()}")
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the victim never reached {condition}")
+                time.sleep(POLL_INTERVAL_S)
+
+    def kill(self) -> None:
+        """SIGKILL: no exception handler, no rollback, no goodbye to the server."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        assert self.process.wait(timeout=PHASE_TIMEOUT_S) == -signal.SIGKILL, "it ended before the kill"
+
+    def wait_until_backends_gone(self) -> None:
+        """The server notices a dead client only when it next talks to it (a running MERGE ends
+        first); until then its backend still holds the transaction and its locks."""
+        deadline = time.monotonic() + PHASE_TIMEOUT_S
+        while self.backends():
+            if time.monotonic() > deadline:
+                raise AssertionError("the killed victim's backends are still there")
+            time.sleep(0.05)
+
+    def finish(self) -> int:
+        return self.process.wait(timeout=PHASE_TIMEOUT_S)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
