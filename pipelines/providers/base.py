@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,28 @@ from pipelines.errors import (
 # httpx logs every request URL at INFO; some providers carry credentials in the query string.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
+_QUERY_VALUE = re.compile(r"(?<=[?&])([^=&#\s\"']+)=[^&#\s\"']*")
+
+
+class RedactQueryValues(logging.Filter):
+    """Every query-string value in a log record becomes `***`.
+
+    MIXvoip's password, Belfabriek's customer hash and Telecom X's token travel in the query
+    string, and httpx logs each request URL at INFO. The level above keeps that quiet by default;
+    this filter keeps it safe when a deployment turns the HTTP loggers up to debug something.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _QUERY_VALUE.sub(r"\1=***", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+# Logger filters see only records logged to that very logger, so each of httpx's and httpcore's.
+for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy"):
+    logging.getLogger(_name).addFilter(RedactQueryValues())
 
 Window = tuple[datetime, datetime]
 
