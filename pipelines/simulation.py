@@ -34,7 +34,8 @@ class Fault:
     kind: `status` (answer `status` with `body`), `delay` (sleep `seconds`, then answer normally),
     `truncate` (send half the real body, then drop the connection), `body` (answer 200 with `body`,
     for providers that report errors inside a success), `reset` (drop the connection before
-    answering). Data faults are handed to the provider's handler in `scope["sim_fault"]`:
+    answering), `rate_limited` (the provider's own rate-limit answer, with HTTP `status`: 429, or
+    200 for providers that report it inside a success). Data faults are handed to the provider's handler in `scope["sim_fault"]`:
     `shift` (records move one place towards the first page between two page requests),
     `duplicate` (a page repeats the previous page's last record), `empty` (a well-formed answer
     with no records where there are some).
@@ -46,7 +47,7 @@ class Fault:
     seconds: float = 0.0
     body: str = ""
     content_type: str = "application/json"
-    path: str | None = None  # only requests to this path; None: any
+    path: str | None = None  # only requests whose path starts with this; None: any
     skip: int = 0  # let this many matching requests through first (e.g. to hit page 2)
 
 
@@ -59,6 +60,7 @@ class SimState:
     rate_limit_per_s: float | None = None
     faults: deque = field(default_factory=deque)
     requests_served: int = 0
+    faults_applied: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _recent: deque = field(default_factory=deque, repr=False)
 
@@ -72,6 +74,7 @@ class SimState:
     def reset(self) -> None:
         with self._lock:
             self.faults.clear()
+            self.faults_applied = 0
             self.clock_offset = timedelta(0)
             self.fixed_now = None
             self.rate_limit_per_s = None
@@ -81,11 +84,12 @@ class SimState:
         with self._lock:
             self.requests_served += 1
             for fault in self.faults:
-                if fault.path is None or fault.path == path:
+                if fault.path is None or path.startswith(fault.path):
                     if fault.skip > 0:
                         fault.skip -= 1
                         return None
                     fault.times -= 1
+                    self.faults_applied += 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
                     return fault
@@ -132,6 +136,10 @@ class FaultMiddleware:
             await Response(fault.body, status_code=200, media_type=fault.content_type)(scope, receive, send)
         elif fault.kind == "truncate":
             await self._truncated(scope, receive, send)
+        elif fault.kind == "rate_limited":
+            response = self.rate_limited_response()
+            response.status_code = fault.status
+            await response(scope, receive, send)
         elif fault.kind == "reset":
             raise ConnectionResetError("simulated connection reset")
         elif fault.kind in DATA_FAULTS:
@@ -174,6 +182,10 @@ def admin_routes(state: SimState) -> list[Route]:
         state.rate_limit_per_s = payload.get("per_second")
         return JSONResponse({"per_second": state.rate_limit_per_s})
 
+    async def stats(request: Request):
+        return JSONResponse({"requests_served": state.requests_served, "faults_applied": state.faults_applied,
+                             "faults_queued": len(state.faults)})
+
     async def reset(request: Request):
         state.reset()
         return JSONResponse({"reset": True})
@@ -183,6 +195,7 @@ def admin_routes(state: SimState) -> list[Route]:
         Route("/_sim/clock", clock, methods=["POST"]),
         Route("/_sim/rate_limit", rate_limit, methods=["POST"]),
         Route("/_sim/reset", reset, methods=["POST"]),
+        Route("/_sim/stats", stats, methods=["GET"]),
     ]
 
 

@@ -2,41 +2,21 @@
 asserted on the warehouse's rows."""
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, timedelta, timezone
 
-import httpx
 import pytest
 
-from pipelines.simulators import running_simulators
 from tests.conftest import rows, scalar, snapshot, truncate_warehouse
 from tests.dagster_runs import failure_messages, run_range
+from tests.simulator_driver import simulators
 
 DAY = date(2026, 10, 5)
 
 
 @pytest.fixture(scope="module")
 def tenios():
-    saved = dict(os.environ)
-    os.environ.update({"CDR_HTTP_BACKOFF_BASE_S": "0.01", "CDR_HTTP_BACKOFF_MAX_S": "0.05",
-                       "CDR_HTTP_MAX_ATTEMPTS": "6", "TENIOS_PAGE_SIZE": "100"})
-    with running_simulators(["tenios"]) as urls:
-        yield Simulator(urls["tenios"])
-    os.environ.clear()
-    os.environ.update(saved)
-
-
-class Simulator:
-    """Drives the simulator's /_sim endpoints over HTTP, as any other client would."""
-
-    def __init__(self, url: str):
-        self.url = url
-
-    def post(self, path: str, payload) -> None:
-        httpx.post(self.url + path, json=payload).raise_for_status()
-
-    def reset(self) -> None:
-        self.post("/_sim/reset", {})
+    with simulators(["tenios"], TENIOS_PAGE_SIZE="100") as drivers:
+        yield drivers["tenios"]
 
 
 @pytest.fixture
@@ -145,25 +125,6 @@ def test_backfill_of_ten_days_in_one_run(sim, warehouse_url):
         SELECT count(*) FROM cdr.fact_call_leg l JOIN cdr.fact_call c
           ON c.provider = l.provider AND c.account = l.account AND c.call_key = l.leg_key
         WHERE l.call_type = 'FORWARD'""") == 0
-
-
-@pytest.mark.parametrize("faults", [
-    [{"kind": "shift", "skip": 1, "path": "/cdrs/retrieve"}],
-    [{"kind": "duplicate", "skip": 2, "path": "/cdrs/retrieve"}],
-    [{"kind": "empty", "path": "/cdrs/retrieve"}],
-    [{"kind": "reset", "times": 2, "path": "/cdrs/retrieve"}],
-    [{"kind": "delay", "seconds": 2.5, "path": "/cdrs/retrieve"}],  # past the client's 1 s timeout
-], ids=["record-moves-between-pages", "record-repeats-across-pages", "valid-but-empty", "connection-reset",
-        "timeout"])
-def test_data_faults_end_equal_to_a_clean_run(sim, warehouse_url, faults, monkeypatch):
-    monkeypatch.setenv("TENIOS_TIMEOUT_S", "1")
-    assert run(DAY).success
-    clean = snapshot(warehouse_url, across_loads=True)
-    truncate_warehouse(warehouse_url)
-    sim.post("/_sim/faults", faults)
-    result = run(DAY)
-    assert result.success, failure_messages(result)
-    assert snapshot(warehouse_url, across_loads=True) == clean
 
 
 def test_a_window_that_never_holds_still_fails_clearly(sim, warehouse_url):

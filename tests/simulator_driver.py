@@ -1,0 +1,45 @@
+"""Drive a running simulator through its /_sim endpoints over HTTP, and keep the environment
+pointing at it for the duration of a test module."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+import httpx
+
+from pipelines.simulators import running_simulators
+
+# Retries fast enough for tests, still bounded.
+FAST_RETRIES = {"CDR_HTTP_BACKOFF_BASE_S": "0.01", "CDR_HTTP_BACKOFF_MAX_S": "0.05", "CDR_HTTP_MAX_ATTEMPTS": "6"}
+
+
+class SimulatorDriver:
+    def __init__(self, url: str):
+        self.url = url
+
+    def post(self, path: str, payload) -> None:
+        httpx.post(self.url + path, json=payload).raise_for_status()
+
+    def inject(self, *faults: dict) -> None:
+        self.post("/_sim/faults", list(faults))
+
+    def reset(self) -> None:
+        self.post("/_sim/reset", {})
+
+    def stats(self) -> dict:
+        return httpx.get(self.url + "/_sim/stats").raise_for_status().json()
+
+
+@contextmanager
+def simulators(names: list[str], **environment: str) -> Iterator[dict[str, SimulatorDriver]]:
+    """Start the named simulators with fast retries (plus `environment`); restore the
+    environment afterwards."""
+    saved = dict(os.environ)
+    os.environ.update({**FAST_RETRIES, **environment})
+    try:
+        with running_simulators(names) as urls:
+            yield {name: SimulatorDriver(url) for name, url in urls.items()}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
