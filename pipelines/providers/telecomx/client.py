@@ -30,7 +30,7 @@ from typing import Iterator, Sequence
 import httpx
 import orjson
 
-from pipelines.errors import ProviderAuthError, ProviderRequestError
+from pipelines.errors import ProviderAuthError, ProviderRequestError, ProviderResponseError
 from pipelines.providers.base import FetchedPage, RetryPolicy, Window, call_with_retries, raise_for_status, require
 from pipelines.providers.telecomx.parse import interval_starts, request_bounds
 from pipelines.providers.telecomx.settings import (
@@ -114,6 +114,12 @@ class TelecomXClient:
 
     def _check(self, response: httpx.Response, window: Window | None, what: str) -> httpx.Response:
         if response.status_code < 400:
+            if response.content[:1] == b"{" and b'"error"' in response.content[:200]:
+                # Undocumented, but a proxy or the API may report a failure (a rate limit) inside a
+                # success: never land it as data. Retried like a broken body, then the run fails.
+                _, detail = error_code(response)
+                raise ProviderResponseError(PROVIDER, f"{what}: error body with HTTP {response.status_code}: "
+                                            f"{self._mask(detail)}", window=window, status=response.status_code)
             return response
         code, detail = error_code(response)
         detail, status = self._mask(detail), response.status_code
