@@ -1,13 +1,16 @@
--- What a backfill of [from, to) loaded, per provider and account.
+-- What a backfill of [from, to) loaded, per provider and account (duplicates: as the latest
+-- load of each day found them).
 SELECT l.provider, l.account,
        count(DISTINCT (l.started_at AT TIME ZONE 'UTC')::date) AS days,
        count(*) AS legs,
        (SELECT count(*) FROM cdr.fact_call c
          WHERE c.provider = l.provider AND c.account = l.account
            AND c.started_at >= %(from)s AND c.started_at < %(to)s) AS calls,
-       coalesce((SELECT sum(a.duplicates_in_window) FROM cdr.load_audit a
-         WHERE a.provider = l.provider AND a.account = l.account
-           AND a.window_start >= %(from)s AND a.window_start < %(to)s), 0) AS duplicates_dropped,
+       coalesce((SELECT sum(latest.duplicates_in_window) FROM (
+           SELECT DISTINCT ON (a.window_start) a.duplicates_in_window FROM cdr.load_audit a
+           WHERE a.provider = l.provider AND a.account = l.account
+             AND a.window_start >= %(from)s AND a.window_start < %(to)s
+           ORDER BY a.window_start, a.id DESC) AS latest), 0) AS duplicates_dropped,
        (SELECT count(*) FROM cdr.quarantine q
          JOIN cdr.raw_response r ON r.id = q.raw_response_id
          WHERE q.provider = l.provider AND q.account = l.account

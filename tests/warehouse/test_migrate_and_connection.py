@@ -1,0 +1,39 @@
+"""The migration runner and the choice between the embedded server and CDR_WAREHOUSE_URL."""
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from pipelines.warehouse import connection
+from pipelines.warehouse.migrate import MigrationError, migrate, pending_files
+from tests.conftest import rows
+
+
+def test_migrations_are_applied_once_in_order(warehouse_url):
+    applied = [v for (v,) in rows(warehouse_url, "SELECT version FROM public.cdr_schema_migrations ORDER BY version")]
+    assert applied == [p.stem for p in pending_files()]
+    assert migrate(warehouse_url) == []  # a second run is a no-op
+
+
+def test_an_edited_migration_is_refused(warehouse_url):
+    first = pending_files()[0].stem
+    with psycopg.connect(warehouse_url) as conn:
+        original = conn.execute("SELECT sha256 FROM public.cdr_schema_migrations WHERE version = %s",
+                                (first,)).fetchone()[0]
+        conn.execute("UPDATE public.cdr_schema_migrations SET sha256 = 'edited' WHERE version = %s", (first,))
+    try:
+        with pytest.raises(MigrationError, match="edited after it was applied"):
+            migrate(warehouse_url)
+    finally:
+        with psycopg.connect(warehouse_url) as conn:
+            conn.execute("UPDATE public.cdr_schema_migrations SET sha256 = %s WHERE version = %s", (original, first))
+
+
+def test_configured_url_is_used_and_nothing_embedded_starts(monkeypatch):
+    def refuse():
+        raise AssertionError("the embedded server must not start when CDR_WAREHOUSE_URL is set")
+
+    monkeypatch.setattr(connection, "start_embedded", refuse)
+    monkeypatch.setenv("CDR_WAREHOUSE_URL", "postgresql://etl:secret@db.example:5432/cdr")
+    assert connection.warehouse_url() == "postgresql://etl:secret@db.example:5432/cdr"
+    assert connection.redact_url(connection.warehouse_url()) == "postgresql://etl:***@db.example:5432/cdr"
