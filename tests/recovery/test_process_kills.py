@@ -10,28 +10,14 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.conftest import PAST_DAY, day_range, scalar
-from tests.dagster_runs import failure_messages, run_range
-from tests.recovery.conftest import assert_recovered
+from tests.conftest import scalar
+from tests.recovery.conftest import FIRST, LAST, assert_recovered, nothing_loaded, rerun
 from tests.recovery.victims import COPYING, FETCHING, MERGING, REFRESHING_AGGREGATES_BLOCKED, Victim
-
-FIRST, LAST = day_range(PAST_DAY, 1)
-
-
-def rerun(provider: str) -> None:
-    result = run_range([provider], FIRST, LAST)
-    assert result.success, failure_messages(result)
-
 
 def kill_when(victim: Victim, condition: str) -> None:
     victim.wait_for(condition)
     victim.kill()
     victim.wait_until_backends_gone()
-
-
-def nothing_of_the_window_committed(url: str) -> bool:
-    return scalar(url, "SELECT (SELECT count(*) FROM cdr.fact_call_leg) + (SELECT count(*) FROM cdr.load_audit)"
-                       " + (SELECT count(*) FROM cdr.agg_call_leg_daily)") == 0
 
 
 @pytest.mark.parametrize("provider, phase", [
@@ -45,7 +31,7 @@ def test_kill_during_the_fact_load(sims, warehouse_url, clean_runs, figures, tmp
     kill_when(victim, {"copy": COPYING, "merge": MERGING}[phase])
     # the raw pages were committed by the fetch step; nothing of the load is
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.window_fetch") == 1
-    assert nothing_of_the_window_committed(warehouse_url)
+    assert nothing_loaded(warehouse_url)
     rerun(provider)
     assert_recovered(warehouse_url, provider, clean, figures, fault=f"SIGKILL during {phase.upper()}",
                      partitions=1, outcome="killed run left nothing partial; re-run succeeded")
@@ -61,7 +47,7 @@ def test_kill_during_the_fetch(sims, warehouse_url, clean_runs, figures, tmp_pat
     # the pages it had landed were in the window's open transaction: gone with it
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.raw_response") == 0
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.window_fetch") == 0
-    assert nothing_of_the_window_committed(warehouse_url)
+    assert nothing_loaded(warehouse_url)
     sims["tenios"].reset()
     rerun("tenios")
     assert_recovered(warehouse_url, "tenios", clean, figures, fault="SIGKILL during fetch (paging)",
