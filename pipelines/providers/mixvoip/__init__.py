@@ -45,7 +45,7 @@ def resource_from_env():
     )
 
 
-def simulator(legs_per_day: int | None) -> SimulatedProvider:
+def simulated(legs_per_day: int | None) -> SimulatedProvider:
     from pipelines.providers.mixvoip.simulator import MixvoipData, build_simulator
 
     data = MixvoipData(calls_per_day=legs_per_day) if legs_per_day else MixvoipData()
@@ -60,7 +60,7 @@ SPEC = ProviderSpec(
     name=PROVIDER,
     parse_pages=parse_pages,
     resource_from_env=resource_from_env,
-    simulator=simulator,
+    simulator=simulated,
     default_sim_port=18083,
     extra_loaders={BillingItem: load_billing_items},
 )
