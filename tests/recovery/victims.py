@@ -28,6 +28,8 @@ POLL_INTERVAL_S = 0.002
 FETCHING = "query LIKE 'INSERT INTO cdr.raw_response%%'"  # pages landed, window transaction open
 COPYING = "state = 'active' AND query LIKE 'COPY stage_call_leg %%'"
 MERGING = "state = 'active' AND query LIKE '%%MERGE INTO cdr.fact_call_leg%%'"
+REFRESHING_CALLS_BLOCKED = ("state = 'active' AND wait_event_type = 'Lock'"
+                            " AND query LIKE 'DELETE FROM cdr.fact_call %%'")
 REFRESHING_AGGREGATES_BLOCKED = ("state = 'active' AND wait_event_type = 'Lock'"
                                  " AND query LIKE 'DELETE FROM cdr.agg_call_leg_hourly%%'")
 
