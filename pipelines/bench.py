@@ -1,50 +1,52 @@
-"""`make bench`: how fast raw bodies become fact rows and aggregates, against PostgreSQL's own ceiling.
+"""`make bench`: how fast provider bodies become fact rows and aggregates, against PostgreSQL's
+own ceiling, and how much memory that takes.
 
-One run on the warehouse (embedded unless CDR_WAREHOUSE_URL is set) in a scratch database
-`cdr_bench`, which it drops and recreates:
+One run on the warehouse server (embedded unless CDR_WAREHOUSE_URL is set), in a scratch
+database `cdr_bench` that it drops and recreates. For each provider (TENIOS JSON pages,
+Belfabriek XML, MIXvoip CSV by default):
 
-1. generate N legs spread over D days as TENIOS JSON pages, exactly as the simulator serves them,
-   and land them in cdr.raw_response / cdr.window_fetch (not timed);
-2. time the project's path, raw bodies -> parsed legs -> COPY -> guarded upsert -> calls and
+1. fetch N legs over D days from the provider's simulator (a separate process, real HTTP) and
+   land them in cdr.raw_response exactly as the Dagster raw asset does; timed as the fetch
+   figure, sequentially, then once more with bounded concurrency across days;
+2. time the project's path, raw bodies -> parsed legs -> COPY -> guarded MERGE -> calls and
    aggregates, on an empty fact table, then again on identical data (0 rows must be rewritten);
-3. time the reference on the same legs: COPY into a staging table + guarded MERGE into an empty
-   copy of the fact table, i.e. the ceiling for any loader that deduplicates;
-4. time fetching the same kind of pages over HTTP from the simulator, sequentially and with
-   bounded concurrency across days;
-5. print a table and write the figures as JSON (.bench/results.json).
+3. time the reference on the same legs: COPY of already-parsed rows into a staging table and a
+   guarded MERGE into an empty copy of the fact table, the ceiling for any deduplicating loader;
+4. print a table and write the figures as JSON (.bench/results.json).
 
-Peak RSS per stage is the process's VmHWM, reset between stages through /proc/self/clear_refs.
+Peak RSS per stage is this process's VmHWM, reset between stages through /proc/self/clear_refs;
+the simulators run in their own process so their memory is not counted.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
-import orjson
 import psycopg
 
 from pipelines.model import LEG_COLUMNS
 from pipelines.partitions import DERIVED_CHUNK_DAYS, day_window, days_in
-from pipelines.providers.base import FetchedPage
-from pipelines.providers.tenios import parse as tenios_parse
-from pipelines.providers.tenios import simulator as tenios_sim
+from pipelines.providers import registry
 from pipelines.sql import sql_file
 from pipelines.warehouse.aggregates import refresh_calls, refresh_leg_aggregates
-from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded, with_database
-from pipelines.warehouse.load import load_window, load_windows
+from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
+from pipelines.warehouse.load import LEG_COPY_TYPES, load_window, load_windows
 from pipelines.warehouse.migrate import migrate
-from pipelines.warehouse.raw import record_window_fetch, store_page, window_pages
+from pipelines.warehouse.raw import land_window, window_pages
 
-UTC = timezone.utc
 BENCH_DATABASE = "cdr_bench"
-ACCOUNT = "bench"
-PAGE_SIZE = 1000
+FIRST_DAY = date(2026, 1, 1)
+# What each provider is asked for: its most demanding documented format.
+PROVIDER_ENVIRONMENT = {"tenios": {"TENIOS_PAGE_SIZE": "1000"}, "mixvoip": {"MIXVOIP_FORMAT": "csv"},
+                        "belfabriek": {"BELFABRIEK_REQUESTS_PER_SECOND": "1000"}}
 
 
 def peak_rss_mib() -> float:
@@ -65,92 +67,123 @@ def reset_peak_rss() -> None:
 
 @dataclass
 class Stage:
+    provider: str
     name: str
     legs: int
     seconds: float
     peak_rss_mib: float
     rewritten: int | None = None
+    pages: int | None = None
 
     @property
     def legs_per_s(self) -> float:
         return self.legs / self.seconds if self.seconds else float("inf")
 
 
-def timed(name: str, legs: int, work) -> Stage:
+def measure(provider: str, name: str, legs: int, work) -> Stage:
+    """Run `work` (returning rows rewritten, or (seconds, rewritten) when it times itself)."""
     reset_peak_rss()
     started = time.perf_counter()
-    rewritten = work()
-    return Stage(name, legs, time.perf_counter() - started, peak_rss_mib(), rewritten)
+    outcome = work()
+    seconds = time.perf_counter() - started
+    if isinstance(outcome, tuple):
+        seconds, outcome = outcome
+    return Stage(provider, name, legs, seconds, peak_rss_mib(), outcome)
 
 
-def bench_days(first: date, days: int) -> list[date]:
-    return [first + timedelta(days=i) for i in range(days)]
+class Simulators:
+    """The simulators in a child process (`cdr-etl simulate --any-port`), so the figures are the client's."""
+
+    def __init__(self, names: list[str], legs_per_day: int):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.cli", "simulate", "--any-port", "--providers", ",".join(names),
+             "--legs-per-day", str(legs_per_day)], stdout=subprocess.PIPE, text=True)
+        self.urls = {}
+        while len(self.urls) < len(names):
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError("the simulators did not start")
+            name, url = line.strip().split(": ", 1)
+            self.urls[name] = url
+
+    def environment(self, name: str) -> dict[str, str]:
+        spec = registry()[name]
+        return {**spec.simulator(None).environment, spec.base_url_variable: self.urls[name],
+                **PROVIDER_ENVIRONMENT.get(name, {})}
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
-def generate(url: str, legs: int, days: list[date]) -> int:
-    """Land `legs` legs over `days` as simulator-shaped pages; returns the legs landed."""
-    data = tenios_sim.TeniosData(seed=7, legs_per_day=max(1, legs // len(days)), late_fraction=0.0)
-    total = 0
-    with psycopg.connect(url) as conn:
-        for day in days:
-            window = day_window(day.isoformat())
-            records = [record for _, _, record in tenios_sim.day_legs(data, ACCOUNT, day)]
-            tenios_sim.day_legs.cache_clear()
-            raw_ids = []
-            for page, start in enumerate(range(0, len(records), PAGE_SIZE), start=1):
-                items = records[start:start + PAGE_SIZE]
-                body = orjson.dumps({"items": items, "total_items": len(records), "page": page,
-                                     "page_size": PAGE_SIZE})
-                fetched = FetchedPage("/cdrs/retrieve", {"page": page}, page, 200, "application/json", body, len(items))
-                raw_ids.append(store_page(conn, "tenios", ACCOUNT, window, fetched))
-            record_window_fetch(conn, "tenios", ACCOUNT, window, raw_ids, len(records), len(records))
-            conn.commit()
-            total += len(records)
-    return total
+def open_client(name: str, environment: dict[str, str]):
+    os.environ.update(environment)
+    resource = registry()[name].resource_from_env().process_config_and_initialize()
+    return resource.open_client()
 
 
-def project_load(url: str, days: list[date]) -> int:
-    """The project's own path, as the Dagster assets run it: legs day by day, then calls and
-    aggregates over the range. Returns the fact rows rewritten (inserted + updated)."""
+def connector(url: str):
     def connect(autocommit: bool = False):
         return psycopg.connect(url, autocommit=autocommit)
+    return connect
 
-    totals = load_windows(connect, "tenios", ACCOUNT, [day_window(day.isoformat()) for day in days],
-                          parse=lambda pages: tenios_parse.parse_pages(pages, ACCOUNT),
-                          load=lambda writer, window, items: load_window(writer, "tenios", ACCOUNT, window, items))
-    rewritten = totals["inserted"] + totals["updated"]
+
+def land(url: str, name: str, environment: dict, days: list[date], workers: int) -> tuple[int, int]:
+    """Fetch and land every day; returns (pages, legs)."""
+    def one_day(day: date) -> tuple[int, int]:
+        with open_client(name, environment) as client:
+            raw_ids, records, _ = land_window(connector(url), client, name, day_window(day.isoformat()))
+            return len(raw_ids), records
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(one_day, days))
+    return sum(p for p, _ in results), sum(n for _, n in results)
+
+
+def project_load(url: str, name: str, account: str, days: list[date]) -> int:
+    """The project's own path, as the Dagster assets run it: legs day by day (parsing the next
+    day while this one merges), then calls and aggregates over the range in month chunks.
+    Returns the fact rows rewritten (inserted + updated)."""
+    spec = registry()[name]
+    totals = load_windows(connector(url), name, account, [day_window(day.isoformat()) for day in days],
+                          parse=lambda pages: spec.parse_pages(pages, account),
+                          load=lambda writer, window, items: load_window(writer, name, account, window, items,
+                                                                         spec.extra_loaders))
     with psycopg.connect(url) as writer:
         whole_range = (day_window(days[0].isoformat())[0], day_window(days[-1].isoformat())[1])
         for chunk in days_in(whole_range, DERIVED_CHUNK_DAYS):
             with writer.transaction():
                 refresh_calls(writer, chunk)
                 refresh_leg_aggregates(writer, chunk)
-    return rewritten
+    return totals["inserted"] + totals["updated"]
 
 
-def aggregate_refresh(url: str, day: date) -> None:
+def derived_refresh(url: str, day: date) -> None:
     with psycopg.connect(url) as conn, conn.transaction():
         window = day_window(day.isoformat())
         refresh_calls(conn, window)
         refresh_leg_aggregates(conn, window)
 
 
-def reference_load(url: str, days: list[date], fresh_target: bool = True) -> tuple[float, int]:
-    """Plain COPY of already-parsed rows into staging + one guarded MERGE per day into an empty
-    copy of the fact table. Parsing happens before the clock starts, per day."""
+def reference_load(url: str, name: str, account: str, days: list[date], fresh_target: bool) -> tuple[float, int]:
+    """Binary COPY of already-parsed legs into a staging table and one guarded MERGE per day into
+    an empty copy of the fact table; only COPY and MERGE are timed, not parsing."""
+    spec = registry()[name]
     columns = ", ".join(LEG_COLUMNS)
+    elapsed, rewritten = 0.0, 0
     with psycopg.connect(url, autocommit=True) as reader, psycopg.connect(url) as writer:
         if fresh_target:
             writer.execute(sql_file("bench/reference_target.sql"))
             writer.commit()
-        elapsed, rewritten = 0.0, 0
         for day in days:
             window = day_window(day.isoformat())
-            legs = list(tenios_parse.parse_pages(window_pages(reader, "tenios", ACCOUNT, window), ACCOUNT))
+            legs = [item for item in spec.parse_pages(window_pages(reader, name, account, window), account)
+                    if type(item).__name__ == "CallLeg"]
             started = time.perf_counter()
             with writer.transaction():
-                writer.execute("CREATE TEMP TABLE ref_stage (LIKE bench.ref_fact_call_leg INCLUDING DEFAULTS) ON COMMIT DROP")
-                with writer.cursor().copy(f"COPY ref_stage ({columns}) FROM STDIN") as copy:
+                writer.execute(sql_file("load/stage_call_legs.sql"))
+                with writer.cursor().copy(f"COPY stage_call_leg ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(LEG_COPY_TYPES)
                     for leg in legs:
                         copy.write_row(leg)
                 rewritten += writer.execute(sql_file("bench/reference_merge.sql")).rowcount
@@ -159,96 +192,90 @@ def reference_load(url: str, days: list[date], fresh_target: bool = True) -> tup
     return elapsed, rewritten
 
 
-def fetch_benchmark(days: list[date], legs_per_day: int, concurrency: int) -> dict:
-    from pipelines.providers.tenios.client import TeniosClient
-    from pipelines.simulation import SimulatorServer
-
-    data = tenios_sim.TeniosData(seed=7, legs_per_day=legs_per_day, late_fraction=0.0)
-    app = tenios_sim.build_simulator({"bench-key": ACCOUNT}, data)
-    for day in days:  # generate before timing: the simulator's own data generation is not the client's cost
-        tenios_sim.day_legs(data, ACCOUNT, day)
-    with SimulatorServer(app) as server:
-        def pull(day: date) -> tuple[int, int]:
-            with TeniosClient("bench-key", account=ACCOUNT, base_url=server.url, page_size=PAGE_SIZE) as client:
-                pages = legs = 0
-                for fetched in client.fetch_window(day_window(day.isoformat())):
-                    pages += 1
-                    legs += fetched.records
-                return pages, legs
-
+def bench_provider(url: str, sims: Simulators, name: str, days: list[date]) -> list[Stage]:
+    environment = sims.environment(name)
+    account = environment.get(f"{name.upper()}_ACCOUNT", "default")
+    print(f"{name}: fetching {len(days)} days from the simulator ...", flush=True)
+    stages = []
+    for workers in (1, 4):
+        with psycopg.connect(url) as conn:  # both fetches land the same pages: start each from empty
+            conn.execute("TRUNCATE cdr.raw_response, cdr.window_fetch")
+        reset_peak_rss()
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            results = list(pool.map(pull, days))
-        seconds = time.perf_counter() - started
-    tenios_sim.day_legs.cache_clear()
-    pages = sum(p for p, _ in results)
-    legs = sum(n for _, n in results)
-    return {"concurrency": concurrency, "days": len(days), "pages": pages, "legs": legs, "seconds": seconds,
-            "pages_per_s": pages / seconds, "legs_per_s": legs / seconds}
+        pages, legs = land(url, name, environment, days, workers)
+        stages.append(Stage(name, f"fetch + land over HTTP, {workers} day(s) at a time", legs,
+                            time.perf_counter() - started, peak_rss_mib(), pages=pages))
+    with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE cdr.fact_call_leg, cdr.fact_call, cdr.agg_call_leg_hourly, cdr.agg_call_leg_daily,"
+                     " cdr.quarantine, cdr.load_audit")
+    print(f"{name}: {legs:,} legs in {pages:,} bodies; loading ...", flush=True)
+    stages.append(measure(name, "project: first load (raw -> fact + calls + aggregates)", legs,
+                          lambda: project_load(url, name, account, days)))
+    stages.append(measure(name, "project: identical re-run", legs, lambda: project_load(url, name, account, days)))
+    middle = days[len(days) // 2]
+    per_day = legs // len(days)
+    stages.append(measure(name, "calls + aggregates refresh of one day", per_day, lambda: derived_refresh(url, middle)))
+    stages.append(measure(name, "reference: COPY + guarded MERGE (pre-parsed)", legs,
+                          lambda: reference_load(url, name, account, days, fresh_target=True)))
+    stages.append(measure(name, "reference: identical re-run", legs,
+                          lambda: reference_load(url, name, account, days, fresh_target=False)))
+    return stages
+
+
+def report(stages: list[Stage], days: int) -> dict:
+    print()
+    print(f"{'provider':<11}{'stage':<56}{'legs':>11}{'seconds':>9}{'legs/s':>10}{'rewritten':>11}{'RSS MiB':>9}")
+    for s in stages:
+        rewritten = "" if s.rewritten is None else f"{s.rewritten:,}"
+        print(f"{s.provider:<11}{s.name:<56}{s.legs:>11,}{s.seconds:>9.2f}{s.legs_per_s:>10,.0f}{rewritten:>11}"
+              f"{s.peak_rss_mib:>9.0f}")
+    summary = {}
+    print()
+    for provider in dict.fromkeys(s.provider for s in stages):
+        by_name = {s.name: s for s in stages if s.provider == provider}
+        first = by_name["project: first load (raw -> fact + calls + aggregates)"]
+        rerun = by_name["project: identical re-run"]
+        reference = by_name["reference: COPY + guarded MERGE (pre-parsed)"]
+        refresh = by_name["calls + aggregates refresh of one day"]
+        day_load = first.seconds / days
+        summary[provider] = {
+            "first_load_legs_per_s": first.legs_per_s, "rerun_legs_per_s": rerun.legs_per_s,
+            "first_load_vs_reference": first.legs_per_s / reference.legs_per_s,
+            "rerun_rows_rewritten": rerun.rewritten, "peak_rss_mib": max(s.peak_rss_mib for s in by_name.values()),
+            "refresh_share_of_day_load": refresh.seconds / day_load,
+        }
+        print(f"{provider}: first load {first.legs_per_s:,.0f} legs/s = {summary[provider]['first_load_vs_reference']:.2f}x"
+              f" the reference; re-run {rerun.legs_per_s:,.0f} legs/s rewrote {rerun.rewritten:,} rows;"
+              f" one day's calls+aggregates refresh = {summary[provider]['refresh_share_of_day_load']:.0%} of a day's"
+              f" load; peak RSS {summary[provider]['peak_rss_mib']:.0f} MiB")
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--legs", type=int, default=1_000_000)
+    parser.add_argument("--legs", type=int, default=1_000_000, help="legs per provider")
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--fetch-legs", type=int, default=100_000, help="legs pulled over HTTP in the fetch figure")
+    parser.add_argument("--providers", default="tenios,belfabriek,mixvoip")
     parser.add_argument("--output", default=str(PROJECT_ROOT / ".bench" / "results.json"))
     args = parser.parse_args(argv)
+    names = [n for n in args.providers.split(",") if n]
 
     server = os.environ.get("CDR_WAREHOUSE_URL") or start_embedded()
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-    url = ensure_database(with_database(server, "postgres") if not os.environ.get("CDR_WAREHOUSE_URL") else server,
-                          BENCH_DATABASE)
+    url = ensure_database(server, BENCH_DATABASE)
     migrate(url)
-    days = bench_days(date(2026, 1, 1), args.days)
-
-    print(f"generating {args.legs:,} legs over {args.days} days as TENIOS pages of {PAGE_SIZE} ...", flush=True)
-    started = time.perf_counter()
-    legs = generate(url, args.legs, days)
-    print(f"  landed {legs:,} legs in {time.perf_counter() - started:.1f}s", flush=True)
-
-    stages = [timed("project: first load (raw -> fact + calls + aggregates)", legs, lambda: project_load(url, days))]
-    stages.append(timed("project: identical re-run", legs, lambda: project_load(url, days)))
-    per_day = legs / len(days)
-    refresh = timed("aggregate refresh, one day", int(per_day), lambda: aggregate_refresh(url, days[len(days) // 2]))
-    reset_peak_rss()
-    ref_seconds, ref_rewritten = reference_load(url, days)
-    stages.append(Stage("reference: COPY + guarded MERGE (pre-parsed)", legs, ref_seconds, peak_rss_mib(), ref_rewritten))
-    reset_peak_rss()
-    ref2_seconds, ref2_rewritten = reference_load(url, days, fresh_target=False)
-    stages.append(Stage("reference: identical re-run", legs, ref2_seconds, peak_rss_mib(), ref2_rewritten))
-
-    fetch_days = bench_days(date(2026, 3, 1), min(args.days, 10))
-    fetch_per_day = max(1, args.fetch_legs // len(fetch_days))
-    fetch = [fetch_benchmark(fetch_days, fetch_per_day, c) for c in (1, 4)]
-
-    first, rerun, reference = stages[0], stages[1], stages[2]
-    print()
-    print(f"{'stage':<58}{'legs':>11}{'seconds':>9}{'legs/s':>11}{'rewritten':>11}{'peak RSS MiB':>14}")
-    for stage in [*stages, refresh]:
-        print(f"{stage.name:<58}{stage.legs:>11,}{stage.seconds:>9.2f}{stage.legs_per_s:>11,.0f}"
-              f"{'' if stage.rewritten is None else f'{stage.rewritten:,}':>11}{stage.peak_rss_mib:>14.0f}")
-    ratio = first.legs_per_s / reference.legs_per_s
-    day_load_s = first.seconds / len(days)
-    print()
-    print(f"first load / reference: {ratio:.2f}x;  re-run rewrote {rerun.rewritten:,} rows;"
-          f"  aggregate refresh = {refresh.seconds / day_load_s:.0%} of one day's load ({day_load_s:.2f}s)")
-    for f in fetch:
-        print(f"fetch over HTTP, concurrency {f['concurrency']}: {f['pages']} pages, {f['legs']:,} legs in"
-              f" {f['seconds']:.2f}s = {f['pages_per_s']:.0f} pages/s, {f['legs_per_s']:,.0f} legs/s")
-
-    results = {
-        "legs": legs, "days": len(days), "page_size": PAGE_SIZE,
-        "stages": [{"name": s.name, "legs": s.legs, "seconds": s.seconds, "legs_per_s": s.legs_per_s,
-                    "rewritten": s.rewritten, "peak_rss_mib": s.peak_rss_mib} for s in [*stages, refresh]],
-        "first_load_vs_reference": ratio,
-        "aggregate_refresh_share_of_day_load": refresh.seconds / day_load_s,
-        "fetch": fetch,
-    }
+    days = [FIRST_DAY + timedelta(days=i) for i in range(args.days)]
+    sims = Simulators(names, max(1, args.legs // args.days))
+    try:
+        stages = [stage for name in names for stage in bench_provider(url, sims, name, days)]
+    finally:
+        sims.close()
+    summary = report(stages, args.days)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2))
+    output.write_text(json.dumps({"legs_per_provider": args.legs, "days": args.days, "summary": summary,
+                                  "stages": [{**asdict(s), "legs_per_s": s.legs_per_s} for s in stages]}, indent=2))
     print(f"\nfigures written to {output}")
     return 0
 

@@ -72,7 +72,7 @@ def _simulate(args) -> int:
     from pipelines.simulators import running_simulators
 
     names = [n for n in args.providers.split(",") if n] if args.providers else list(registry())
-    with running_simulators(names, fixed_ports=True, legs_per_day=args.legs_per_day) as urls:
+    with running_simulators(names, fixed_ports=not args.any_port, legs_per_day=args.legs_per_day) as urls:
         for name, url in urls.items():
             print(f"{name}: {url}", flush=True)
         try:
@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("simulate", help="serve the provider simulators on fixed loopback ports")
     p.add_argument("--providers", default="")
     p.add_argument("--legs-per-day", type=int, default=None)
+    p.add_argument("--any-port", action="store_true", help="free ports instead of the fixed ones")
     p.set_defaults(run=_simulate)
 
     p = sub.add_parser("ui", help="the Dagster UI with the simulators running, on the embedded warehouse")
