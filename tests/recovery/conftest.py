@@ -207,7 +207,7 @@ def advisory_locks_held(url: str) -> int:
 def assert_recovered(url: str, provider: str, clean: dict, figures: list, **figure) -> None:
     """The ending every recovery test shares: measured, recorded, then asserted."""
     lost, duplicated = legs_lost_and_duplicated(url, clean)
-    figures.append({**figure, "provider": provider, "legs_in_partitions": len(clean["cdr.fact_call_leg"]),
+    figures.append({"injected": 1, **figure, "provider": provider, "legs_in_partitions": len(clean["cdr.fact_call_leg"]),
                     "rows_lost": lost, "duplicates": duplicated})
     assert (lost, duplicated) == (0, 0)
     assert snapshot(url, TABLES[provider], across_loads=True) == clean

@@ -7,12 +7,15 @@ pg_stat_activity and kills it at the moment it is in the phase named.
 """
 from __future__ import annotations
 
+from datetime import timezone
+
 import psycopg
 import pytest
 
-from tests.conftest import scalar
+from tests.conftest import PAST_DAY, day_range, rows, scalar
 from tests.recovery.conftest import FIRST, LAST, assert_recovered, nothing_loaded, rerun
 from tests.recovery.victims import COPYING, FETCHING, MERGING, REFRESHING_AGGREGATES_BLOCKED, Victim
+
 
 def kill_when(victim: Victim, condition: str) -> None:
     victim.wait_for(condition)
@@ -70,3 +73,17 @@ def test_kill_between_the_fact_load_and_the_aggregate_refresh(sims, warehouse_ur
     rerun("tenios")
     assert_recovered(warehouse_url, "tenios", clean, figures, fault="SIGKILL between fact load and aggregate refresh",
                      partitions=1, outcome="legs kept, aggregates stale until the re-run; re-run succeeded")
+
+
+def test_kill_mid_backfill_keeps_the_days_already_loaded(sims, warehouse_url, clean_runs, figures, tmp_path):
+    first, last = day_range(PAST_DAY, 2)
+    clean = clean_runs("tenios", PAST_DAY, 2)
+    victim = Victim(warehouse_url, ["tenios"], first, last, tmp_path)
+    # the second day's MERGE: the first day's load (and its audit row) is committed by then
+    kill_when(victim, f"{MERGING} AND EXISTS (SELECT 1 FROM cdr.load_audit)")
+    first_day_legs = sum(1 for leg in clean["cdr.fact_call_leg"] if leg[4].astimezone(timezone.utc).date() == PAST_DAY)
+    assert rows(warehouse_url, "SELECT window_start::date, inserted FROM cdr.load_audit") == [(PAST_DAY, first_day_legs)]
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg") == first_day_legs
+    rerun("tenios", first, last)
+    assert_recovered(warehouse_url, "tenios", clean, figures, fault="SIGKILL during MERGE of day 2 of a 2-day backfill",
+                     partitions=2, outcome="day 1 kept, day 2 left as it was; re-run succeeded")
