@@ -64,13 +64,15 @@ def build_raw_pages_asset(spec: ProviderSpec):
 
 def load_days(context: AssetExecutionContext, name: str, account: str,
               parse: Callable[[Iterator[RawPage]], Iterable],
-              load: Callable[[psycopg.Connection, Window, Iterable], Any]) -> MaterializeResult:
+              load: Callable[[psycopg.Connection, Window, Iterable], Any],
+              parser_version: str | None = None) -> MaterializeResult:
     """Load each UTC day of the run's partition range from its raw pages (parsed by `parse`,
     written by `load(writer, window, items)` returning stats with `as_metadata()`), one
     transaction per day; the stats summed over the days become the asset's metadata."""
     totals = load_windows(
         context.resources.warehouse.connect, name, account, list(days_in(context.partition_time_window)),
-        parse, load, on_loaded=lambda window, stats: context.log.info(f"{name} {window[0].date()}: {stats}"))
+        parse, load, on_loaded=lambda window, stats: context.log.info(f"{name} {window[0].date()}: {stats}"),
+        parser_version=parser_version)
     return MaterializeResult(metadata=totals)
 
 
@@ -98,7 +100,7 @@ def build_provider_assets(spec: ProviderSpec) -> list:
         def load(writer, window, items):
             return load_window(writer, name, account, window, items, spec.extra_loaders)
 
-        return load_days(context, name, account, parse, load)
+        return load_days(context, name, account, parse, load, spec.parser_version)
 
     @asset_check(asset=call_legs, required_resource_keys={"warehouse"},
                  description="No leg key appears twice (e.g. a leg whose start time moved).")

@@ -3,7 +3,12 @@ settings) and describes itself with one ProviderSpec in its __init__.py; adding 
 adding its folder and one line to `registry()`."""
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from pipelines.model import CallLeg, Quarantined
@@ -40,6 +45,34 @@ class ProviderSpec:
     @property
     def base_url_variable(self) -> str:
         return f"{self.name.upper()}_BASE_URL"
+
+    @property
+    def parser_version(self) -> str:
+        """Changes whenever what this provider's parser makes of the same bytes could change: its
+        code, the shared parsing code, the load SQL, or its parse settings in the environment.
+        A window already loaded from identical pages with the same version is not parsed again."""
+        return _parser_version(self.name, self.parse_pages.__module__)
+
+
+_SECRET_WORDS = ("KEY", "PASSWORD", "TOKEN", "HASH", "SECRET", "USERNAME")
+
+
+@lru_cache(maxsize=None)
+def _code_digest(parse_module: str) -> bytes:
+    package = Path(sys.modules[parse_module].__file__).parent
+    shared = Path(__file__).resolve().parents[1]
+    files = sorted(package.glob("*.py")) + [shared / "providers" / "common.py", shared / "numbers.py",
+                                            shared / "model.py", *sorted((shared.parent / "sql" / "load").glob("*.sql"))]
+    return hashlib.sha256(b"".join(path.read_bytes() for path in files)).digest()
+
+
+def _parser_version(name: str, parse_module: str) -> str:
+    digest = hashlib.sha256(_code_digest(parse_module))
+    prefix = name.upper() + "_"
+    for variable in sorted(os.environ):  # parse settings, never secrets
+        if variable.startswith(prefix) and not any(word in variable for word in _SECRET_WORDS):
+            digest.update(f"{variable}={os.environ[variable]}".encode())
+    return digest.hexdigest()[:16]
 
 
 def registry() -> dict[str, ProviderSpec]:

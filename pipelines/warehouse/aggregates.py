@@ -1,13 +1,67 @@
-"""Derived tables, recomputed for the days a load touched: assembled calls and leg aggregates."""
+"""Derived tables, recomputed for the days a load changed: assembled calls and leg aggregates.
+
+The leg merge marks the days it changed in cdr.stale_day; `refresh_stale` recomputes a target
+for the marked days of a range, a month of consecutive days per statement, and clears the marks
+in the same transaction. A full refresh marks every day of the range first.
+"""
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
+from typing import Iterator
+
+from pipelines.partitions import DERIVED_CHUNK_DAYS
 from pipelines.providers.base import Window
 from pipelines.sql import run_script
+from pipelines.warehouse.locks import exclude_leg_changes
+
+UTC = timezone.utc
+REFRESH_SQL = {"calls": "aggregates/refresh_calls.sql", "aggregates": "aggregates/refresh_leg_aggregates.sql"}
 
 
 def refresh_calls(conn, window: Window) -> None:
-    run_script(conn, "aggregates/refresh_calls.sql", {"from": window[0], "to": window[1]})
+    run_script(conn, REFRESH_SQL["calls"], {"from": window[0], "to": window[1]})
 
 
 def refresh_leg_aggregates(conn, window: Window) -> None:
-    run_script(conn, "aggregates/refresh_leg_aggregates.sql", {"from": window[0], "to": window[1]})
+    run_script(conn, REFRESH_SQL["aggregates"], {"from": window[0], "to": window[1]})
+
+
+def _day_runs(days: list[date], longest: int) -> Iterator[Window]:
+    """Consecutive days as half-open UTC windows of at most `longest` days."""
+    run: list[date] = []
+    for day in days:
+        if run and (day - run[-1] != timedelta(days=1) or len(run) == longest):
+            yield _window(run)
+            run = []
+        run.append(day)
+    if run:
+        yield _window(run)
+
+
+def _window(days: list[date]) -> Window:
+    start = datetime(days[0].year, days[0].month, days[0].day, tzinfo=UTC)
+    return start, start + timedelta(days=len(days))
+
+
+def refresh_stale(conn, target: str, window: Window, full: bool = False) -> int:
+    """Recompute `target` ('calls' or 'aggregates') for the stale days in `window`; return how many.
+
+    Each transaction excludes leg loads (locks.exclude_leg_changes), so the marks it clears are
+    exactly the changes its recomputation saw; two refreshes are serialised the same way.
+    """
+    first, last = window[0].astimezone(UTC).date(), window[1].astimezone(UTC).date()
+    with conn.transaction():
+        if full:
+            conn.execute("INSERT INTO cdr.stale_day (target, day) SELECT %s, d::date"
+                         " FROM generate_series(%s::date, %s::date - 1, interval '1 day') AS d"
+                         " ON CONFLICT DO NOTHING", (target, first, last))
+        days = [d for (d,) in conn.execute(
+            "SELECT day FROM cdr.stale_day WHERE target = %s AND day >= %s AND day < %s ORDER BY day",
+            (target, first, last)).fetchall()]
+    for run in _day_runs(days, DERIVED_CHUNK_DAYS):
+        with conn.transaction():
+            exclude_leg_changes(conn)
+            run_script(conn, REFRESH_SQL[target], {"from": run[0], "to": run[1]})
+            conn.execute("DELETE FROM cdr.stale_day WHERE target = %s AND day >= %s AND day < %s",
+                         (target, run[0].date(), run[1].date()))
+    return len(days)

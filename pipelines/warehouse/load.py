@@ -5,6 +5,7 @@ row) happens inside it, so a failure part-way leaves the partition exactly as it
 """
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Mapping
@@ -13,7 +14,7 @@ import psycopg
 
 from pipelines.model import LEG_COLUMNS, QUARANTINE_COLUMNS, CallLeg, Quarantined
 from pipelines.sql import sql_file
-from pipelines.warehouse.locks import lock_account_loads
+from pipelines.warehouse.locks import enter_leg_changes, lock_account_loads
 from pipelines.warehouse.prefetch import parse_ahead
 from pipelines.warehouse.raw import RawPage, pages_by_id, window_page_ids
 
@@ -86,44 +87,78 @@ def load_window(conn: psycopg.Connection, provider: str, account: str,
             quarantined=len(quarantined),
             duplicates_in_window=staged - distinct,
         )
-        cur.execute(
-            "INSERT INTO cdr.load_audit (provider, account, window_start, window_end, legs_parsed,"
-            " inserted, updated, unchanged, quarantined, duplicates_in_window)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (provider, account, window[0], window[1], stats.legs_parsed, stats.inserted,
-             stats.updated, stats.unchanged, new_quarantined, stats.duplicates_in_window))
+        cur.execute(sql_file("load/record_load_audit.sql"),
+                    {**stats.as_metadata(), "quarantined": new_quarantined, "provider": provider,
+                     "account": account, "start": window[0], "end": window[1], "skipped": False})
     return stats
+
+
+@dataclass(frozen=True)
+class SkippedWindow:
+    """A window whose raw pages are those of its last load, read by the same parser: nothing to do."""
+
+    legs: int
+
+    def as_metadata(self) -> dict[str, int]:
+        return {"windows_skipped": 1, "unchanged": self.legs}
+
+
+def _last_load(conn: psycopg.Connection, provider: str, account: str, window) -> tuple[list[int], str] | None:
+    row = conn.execute(
+        "SELECT raw_response_ids, parser_version FROM cdr.window_load WHERE provider = %s AND account = %s"
+        " AND window_start = %s AND window_end = %s", (provider, account, window[0], window[1])).fetchone()
+    return None if row is None else (list(row[0]), row[1])
 
 
 def load_windows(connect: Callable[..., ContextManager[psycopg.Connection]], provider: str, account: str,
                  windows: list[tuple[datetime, datetime]],
                  parse: Callable[[Iterator[RawPage]], Iterable],
                  load: Callable[[psycopg.Connection, tuple[datetime, datetime], Iterable], Any],
-                 on_loaded: Callable[[tuple[datetime, datetime], Any], None] | None = None) -> dict[str, int]:
+                 on_loaded: Callable[[tuple[datetime, datetime], Any], None] | None = None,
+                 parser_version: str | None = None) -> dict[str, int]:
     """Load each window from its stored raw pages, one transaction per window, and sum the stats.
 
     The next window is parsed in the background while this one merges (pipelines.warehouse.prefetch).
     Pages are read before the window's lock is taken, so after taking it the loader checks that
     they are still the window's latest fetch; if a concurrent fetch replaced them, it parses the
     current pages instead, so an older fetch can never overwrite a newer one.
+
+    With a `parser_version`, a window whose latest fetch is the very set of raw pages its last
+    load read with that parser version is skipped without parsing: byte-identical bodies through
+    the same parser cannot change a row. (`CDR_FORCE_RELOAD=1` turns the skipping off.)
     """
+    skipping = parser_version is not None and os.environ.get("CDR_FORCE_RELOAD", "") not in ("1", "true", "yes")
     totals: dict[str, int] = {}
     with connect(autocommit=True) as reader, connect() as writer:
         def source(window):
             raw_ids = window_page_ids(reader, provider, account, window)
-            return raw_ids, parse(pages_by_id(reader, raw_ids, window))
+            if skipping and _last_load(reader, provider, account, window) == (raw_ids, parser_version):
+                return (raw_ids, True), ()
+            return (raw_ids, False), parse(pages_by_id(reader, raw_ids, window))
 
-        for window, parsed_ids, items in parse_ahead(windows, source):
+        for window, (parsed_ids, unchanged), items in parse_ahead(windows, source):
             with writer.transaction():
                 lock_account_loads(writer, provider, account)
+                enter_leg_changes(writer)
                 current_ids = window_page_ids(writer, provider, account, window)
-                if current_ids == parsed_ids:
+                if current_ids == parsed_ids and unchanged:
+                    stats = SkippedWindow(writer.execute(
+                        "SELECT legs FROM cdr.window_load WHERE provider = %s AND account = %s AND window_start = %s"
+                        " AND window_end = %s", (provider, account, window[0], window[1])).fetchone()[0])
+                    writer.execute(sql_file("load/record_load_audit.sql"), {
+                        "provider": provider, "account": account, "start": window[0], "end": window[1],
+                        "legs_parsed": 0, "inserted": 0, "updated": 0, "unchanged": stats.legs, "quarantined": 0,
+                        "duplicates_in_window": 0, "skipped": True})
+                elif current_ids == parsed_ids:
                     stats = load(writer, window, items)
-                else:
-                    for _ in items:  # let the background parser move on to the next window
-                        pass
+                else:  # a fetch landed since the pages were parsed: load what is current now
                     with connect(autocommit=True) as fresh:
                         stats = load(writer, window, parse(pages_by_id(fresh, current_ids, window)))
+                if parser_version is not None and not isinstance(stats, SkippedWindow):
+                    writer.execute(sql_file("load/record_window_load.sql"),
+                                   {"provider": provider, "account": account, "start": window[0], "end": window[1],
+                                    "ids": current_ids, "version": parser_version,
+                                    "legs": getattr(stats, "legs_parsed", 0)})
             for key, value in stats.as_metadata().items():
                 totals[key] = totals.get(key, 0) + value
             if on_loaded is not None:

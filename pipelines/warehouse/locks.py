@@ -12,6 +12,22 @@ def advisory_lock(conn: psycopg.Connection, *key_parts: object) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("|".join(map(str, key_parts)),))
 
 
+def advisory_lock_shared(conn: psycopg.Connection, *key_parts: object) -> None:
+    """The shared form of `advisory_lock`: any number of holders, excluding the exclusive one."""
+    conn.execute("SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))", ("|".join(map(str, key_parts)),))
+
+
+def enter_leg_changes(conn: psycopg.Connection) -> None:
+    """Taken (shared) by every transaction that changes legs and marks stale days, and
+    (exclusive) by every derived refresh: a refresh then sees every committed change whose mark
+    it clears, and no load can slip a change in between its recomputation and its clearing."""
+    advisory_lock_shared(conn, "leg changes")
+
+
+def exclude_leg_changes(conn: psycopg.Connection) -> None:
+    advisory_lock(conn, "leg changes")
+
+
 def lock_window(conn: psycopg.Connection, provider: str, account: str, window: tuple[datetime, datetime]) -> None:
     """Serialise fetches of one provider/account/window across processes (nightly run vs backfill)."""
     advisory_lock(conn, "fetch", provider, account, window[0].isoformat(), window[1].isoformat())

@@ -26,8 +26,9 @@ def parse_ahead(windows: list[W], source: Callable[[W], tuple[Any, Iterable]], *
     """Yield (window, token, items) for each window in order, items parsed in a background thread.
 
     `source(window)` runs in the background thread and returns a token (e.g. which raw pages it
-    read) and the iterable of parsed items. The caller must exhaust each window's `items` before
-    asking for the next window. An exception while parsing is raised from `items`.
+    read) and the iterable of parsed items. Whatever the caller does not take of a window's items
+    is skipped when it asks for the next window. An exception while parsing is raised from `items`
+    or, if the caller did not read them, when it asks for the next window.
     """
     handoff: queue.Queue = queue.Queue(maxsize=max_batches)
     stop = threading.Event()
@@ -71,11 +72,15 @@ def parse_ahead(windows: list[W], source: Callable[[W], tuple[Any, Iterable]], *
     producer = threading.Thread(target=produce, name="parse-ahead", daemon=True)
     producer.start()
     try:
+        current = iter(())
         for window in windows:
+            for _ in current:  # whatever the caller left of the previous window
+                pass
             token = handoff.get()
             if type(token) is _Failure:
                 raise token.exc
-            yield window, token, window_items()
+            current = window_items()
+            yield window, token, current
     finally:
         stop.set()
         producer.join()

@@ -7,6 +7,7 @@
 -- a quarter faster here. It is not safe against a concurrent insert of the same key, so loads
 -- of one provider account are serialised by an advisory lock (pipelines.warehouse.load).
 -- Needs PostgreSQL 17+ (MERGE … RETURNING merge_action()).
+-- The days of inserted or changed legs are marked stale for the derived tables (cdr.stale_day).
 WITH latest AS (
     SELECT DISTINCT ON (provider, account, leg_key, started_at) *
     FROM stage_call_leg
@@ -54,7 +55,13 @@ WITH latest AS (
         s.billable_s, s.direction, s.caller_number, s.called_number, s.service_number, s.call_type, s.outcome,
         s.hangup_cause, s.cost_eur, s.source_network, s.extension, s.linked_leg_key, s.attributes::jsonb,
         s.raw_response_id)
-    RETURNING merge_action() AS action
+    RETURNING merge_action() AS action, s.started_at
+), marked_stale AS (
+    INSERT INTO cdr.stale_day (target, day)
+    SELECT t.target, d.day + t.days_before
+    FROM (SELECT DISTINCT (started_at AT TIME ZONE 'UTC')::date AS day FROM merged) AS d
+    CROSS JOIN (VALUES ('aggregates', 0), ('calls', 0), ('calls', -1)) AS t(target, days_before)
+    ON CONFLICT DO NOTHING
 )
 SELECT
     (SELECT count(*) FROM stage_call_leg) AS staged,
