@@ -9,7 +9,8 @@ Belfabriek XML, MIXvoip CSV by default):
    land them in cdr.raw_response exactly as the Dagster raw asset does; timed as the fetch
    figure, sequentially, then once more with bounded concurrency across days;
 2. time the project's path, raw bodies -> parsed legs -> COPY -> guarded MERGE -> calls and
-   aggregates, on an empty fact table, then again on identical data (0 rows must be rewritten);
+   aggregates, on an empty fact table; then again on identical data (0 rows must be rewritten),
+   as it runs (unchanged days skipped) and forced to parse and merge every day again;
 3. time the reference on the same legs: COPY of already-parsed rows into a staging table and a
    guarded MERGE into an empty copy of the fact table, the ceiling for any deduplicating loader;
 4. print a table and write the figures as JSON (.bench/results.json).
@@ -33,10 +34,10 @@ from pathlib import Path
 import psycopg
 
 from pipelines.model import LEG_COLUMNS
-from pipelines.partitions import DERIVED_CHUNK_DAYS, day_window, days_in
+from pipelines.partitions import day_window
 from pipelines.providers import registry
 from pipelines.sql import sql_file
-from pipelines.warehouse.aggregates import refresh_calls, refresh_leg_aggregates
+from pipelines.warehouse.aggregates import refresh_stale
 from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
 from pipelines.warehouse.load import LEG_COPY_TYPES, load_window, load_windows
 from pipelines.warehouse.migrate import migrate
@@ -142,27 +143,34 @@ def land(url: str, name: str, environment: dict, days: list[date], workers: int)
 
 def project_load(url: str, name: str, account: str, days: list[date]) -> int:
     """The project's own path, as the Dagster assets run it: legs day by day (parsing the next
-    day while this one merges), then calls and aggregates over the range in month chunks.
-    Returns the fact rows rewritten (inserted + updated)."""
+    day while this one merges; a day whose pages were already loaded unchanged is skipped), then
+    calls and aggregates for the days that changed. Returns fact rows rewritten (inserted + updated)."""
     spec = registry()[name]
     totals = load_windows(connector(url), name, account, [day_window(day.isoformat()) for day in days],
                           parse=lambda pages: spec.parse_pages(pages, account),
                           load=lambda writer, window, items: load_window(writer, name, account, window, items,
-                                                                         spec.extra_loaders))
-    with psycopg.connect(url) as writer:
-        whole_range = (day_window(days[0].isoformat())[0], day_window(days[-1].isoformat())[1])
-        for chunk in days_in(whole_range, DERIVED_CHUNK_DAYS):
-            with writer.transaction():
-                refresh_calls(writer, chunk)
-                refresh_leg_aggregates(writer, chunk)
-    return totals["inserted"] + totals["updated"]
+                                                                         spec.extra_loaders),
+                          parser_version=spec.parser_version)
+    whole_range = (day_window(days[0].isoformat())[0], day_window(days[-1].isoformat())[1])
+    with psycopg.connect(url) as conn:
+        for target in ("calls", "aggregates"):
+            refresh_stale(conn, target, whole_range)
+    return totals.get("inserted", 0) + totals.get("updated", 0)
+
+
+def forced_project_load(url: str, name: str, account: str, days: list[date]) -> int:
+    """The same with CDR_FORCE_RELOAD=1: every day parsed and merged again (the guarded MERGE)."""
+    os.environ["CDR_FORCE_RELOAD"] = "1"
+    try:
+        return project_load(url, name, account, days)
+    finally:
+        del os.environ["CDR_FORCE_RELOAD"]
 
 
 def derived_refresh(url: str, day: date) -> None:
-    with psycopg.connect(url) as conn, conn.transaction():
-        window = day_window(day.isoformat())
-        refresh_calls(conn, window)
-        refresh_leg_aggregates(conn, window)
+    with psycopg.connect(url) as conn:
+        for target in ("calls", "aggregates"):
+            refresh_stale(conn, target, day_window(day.isoformat()), full=True)
 
 
 def reference_load(url: str, name: str, account: str, days: list[date], fresh_target: bool) -> tuple[float, int]:
@@ -207,11 +215,13 @@ def bench_provider(url: str, sims: Simulators, name: str, days: list[date]) -> l
                             time.perf_counter() - started, peak_rss_mib(), pages=pages))
     with psycopg.connect(url) as conn:
         conn.execute("TRUNCATE cdr.fact_call_leg, cdr.fact_call, cdr.agg_call_leg_hourly, cdr.agg_call_leg_daily,"
-                     " cdr.quarantine, cdr.load_audit")
+                     " cdr.quarantine, cdr.load_audit, cdr.window_load, cdr.stale_day")
     print(f"{name}: {legs:,} legs in {pages:,} bodies; loading ...", flush=True)
     stages.append(measure(name, "project: first load (raw -> fact + calls + aggregates)", legs,
                           lambda: project_load(url, name, account, days)))
     stages.append(measure(name, "project: identical re-run", legs, lambda: project_load(url, name, account, days)))
+    stages.append(measure(name, "project: identical re-run, forced re-merge", legs,
+                          lambda: forced_project_load(url, name, account, days)))
     middle = days[len(days) // 2]
     per_day = legs // len(days)
     stages.append(measure(name, "calls + aggregates refresh of one day", per_day, lambda: derived_refresh(url, middle)))
