@@ -14,11 +14,11 @@ import pytest
 
 from tests.conftest import PAST_DAY, day_range, rows, scalar
 from tests.recovery.conftest import FIRST, LAST, assert_recovered, nothing_loaded, rerun
-from tests.recovery.victims import COPYING, FETCHING, MERGING, REFRESHING_AGGREGATES_BLOCKED, Victim
+from tests.recovery.victims import COPYING, FETCHING, MERGING, REFRESHING_AGGREGATES_BLOCKED, Phase, Victim
 
 
-def kill_when(victim: Victim, condition: str) -> None:
-    victim.wait_for(condition)
+def kill_when(victim: Victim, phase: Phase) -> None:
+    victim.wait_for(phase)
     victim.kill()
     victim.wait_until_backends_gone()
 
@@ -80,7 +80,7 @@ def test_kill_mid_backfill_keeps_the_days_already_loaded(sims, warehouse_url, cl
     clean = clean_runs("tenios", PAST_DAY, 2)
     victim = Victim(warehouse_url, ["tenios"], first, last, tmp_path)
     # the second day's MERGE: the first day's load (and its audit row) is committed by then
-    kill_when(victim, f"{MERGING} AND EXISTS (SELECT 1 FROM cdr.load_audit)")
+    kill_when(victim, MERGING.and_("EXISTS (SELECT 1 FROM cdr.load_audit)"))
     first_day_legs = sum(1 for leg in clean["cdr.fact_call_leg"] if leg[4].astimezone(timezone.utc).date() == PAST_DAY)
     assert rows(warehouse_url, "SELECT window_start::date, inserted FROM cdr.load_audit") == [(PAST_DAY, first_day_legs)]
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg") == first_day_legs

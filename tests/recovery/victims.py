@@ -13,10 +13,12 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
+from pipelines.sql import sql_file
 from pipelines.warehouse.connection import PROJECT_ROOT
 
 _names = itertools.count(1)
@@ -24,14 +26,34 @@ _names = itertools.count(1)
 PHASE_TIMEOUT_S = 120
 POLL_INTERVAL_S = 0.002
 
-# What the victim's backend is running at each point where a test acts.
-FETCHING = "query LIKE 'INSERT INTO cdr.raw_response%%'"  # pages landed, window transaction open
-COPYING = "state = 'active' AND query LIKE 'COPY stage_call_leg %%'"
-MERGING = "state = 'active' AND query LIKE '%%MERGE INTO cdr.fact_call_leg%%'"
-REFRESHING_CALLS_BLOCKED = ("state = 'active' AND wait_event_type = 'Lock'"
-                            " AND query LIKE 'DELETE FROM cdr.fact_call %%'")
-REFRESHING_AGGREGATES_BLOCKED = ("state = 'active' AND wait_event_type = 'Lock'"
-                                 " AND query LIKE 'DELETE FROM cdr.agg_call_leg_hourly%%'")
+
+@dataclass(frozen=True)
+class Phase:
+    """A condition on a pg_stat_activity row, with its parameters."""
+
+    condition: str
+    params: tuple = ()
+
+    def and_(self, condition: str) -> "Phase":
+        return Phase(f"{self.condition} AND {condition}", self.params)
+
+
+def running(statement: str) -> Phase:
+    """Running a statement that starts with `statement` (pg_stat_activity keeps only the first
+    1 kB of a query, so match its start)."""
+    return Phase("state = 'active' AND starts_with(query, %s)", (statement,))
+
+
+def blocked_at(statement: str) -> Phase:
+    """Waiting for a table lock in a statement that starts with `statement`."""
+    return running(statement).and_("wait_event_type = 'Lock'")
+
+
+# The points at which a test acts on the victim.
+FETCHING = Phase("starts_with(query, %s)", ("INSERT INTO cdr.raw_response",))  # pages landed, transaction open
+COPYING = running("COPY stage_call_leg ")
+MERGING = running(sql_file("load/merge_call_legs.sql")[:200])
+REFRESHING_AGGREGATES_BLOCKED = blocked_at("DELETE FROM cdr.agg_call_leg_hourly")
 
 
 class Victim:
@@ -46,31 +68,31 @@ class Victim:
                 [sys.executable, "-m", "tests.recovery.run_partition", ",".join(providers), first, last],
                 env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
 
-    def backends(self, condition: str = "true") -> list[int]:
+    def backends(self, phase: Phase = Phase("true")) -> list[int]:
         with psycopg.connect(self.url, autocommit=True) as conn:
-            return self._backends(conn, condition)
+            return self._backends(conn, phase)
 
-    def _backends(self, conn, condition: str) -> list[int]:
+    def _backends(self, conn, phase: Phase) -> list[int]:
         return [pid for (pid,) in conn.execute(
-            f"SELECT pid FROM pg_stat_activity WHERE application_name = %s AND ({condition})",
-            (self.application_name,)).fetchall()]
+            f"SELECT pid FROM pg_stat_activity WHERE application_name = %s AND ({phase.condition})",
+            (self.application_name, *phase.params)).fetchall()]
 
-    def wait_for(self, condition: str) -> int:
-        """Poll until one of the victim's backends matches `condition`; return its pid.
+    def wait_for(self, phase: Phase) -> int:
+        """Poll until one of the victim's backends is in `phase`; return its pid.
 
         Fails if the victim exits first: the moment was missed and the test would prove nothing.
         """
         deadline = time.monotonic() + PHASE_TIMEOUT_S
         with psycopg.connect(self.url, autocommit=True) as conn:  # autocommit: a fresh view each poll
             while True:
-                pids = self._backends(conn, condition)
+                pids = self._backends(conn, phase)
                 if pids:
                     return pids[0]
                 if self.process.poll() is not None:
-                    raise AssertionError(f"the victim exited ({self.process.returncode}) before {condition};"
+                    raise AssertionError(f"the victim exited ({self.process.returncode}) before {phase};"
                                          f" its output:\n{self.output()}")
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"the victim never reached {condition}")
+                    raise AssertionError(f"the victim never reached {phase}")
                 time.sleep(POLL_INTERVAL_S)
 
     def kill(self) -> None:
