@@ -155,39 +155,32 @@ def legs_lost_and_duplicated(url: str, clean: dict) -> tuple[int, int]:
     return len(clean_keys - present), (len(keys) - len(present)) + len(present - clean_keys)
 
 
-# An independent recomputation of the daily and hourly aggregates straight from the legs (the
-# loader sums daily from hourly), and of the legs per assembled call; the count of rows where
-# stored and recomputed differ, either way.
-_AGGREGATE_MISMATCHES = """
-WITH legs AS (
+# The aggregates recomputed independently, straight from the legs (the loader sums the daily
+# table from the hourly one).
+_LEG_MEASURES = """
     SELECT provider, account, started_at, service_number, direction, outcome,
            1 AS legs, (call_key IS NULL OR call_key = leg_key)::int AS calls,
            (outcome = 'answered')::int AS answered, coalesce(duration_s, 0) AS duration_s,
            coalesce(billable_s, 0) AS billable_s, coalesce(cost_eur, 0) AS cost_eur
-    FROM cdr.fact_call_leg
-), daily_recomputed AS (
-    SELECT provider, account, (started_at AT TIME ZONE 'UTC')::date AS day, service_number, direction, outcome,
-           sum(legs) AS legs, sum(calls) AS calls, sum(answered) AS answered, sum(duration_s) AS duration_s,
-           sum(billable_s) AS billable_s, sum(cost_eur) AS cost_eur
-    FROM legs GROUP BY 1, 2, 3, 4, 5, 6
-), daily_stored AS (
-    SELECT provider, account, day, service_number, direction, outcome, legs, calls, answered, duration_s,
-           billable_s, cost_eur FROM cdr.agg_call_leg_daily
-), hourly_recomputed AS (
-    SELECT provider, account, date_trunc('hour', started_at, 'UTC') AS hour, service_number, direction, outcome,
-           sum(legs) AS legs, sum(calls) AS calls, sum(answered) AS answered, sum(duration_s) AS duration_s,
-           sum(billable_s) AS billable_s, sum(cost_eur) AS cost_eur
-    FROM legs GROUP BY 1, 2, 3, 4, 5, 6
-), hourly_stored AS (
-    SELECT provider, account, hour, service_number, direction, outcome, legs, calls, answered, duration_s,
-           billable_s, cost_eur FROM cdr.agg_call_leg_hourly
-)
-SELECT (SELECT count(*) FROM (TABLE daily_recomputed EXCEPT ALL TABLE daily_stored) d1)
-     + (SELECT count(*) FROM (TABLE daily_stored EXCEPT ALL TABLE daily_recomputed) d2)
-     + (SELECT count(*) FROM (TABLE hourly_recomputed EXCEPT ALL TABLE hourly_stored) h1)
-     + (SELECT count(*) FROM (TABLE hourly_stored EXCEPT ALL TABLE hourly_recomputed) h2)
-     + abs((SELECT count(*) FROM cdr.fact_call_leg) - (SELECT coalesce(sum(legs), 0) FROM cdr.fact_call))
-"""
+    FROM cdr.fact_call_leg"""
+_MEASURES = "legs, calls, answered, duration_s, billable_s, cost_eur"
+
+
+def _rows_differing(table: str, period: str, period_of_leg: str) -> str:
+    """SQL: the rows where `table` and its recomputation differ, counted either way."""
+    recomputed = (f"SELECT provider, account, {period_of_leg}, service_number, direction, outcome,"
+                  f" sum(legs), sum(calls), sum(answered), sum(duration_s), sum(billable_s), sum(cost_eur)"
+                  f" FROM ({_LEG_MEASURES}) legs GROUP BY 1, 2, 3, 4, 5, 6")
+    stored = f"SELECT provider, account, {period}, service_number, direction, outcome, {_MEASURES} FROM {table}"
+    return (f"(SELECT count(*) FROM (({recomputed}) EXCEPT ALL ({stored})) missing)"
+            f" + (SELECT count(*) FROM (({stored}) EXCEPT ALL ({recomputed})) extra)")
+
+
+# Daily and hourly aggregates against their recomputation, and every leg in exactly one call.
+_AGGREGATE_MISMATCHES = (
+    "SELECT " + _rows_differing("cdr.agg_call_leg_daily", "day", "(started_at AT TIME ZONE 'UTC')::date")
+    + " + " + _rows_differing("cdr.agg_call_leg_hourly", "hour", "date_trunc('hour', started_at, 'UTC')")
+    + " + abs((SELECT count(*) FROM cdr.fact_call_leg) - (SELECT coalesce(sum(legs), 0) FROM cdr.fact_call))")
 
 
 def aggregate_mismatches(url: str) -> int:
@@ -213,3 +206,16 @@ def assert_recovered(url: str, provider: str, clean: dict, figures: list, **figu
     assert snapshot(url, TABLES[provider], across_loads=True) == clean
     assert aggregate_mismatches(url) == 0
     assert advisory_locks_held(url) == 0
+
+
+def assert_failed_clearly_then_recovered(url: str, victim, message: str, provider: str, clean: dict,
+                                         figures: list, monkeypatch, **figure) -> None:
+    """A run on the private server that the fault failed: it says why, leaves nothing behind,
+    and a re-run there ends equal to a clean run."""
+    assert victim.finish() == 1, victim.output()
+    assert message in victim.output(), victim.output()
+    assert nothing_loaded(url)
+    monkeypatch.setenv("CDR_WAREHOUSE_URL", url)
+    rerun(provider)
+    assert_recovered(url, provider, clean, figures, outcome=f"run failed ({message}); nothing committed;"
+                                                            " re-run succeeded", **figure)

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tests.conftest import PAST_DAY, snapshot, truncate_warehouse
-from tests.recovery.conftest import FIRST, LAST, assert_recovered, nothing_loaded, rerun
+from tests.recovery.conftest import FIRST, LAST, assert_failed_clearly_then_recovered, assert_recovered, rerun
 from tests.recovery.victims import MERGING, Victim
 
 
@@ -21,14 +21,9 @@ def test_postgres_restart_during_the_merge(private_server, sims, clean_runs, fig
     victim = Victim(url, ["tenios"], FIRST, LAST, tmp_path)
     victim.wait_for(MERGING)
     private_server.restart()
-    assert victim.finish() == 1, victim.output()
-    assert "terminating connection due to administrator command" in victim.output(), victim.output()
-    assert nothing_loaded(url)
-    monkeypatch.setenv("CDR_WAREHOUSE_URL", url)
-    rerun("tenios")
-    assert_recovered(url, "tenios", clean, figures, fault="PostgreSQL restarted (pg_ctl restart -m fast) during MERGE",
-                     partitions=1, outcome="run failed: terminating connection due to administrator command;"
-                                           " re-run succeeded")
+    assert_failed_clearly_then_recovered(url, victim, "terminating connection due to administrator command",
+                                         "tenios", clean, figures, monkeypatch, partitions=1,
+                                         fault="PostgreSQL restarted (pg_ctl restart -m fast) during MERGE")
 
 
 def test_temp_space_exhausted_mid_load_keeps_the_previous_state(sims, warehouse_url, clean_runs, figures, tmp_path):
@@ -88,10 +83,6 @@ def test_disk_full_mid_load_commits_nothing(private_server, full_tablespace, sim
         conn.execute("DROP TABLE IF EXISTS cdr.fact_call_leg_{:%Y_%m}".format(PAST_DAY))
     victim = Victim(url, ["tenios"], FIRST, LAST, tmp_path,
                     extra_env={"PGOPTIONS": f"-c default_tablespace={full_tablespace}"})
-    assert victim.finish() == 1, victim.output()
-    assert "No space left on device" in victim.output(), victim.output()
-    assert nothing_loaded(url)
-    monkeypatch.setenv("CDR_WAREHOUSE_URL", url)
-    rerun("tenios")
-    assert_recovered(url, "tenios", clean, figures, fault="disk full (ENOSPC on a 1 MB tablespace) during MERGE",
-                     partitions=1, outcome="run failed: No space left on device; nothing committed; re-run succeeded")
+    assert_failed_clearly_then_recovered(url, victim, "No space left on device", "tenios", clean, figures,
+                                         monkeypatch, partitions=1,
+                                         fault="disk full (ENOSPC on a 1 MB tablespace) during MERGE")
