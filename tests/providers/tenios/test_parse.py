@@ -157,3 +157,52 @@ def test_cli_parse_names_provider_and_field_on_bad_input(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 1
     assert "tenios: record 0: field 'start_stamp': not a timestamp" in result.stderr
+
+
+def simulated_pages(day: str = "2026-03-29", legs: int = 1500):
+    from datetime import date
+
+    from pipelines.providers.tenios.simulator import TeniosData, day_legs
+
+    records = [r for _, _, r in day_legs(TeniosData(seed=3, legs_per_day=legs), "acct", date.fromisoformat(day))]
+    return [RawPage(i + 1, i + 1, orjson.dumps({"items": records[i * 500:(i + 1) * 500], "total_items": len(records)}),
+                    "application/json") for i in range((len(records) + 499) // 500)]
+
+
+def awkward_variants() -> list[dict]:
+    """Well-typed records that still exercise every branch of the fast path."""
+    base = doc_example()["items"][0]
+    return [
+        {**base, "uuid": "  padded-uuid  ", "call_type": " INBOUND ", "hangup_cause": ""},
+        {**base, "uuid": "offset", "start_stamp": "2018-03-20T10:15:02+01:00", "answer_stamp": None},
+        {**base, "uuid": "naive", "start_stamp": "2018-03-20 09:15:02", "end_stamp": None},
+        {**base, "uuid": "float-money", "cost": 0.1 + 0.2, "billusec": 1234567.5},
+        {**base, "uuid": "big-int-money", "cost": 12345678, "billusec": 99_999_999_000_000},
+        {**base, "uuid": "unknown-type", "call_type": "VIDEOINBOUND", "source_type": "SATELLITE"},
+        {**base, "uuid": "national", "callerid_number": "030 1234567", "destination_number": "0049301234"},
+        {**base, "uuid": "extra-field", "something_new": [1, 2, 3]},
+    ]
+
+
+def test_fast_and_field_by_field_paths_agree():
+    pages = simulated_pages() + [RawPage(90, 1, orjson.dumps(doc_example()), None),
+                                 RawPage(91, 1, orjson.dumps({"items": awkward_variants()}), None)]
+    fast = list(parse_pages(pages, "acct"))
+    slow = list(parse_pages(pages, "acct", fast=False))
+    assert len(fast) > 1500 and all(type(item) is CallLeg for item in fast)
+    assert fast == slow
+    assert [type(v) for v in (fast[-4].cost_eur, fast[-4].billable_s)] == [Decimal, Decimal]
+    # and the fast path did read them itself, rather than handing every page to the slow one
+    from pipelines.providers.tenios.parse import _parse_page_fast
+
+    assert sum(len(_parse_page_fast(p.body, "acct", p.raw_response_id, UTC)) for p in pages) == len(fast)
+
+
+@pytest.mark.parametrize("change", [
+    {"duration": 2**31}, {"duration": -1}, {"cost": 1e9}, {"start_stamp": "soon"}, {"uuid": " "},
+    {"callerid_name": "nul \u0000 inside"}, {"duration": "212"}, {"prepaid": "yes"},
+])
+def test_pages_the_fast_path_is_unsure_of_get_the_field_by_field_treatment(change):
+    page = [RawPage(5, 1, orjson.dumps({"items": [doc_example()["items"][1], {**doc_example()["items"][0], **change}]}),
+                    None)]
+    assert list(parse_pages(page, "acct")) == list(parse_pages(page, "acct", fast=False))
