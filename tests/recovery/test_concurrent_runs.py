@@ -61,4 +61,5 @@ def test_two_runs_of_the_same_partitions_at_once(sims, warehouse_url, clean_runs
         assert (inserted, updated, unchanged) == (parsed, 0, 0)
         assert (second[0], second[2], second[3], second[4]) == (day, 0, 0, inserted)
     assert_recovered(warehouse_url, "tenios", clean, figures, fault="two runs of the same partitions at once",
-                     partitions=DAYS, outcome="both runs succeeded; the second load of each day found every leg unchanged")
+                     partitions=DAYS,
+                     outcome="both runs succeeded; the second load of each day found every leg unchanged")
