@@ -47,7 +47,8 @@ def simulators(warehouse_url):
                        "TENIOS_PAGE_SIZE": "1000"})
     with running_simulators(["tenios"], legs_per_day=TENIOS_LEGS_PER_DAY) as tenios, \
             running_simulators(["mixvoip"], legs_per_day=MIXVOIP_CALLS_PER_DAY) as mixvoip:
-        yield {"tenios": Simulator("tenios", tenios["tenios"]), "mixvoip": Simulator("mixvoip", mixvoip["mixvoip"])}
+        yield {"tenios": Simulator("tenios", tenios["tenios"]),
+               "mixvoip": Simulator("mixvoip", mixvoip["mixvoip"])}
     os.environ.clear()
     os.environ.update(saved)
 
@@ -171,7 +172,8 @@ def _rows_differing(table: str, period: str, period_of_leg: str) -> str:
     recomputed = (f"SELECT provider, account, {period_of_leg}, service_number, direction, outcome,"
                   f" sum(legs), sum(calls), sum(answered), sum(duration_s), sum(billable_s), sum(cost_eur)"
                   f" FROM ({_LEG_MEASURES}) legs GROUP BY 1, 2, 3, 4, 5, 6")
-    stored = f"SELECT provider, account, {period}, service_number, direction, outcome, {_MEASURES} FROM {table}"
+    stored = (f"SELECT provider, account, {period}, service_number, direction, outcome, {_MEASURES}"
+              f" FROM {table}")
     return (f"(SELECT count(*) FROM (({recomputed}) EXCEPT ALL ({stored})) missing)"
             f" + (SELECT count(*) FROM (({stored}) EXCEPT ALL ({recomputed})) extra)")
 
@@ -200,8 +202,9 @@ def advisory_locks_held(url: str) -> int:
 def assert_recovered(url: str, provider: str, clean: dict, figures: list, **figure) -> None:
     """The ending every recovery test shares: measured, recorded, then asserted."""
     lost, duplicated = legs_lost_and_duplicated(url, clean)
-    figures.append({"injected": 1, **figure, "provider": provider, "legs_in_partitions": len(clean["cdr.fact_call_leg"]),
-                    "rows_lost": lost, "duplicates": duplicated})
+    figures.append({"injected": 1, **figure, "provider": provider,
+                    "legs_in_partitions": len(clean["cdr.fact_call_leg"]), "rows_lost": lost,
+                    "duplicates": duplicated})
     assert (lost, duplicated) == (0, 0)
     assert snapshot(url, TABLES[provider], across_loads=True) == clean
     assert aggregate_mismatches(url) == 0

@@ -35,7 +35,10 @@ def wait_until_queued(url: str, holder_pid: int, victims: list[Victim]) -> None:
     names = [v.application_name for v in victims]
     deadline = time.monotonic() + PHASE_TIMEOUT_S
     with psycopg.connect(url, autocommit=True) as conn:
-        while conn.execute(_WAITING_BEHIND, {"holder": holder_pid, "names": names}).fetchone()[0] < len(victims):
+        def queued() -> int:
+            return conn.execute(_WAITING_BEHIND, {"holder": holder_pid, "names": names}).fetchone()[0]
+
+        while queued() < len(names):
             for victim in victims:
                 assert victim.process.poll() is None, f"a run ended before the load lock:\n{victim.output()}"
             assert time.monotonic() < deadline, "the runs never queued for the load lock"

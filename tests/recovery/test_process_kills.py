@@ -57,7 +57,8 @@ def test_kill_during_the_fetch(sims, warehouse_url, clean_runs, figures, tmp_pat
                      partitions=1, outcome="killed run left no raw pages; re-run succeeded")
 
 
-def test_kill_between_the_fact_load_and_the_aggregate_refresh(sims, warehouse_url, clean_runs, figures, tmp_path):
+def test_kill_between_the_fact_load_and_the_aggregate_refresh(sims, warehouse_url, clean_runs, figures,
+                                                              tmp_path):
     clean = clean_runs("tenios")
     # Hold the aggregate table so the victim, legs and calls committed, waits at the refresh's
     # first write: the kill lands exactly between the fact load and the aggregates.
@@ -69,9 +70,10 @@ def test_kill_between_the_fact_load_and_the_aggregate_refresh(sims, warehouse_ur
     victim.wait_until_backends_gone()
     legs = len(clean["cdr.fact_call_leg"])
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg") == legs
-    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.agg_call_leg_hourly") == 0, "aggregates not yet refreshed"
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.agg_call_leg_hourly") == 0, "not refreshed yet"
     rerun("tenios")
-    assert_recovered(warehouse_url, "tenios", clean, figures, fault="SIGKILL between fact load and aggregate refresh",
+    assert_recovered(warehouse_url, "tenios", clean, figures,
+                     fault="SIGKILL between fact load and aggregate refresh",
                      partitions=1, outcome="legs kept, aggregates stale until the re-run; re-run succeeded")
 
 
@@ -81,9 +83,12 @@ def test_kill_mid_backfill_keeps_the_days_already_loaded(sims, warehouse_url, cl
     victim = Victim(warehouse_url, ["tenios"], first, last, tmp_path)
     # the second day's MERGE: the first day's load (and its audit row) is committed by then
     kill_when(victim, MERGING.and_("EXISTS (SELECT 1 FROM cdr.load_audit)"))
-    first_day_legs = sum(1 for leg in clean["cdr.fact_call_leg"] if leg[4].astimezone(timezone.utc).date() == PAST_DAY)
-    assert rows(warehouse_url, "SELECT window_start::date, inserted FROM cdr.load_audit") == [(PAST_DAY, first_day_legs)]
+    first_day_legs = sum(1 for leg in clean["cdr.fact_call_leg"]
+                         if leg[4].astimezone(timezone.utc).date() == PAST_DAY)
+    assert rows(warehouse_url, "SELECT window_start::date, inserted FROM cdr.load_audit") == \
+        [(PAST_DAY, first_day_legs)]
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg") == first_day_legs
     rerun("tenios", first, last)
-    assert_recovered(warehouse_url, "tenios", clean, figures, fault="SIGKILL during MERGE of day 2 of a 2-day backfill",
+    assert_recovered(warehouse_url, "tenios", clean, figures,
+                     fault="SIGKILL during MERGE of day 2 of a 2-day backfill",
                      partitions=2, outcome="day 1 kept, day 2 left as it was; re-run succeeded")

@@ -26,7 +26,8 @@ def test_postgres_restart_during_the_merge(private_server, sims, clean_runs, fig
                                          fault="PostgreSQL restarted (pg_ctl restart -m fast) during MERGE")
 
 
-def test_temp_space_exhausted_mid_load_keeps_the_previous_state(sims, warehouse_url, clean_runs, figures, tmp_path):
+def test_temp_space_exhausted_mid_load_keeps_the_previous_state(sims, warehouse_url, clean_runs, figures,
+                                                                tmp_path):
     """The server runs out of temporary file space in the MERGE's sort (temp_file_limit, set for
     the victim's sessions only, stands in for a full disk) while re-loading a day that is already
     in the warehouse without its late legs."""
@@ -58,8 +59,8 @@ def full_tablespace(private_server):
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip("a real full disk needs a tmpfs mount (root with CAP_SYS_ADMIN), which this machine "
-                    f"refuses: {mounted.stderr.strip()}; test_temp_space_exhausted_mid_load_keeps_the_previous_state"
-                    " covers the out-of-space error path instead")
+                    f"refuses: {mounted.stderr.strip()}; the temp_file_limit test covers the out-of-space"
+                    " error path instead")
     try:
         if private_server.system_user:
             subprocess.run(["chown", private_server.system_user, str(mount_point)], check=True)
@@ -72,8 +73,8 @@ def full_tablespace(private_server):
         subprocess.run(["umount", str(mount_point)], check=True)
 
 
-def test_disk_full_mid_load_commits_nothing(private_server, full_tablespace, sims, clean_runs, figures, tmp_path,
-                                            monkeypatch):
+def test_disk_full_mid_load_commits_nothing(private_server, full_tablespace, sims, clean_runs, figures,
+                                            tmp_path, monkeypatch):
     """A real ENOSPC: the victim creates the day's monthly leg partition on the 1 MB tablespace,
     and the MERGE of its 20 000 legs runs out of space."""
     clean = clean_runs("tenios")

@@ -50,7 +50,8 @@ def blocked_at(statement: str) -> Phase:
 
 
 # The points at which a test acts on the victim.
-FETCHING = Phase("starts_with(query, %s)", ("INSERT INTO cdr.raw_response",))  # pages landed, transaction open
+# pages landed (whatever the backend does now), the window's transaction still open
+FETCHING = Phase("starts_with(query, %s)", ("INSERT INTO cdr.raw_response",))
 COPYING = running("COPY stage_call_leg ")
 MERGING = running(sql_file("load/merge_call_legs.sql")[:200])
 REFRESHING_AGGREGATES_BLOCKED = blocked_at("DELETE FROM cdr.agg_call_leg_hourly")
@@ -62,7 +63,8 @@ class Victim:
         self.url = url
         self.application_name = f"cdr-recovery-victim-{os.getpid()}-{next(_names)}"
         self.log_path = log_dir / f"{self.application_name}.log"
-        env = {**os.environ, **(extra_env or {}), "CDR_WAREHOUSE_URL": url, "PGAPPNAME": self.application_name}
+        env = {**os.environ, **(extra_env or {}), "CDR_WAREHOUSE_URL": url,
+               "PGAPPNAME": self.application_name}
         with open(self.log_path, "wb") as log:  # a file, not a pipe: a full pipe would stall the victim
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tests.recovery.run_partition", ",".join(providers), first, last],
