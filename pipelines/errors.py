@@ -27,6 +27,7 @@ class ProviderError(CdrEtlError):
     def __init__(self, provider: str, message: str, *, window=None, status: int | None = None,
                  code: str | None = None):
         self.provider = provider
+        self.detail = message  # the message without the provider and window prefix
         self.window = window
         self.status = status
         self.code = code

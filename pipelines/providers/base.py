@@ -128,7 +128,7 @@ def call_with_retries(provider: str, window: Window | None, policy: RetryPolicy,
                 log.warning("%s (attempt %d/%d), retrying in %.2fs", last, attempt, policy.max_attempts, wait)
             sleep(wait)
     assert last is not None
-    raise type(last)(last.provider, f"gave up after {policy.max_attempts} attempts: {last}",
+    raise type(last)(last.provider, f"gave up after {policy.max_attempts} attempts: {last.detail}",
                      window=window, status=last.status, code=last.code) from None
 
 

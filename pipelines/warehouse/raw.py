@@ -93,7 +93,7 @@ def land_window(connect, client, provider: str, window: tuple[datetime, datetime
             return raw_ids, records, provider_count
         except WindowInconsistentError as exc:
             if attempt == attempts:
-                raise WindowInconsistentError(provider, f"still inconsistent after {attempts} fetches: {exc}",
+                raise WindowInconsistentError(provider, f"still inconsistent after {attempts} fetches: {exc.detail}",
                                               window=window) from None
             if log is not None:
                 log.warning(f"{exc}; fetching the window again ({attempt}/{attempts})")
