@@ -9,6 +9,7 @@ import tempfile
 import warnings
 from datetime import date
 from pathlib import Path
+from unittest import mock
 
 import httpx
 import psycopg
@@ -40,21 +41,35 @@ class Simulator:
         self.post("/_sim/reset", {})
 
 
+class Simulators(dict):
+    """The running simulators by provider, and the variables that point the pipeline at them."""
+
+    def __init__(self, simulators: dict[str, Simulator], environment: dict[str, str]):
+        super().__init__(simulators)
+        self.environment = environment
+
+
 @pytest.fixture(scope="session")
 def simulators(warehouse_url):
+    """Started once per session. Their variables are taken back out of the environment at once
+    and set per test (`sims`), so that they never leak into other test modules."""
     saved = dict(os.environ)
-    os.environ.update({"CDR_HTTP_BACKOFF_BASE_S": "0.01", "CDR_HTTP_BACKOFF_MAX_S": "0.05",
-                       "TENIOS_PAGE_SIZE": "1000"})
     with running_simulators(["tenios"], legs_per_day=TENIOS_LEGS_PER_DAY) as tenios, \
             running_simulators(["mixvoip"], legs_per_day=MIXVOIP_CALLS_PER_DAY) as mixvoip:
-        yield {"tenios": Simulator("tenios", tenios["tenios"]),
-               "mixvoip": Simulator("mixvoip", mixvoip["mixvoip"])}
-    os.environ.clear()
-    os.environ.update(saved)
+        environment = {name: value for name, value in os.environ.items() if saved.get(name) != value}
+        environment.update({"CDR_HTTP_BACKOFF_BASE_S": "0.01", "CDR_HTTP_BACKOFF_MAX_S": "0.05",
+                            "TENIOS_PAGE_SIZE": "1000"})
+        os.environ.clear()
+        os.environ.update(saved)
+        yield Simulators({"tenios": Simulator("tenios", tenios["tenios"]),
+                          "mixvoip": Simulator("mixvoip", mixvoip["mixvoip"])}, environment)
 
 
 @pytest.fixture
-def sims(simulators, clean_warehouse):
+def sims(simulators, clean_warehouse, monkeypatch):
+    for name, value in simulators.environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CDR_PROVIDERS", os.environ.get("CDR_PROVIDERS", ""))  # run_range sets it
     for sim in simulators.values():
         sim.reset()
     yield simulators
@@ -72,7 +87,8 @@ def clean_runs(simulators, warehouse_url):
         key = (provider, first, days)
         if key not in cache:
             truncate_warehouse(warehouse_url)
-            result = run_range([provider], *day_range(first, days))
+            with mock.patch.dict(os.environ, simulators.environment):
+                result = run_range([provider], *day_range(first, days))
             assert result.success, failure_messages(result)
             cache[key] = snapshot(warehouse_url, TABLES[provider], across_loads=True)
             truncate_warehouse(warehouse_url)
