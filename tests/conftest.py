@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 
-from pipelines.warehouse.connection import ensure_database, start_embedded, with_database
+from pipelines.warehouse.connection import ensure_database, start_embedded
 from pipelines.warehouse.migrate import migrate
 
 # Parallel developers (or CI shards) can keep apart with CDR_TEST_DATABASE.

@@ -6,7 +6,7 @@ single-run backfill of a year holds one day at a time and a failure leaves earli
 and the failed day as it was.
 """
 
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import psycopg
 from dagster import (
@@ -24,7 +24,7 @@ from pipelines.providers import ProviderSpec
 from pipelines.providers.base import Window
 from pipelines.sql import sql_file
 from pipelines.warehouse.load import load_window, load_windows
-from pipelines.warehouse.raw import RawPage, land_window
+from pipelines.warehouse.raw import land_window
 
 
 def build_raw_pages_asset(spec: ProviderSpec):
@@ -62,45 +62,48 @@ def build_raw_pages_asset(spec: ProviderSpec):
     return raw_pages
 
 
-def load_days(context: AssetExecutionContext, name: str, account: str,
-              parse: Callable[[Iterator[RawPage]], Iterable],
-              load: Callable[[psycopg.Connection, Window, Iterable], Any],
-              parser_version: str | None = None) -> MaterializeResult:
-    """Load each UTC day of the run's partition range from its raw pages (parsed by `parse`,
-    written by `load(writer, window, items)` returning stats with `as_metadata()`), one
+def build_load_asset(spec: ProviderSpec, raw_pages, *, suffix: str, description: str,
+                     load: Callable[[psycopg.Connection, str, str, Window, Iterable], Any],
+                     parse_options: Callable[[Any], dict] = lambda resource: {},
+                     parser_version: str | None = None):
+    """`<name>_<suffix>`: each UTC day of the run's range parsed from its raw pages and written by
+    `load(writer, provider, account, window, items)` (returning stats with `as_metadata()`), one
     transaction per day; the stats summed over the days become the asset's metadata."""
-    totals = load_windows(
-        context.resources.warehouse.connect, name, account, list(days_in(context.partition_time_window)),
-        parse, load, on_loaded=lambda window, stats: context.log.info(f"{name} {window[0].date()}: {stats}"),
-        parser_version=parser_version)
-    return MaterializeResult(metadata=totals)
-
-
-def build_provider_assets(spec: ProviderSpec) -> list:
     name = spec.name
-    raw_pages = build_raw_pages_asset(spec)
 
     @asset(
-        name=f"{name}_call_legs",
+        name=f"{name}_{suffix}",
         group_name=name,
         deps=[raw_pages],
         partitions_def=daily_partitions,
         backfill_policy=single_run,
         required_resource_keys={name, "warehouse"},
         kinds={"postgres"},
+        description=description,
+    )
+    def loaded(context: AssetExecutionContext) -> MaterializeResult:
+        resource = getattr(context.resources, name)
+        account, options = resource.account, parse_options(resource)
+        totals = load_windows(
+            context.resources.warehouse.connect, name, account, list(days_in(context.partition_time_window)),
+            parse=lambda pages: spec.parse_pages(pages, account, **options),
+            load=lambda writer, window, items: load(writer, name, account, window, items),
+            on_loaded=lambda window, stats: context.log.info(f"{name} {window[0].date()}: {stats}"),
+            parser_version=parser_version)
+        return MaterializeResult(metadata=totals)
+
+    return loaded
+
+
+def build_provider_assets(spec: ProviderSpec) -> list:
+    name = spec.name
+    raw_pages = build_raw_pages_asset(spec)
+    call_legs = build_load_asset(
+        spec, raw_pages, suffix="call_legs", parser_version=spec.parser_version,
         description=f"{name} legs parsed from the raw pages and merged into cdr.fact_call_leg "
                     "(deduplicated by leg key); unreadable records go to cdr.quarantine.",
-    )
-    def call_legs(context: AssetExecutionContext) -> MaterializeResult:
-        account = getattr(context.resources, name).account
-
-        def parse(pages):
-            return spec.parse_pages(pages, account)
-
-        def load(writer, window, items):
-            return load_window(writer, name, account, window, items, spec.extra_loaders)
-
-        return load_days(context, name, account, parse, load, spec.parser_version)
+        load=lambda writer, provider, account, window, items: load_window(
+            writer, provider, account, window, items, spec.extra_loaders))
 
     @asset_check(asset=call_legs, required_resource_keys={"warehouse"},
                  description="No leg key appears twice (e.g. a leg whose start time moved).")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import date
-from pathlib import Path
 
 import pytest
 
