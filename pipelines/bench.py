@@ -26,7 +26,8 @@ import os
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -81,15 +82,23 @@ class Stage:
         return self.legs / self.seconds if self.seconds else float("inf")
 
 
-def measure(provider: str, name: str, legs: int, work) -> Stage:
-    """Run `work` (returning rows rewritten, or (seconds, rewritten) when it times itself)."""
-    reset_peak_rss()
+def _run_timed(function_name: str, args: tuple) -> tuple[float, int | None, float]:
+    """In the child process: run one stage; (seconds, rows rewritten, peak RSS MiB)."""
     started = time.perf_counter()
-    outcome = work()
+    outcome = globals()[function_name](*args)
     seconds = time.perf_counter() - started
-    if isinstance(outcome, tuple):
+    if isinstance(outcome, tuple):  # a stage that times only part of itself
         seconds, outcome = outcome
-    return Stage(provider, name, legs, seconds, peak_rss_mib(), outcome)
+    return seconds, outcome, peak_rss_mib()
+
+
+def measure(provider: str, name: str, legs: int, function_name: str, *args) -> Stage:
+    """Run a stage in a fresh process, so its peak RSS is its own and not what earlier stages
+    (or their allocator arenas) left behind, as it is in production where Dagster runs each step
+    in its own process."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        seconds, rewritten, peak = pool.submit(_run_timed, function_name, args).result()
+    return Stage(provider, name, legs, seconds, peak, rewritten)
 
 
 class Simulators:
@@ -161,10 +170,7 @@ def project_load(url: str, name: str, account: str, days: list[date]) -> int:
 def forced_project_load(url: str, name: str, account: str, days: list[date]) -> int:
     """The same with CDR_FORCE_RELOAD=1: every day parsed and merged again (the guarded MERGE)."""
     os.environ["CDR_FORCE_RELOAD"] = "1"
-    try:
-        return project_load(url, name, account, days)
-    finally:
-        del os.environ["CDR_FORCE_RELOAD"]
+    return project_load(url, name, account, days)
 
 
 def derived_refresh(url: str, day: date, target: str) -> None:
@@ -172,7 +178,8 @@ def derived_refresh(url: str, day: date, target: str) -> None:
         refresh_stale(conn, target, day_window(day.isoformat()), full=True)
 
 
-def reference_load(url: str, name: str, account: str, days: list[date], fresh_target: bool) -> tuple[float, int]:
+def reference_load(url: str, name: str, account: str, days: list[date],
+                   fresh_target: bool) -> tuple[float, int]:
     """Binary COPY of already-parsed legs into a staging table and one guarded MERGE per day into
     an empty copy of the fact table; only COPY and MERGE are timed, not parsing."""
     spec = registry()[name]
@@ -215,21 +222,24 @@ def bench_provider(url: str, sims: Simulators, name: str, days: list[date]) -> l
     with psycopg.connect(url) as conn:
         conn.execute("TRUNCATE cdr.fact_call_leg, cdr.fact_call, cdr.agg_call_leg_hourly, cdr.agg_call_leg_daily,"
                      " cdr.quarantine, cdr.load_audit, cdr.window_load, cdr.stale_day")
-    print(f"{name}: {legs:,} legs in {pages:,} bodies; loading ...", flush=True)
-    stages.append(measure(name, "project: first load (raw -> fact + calls + aggregates)", legs,
-                          lambda: project_load(url, name, account, days)))
-    stages.append(measure(name, "project: identical re-run", legs, lambda: project_load(url, name, account, days)))
-    stages.append(measure(name, "project: identical re-run, forced re-merge", legs,
-                          lambda: forced_project_load(url, name, account, days)))
+    print(f"{name}: {legs:,} records in {pages:,} bodies; loading ...", flush=True)
+    first = measure(name, "project: first load (raw -> fact + calls + aggregates)", 0, "project_load",
+                    url, name, account, days)
+    with psycopg.connect(url) as conn:  # records fetched can exceed legs (billing items, overlapping windows)
+        legs = conn.execute("SELECT count(*) FROM cdr.fact_call_leg WHERE provider = %s", (name,)).fetchone()[0]
+    first.legs = legs
+    stages.append(first)
+    stages.append(measure(name, "project: identical re-run", legs, "project_load", url, name, account, days))
+    stages.append(measure(name, "project: identical re-run, forced re-merge", legs, "forced_project_load",
+                          url, name, account, days))
     middle = days[len(days) // 2]
     per_day = legs // len(days)
-    stages.append(measure(name, "aggregates refresh of one day (hourly + daily)", per_day,
-                          lambda: derived_refresh(url, middle, "aggregates")))
-    stages.append(measure(name, "calls assembly of one day", per_day, lambda: derived_refresh(url, middle, "calls")))
-    stages.append(measure(name, "reference: COPY + guarded MERGE (pre-parsed)", legs,
-                          lambda: reference_load(url, name, account, days, fresh_target=True)))
-    stages.append(measure(name, "reference: identical re-run", legs,
-                          lambda: reference_load(url, name, account, days, fresh_target=False)))
+    stages.append(measure(name, "aggregates refresh of one day (hourly + daily)", per_day, "derived_refresh",
+                          url, middle, "aggregates"))
+    stages.append(measure(name, "calls assembly of one day", per_day, "derived_refresh", url, middle, "calls"))
+    stages.append(measure(name, "reference: COPY + guarded MERGE (pre-parsed)", legs, "reference_load",
+                          url, name, account, days, True))
+    stages.append(measure(name, "reference: identical re-run", legs, "reference_load", url, name, account, days, False))
     return stages
 
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 _STRIP = str.maketrans("", "", " -./()\u00a0")
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=32_768)  # service numbers and frequent callers; bounded memory
 def to_e164(number: str | None, country_code: str = "", *, bare_is_international: bool = False) -> str | None:
     """Return `number` as E.164 (`+<digits>`) where the form is unambiguous, else unchanged.
 

