@@ -85,7 +85,8 @@ def setups() -> dict[str, Setup]:
                                            TelecomXData(calls_per_day=LEGS)),
             {"TELECOMX_USERNAME": "etl@example.test", "TELECOMX_PASSWORD": TX_PASSWORD,
              "TELECOMX_ACCOUNT": "acct-telecomx", "TELECOMX_CUSTOMERS": TX_CUSTOMER},
-            (TX_PASSWORD, TX_PASSWORD_WRONG), {"TELECOMX_PASSWORD": TX_PASSWORD_WRONG}),
+            (TX_PASSWORD, TX_PASSWORD_WRONG), {"TELECOMX_PASSWORD": TX_PASSWORD_WRONG},
+            Fault("body", times=50, body='{"error": "internal_error", "message": "try later"}')),
     }
 
 
