@@ -19,20 +19,13 @@ daily_partitions = DailyPartitionsDefinition(start_date=START_DATE, timezone="UT
 single_run = BackfillPolicy.single_run()
 
 
-def days_in(window: Window, days_per_chunk: int = 1) -> Iterator[Window]:
-    """Split a partition time window into chunks of whole UTC days (one day unless asked)."""
+def days_in(window: Window) -> Iterator[Window]:
+    """Split a partition time window into whole UTC days."""
     start, end = window
-    chunk_start = start.astimezone(UTC)
-    while chunk_start < end:
-        chunk_end = chunk_start + timedelta(days=days_per_chunk)
-        yield chunk_start, min(chunk_end, end)
-        chunk_start = chunk_end
-
-
-# Derived tables are recomputed a month of days per statement: far cheaper per day than one day
-# at a time (the call assembly reads a day either side of its range), still bounded for a
-# multi-year backfill.
-DERIVED_CHUNK_DAYS = 31
+    day = start.astimezone(UTC)
+    while day < end:
+        yield day, min(day + timedelta(days=1), end)
+        day += timedelta(days=1)
 
 
 def day_window(day: str) -> Window:

@@ -9,12 +9,15 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterator
 
-from pipelines.partitions import DERIVED_CHUNK_DAYS
 from pipelines.providers.base import Window
 from pipelines.sql import run_script
 from pipelines.warehouse.locks import exclude_leg_changes
 
 UTC = timezone.utc
+# Consecutive stale days are recomputed up to a month per statement: far cheaper per day than one
+# day at a time (the call assembly reads a day either side of its range), still bounded for a
+# multi-year backfill.
+DERIVED_CHUNK_DAYS = 31
 REFRESH_SQL = {"calls": "aggregates/refresh_calls.sql", "aggregates": "aggregates/refresh_leg_aggregates.sql"}
 
 
