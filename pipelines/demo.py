@@ -36,6 +36,7 @@ def summary(url: str, first: date, last: date) -> str:
         tables = conn.execute(sql_file("views/table_sizes.sql")).fetchall()
     lines = [f"{'provider':<12}{'account':<16}{'days':>5}{'legs':>9}{'calls':>8}{'dup dropped':>13}{'quarantined':>13}"]
     for provider, account, days, legs, calls, duplicates, quarantined in rows:
+        legs = "counters" if legs is None else legs  # Telecom X: per-employee statistics, no legs
         lines.append(f"{provider:<12}{account:<16}{days:>5}{legs:>9}{calls:>8}{duplicates:>13}{quarantined:>13}")
     lines.append("")
     lines.append("rows per table:")

@@ -18,4 +18,18 @@ SELECT l.provider, l.account,
 FROM cdr.fact_call_leg l
 WHERE l.started_at >= %(from)s AND l.started_at < %(to)s
 GROUP BY l.provider, l.account
-ORDER BY l.provider, l.account;
+UNION ALL
+-- Telecom X sends counters, not legs: its calls are the counted inbound and outbound calls.
+SELECT s.provider, s.account,
+       count(DISTINCT (s.interval_start AT TIME ZONE 'UTC')::date),
+       NULL,
+       sum(coalesce(s.inbound_calls, 0) + coalesce(s.outbound_calls, 0)),
+       0,
+       (SELECT count(*) FROM cdr.quarantine q
+         JOIN cdr.raw_response r ON r.id = q.raw_response_id
+         WHERE q.provider = s.provider AND q.account = s.account
+           AND r.window_start >= %(from)s AND r.window_start < %(to)s)
+FROM cdr.fact_pbx_stats s
+WHERE s.interval_start >= %(from)s AND s.interval_start < %(to)s AND s.grain = 'HOUR'
+GROUP BY s.provider, s.account
+ORDER BY 1, 2;
