@@ -42,6 +42,19 @@ class LoadStats:
         return asdict(self)
 
 
+def merge_quarantined(conn: psycopg.Connection, quarantined: list[Quarantined]) -> int:
+    """Stage and merge a window's quarantined records (any provider); returns the rows added or
+    changed. Keyed by raw page and place in it, so a re-run adds nothing."""
+    if not quarantined:
+        return 0
+    conn.execute(sql_file("load/stage_quarantine.sql"))
+    with conn.cursor() as cur:
+        with cur.copy(_COPY_QUARANTINE) as copy:
+            for record in quarantined:
+                copy.write_row(record)
+        return cur.execute(sql_file("load/merge_quarantine.sql")).fetchone()[0]
+
+
 def load_window(conn: psycopg.Connection, provider: str, account: str,
                 window: tuple[datetime, datetime],
                 items: Iterable[CallLeg | Quarantined | Any],
@@ -65,15 +78,11 @@ def load_window(conn: psycopg.Connection, provider: str, account: str,
                     quarantined.append(item)
                 else:
                     others.setdefault(kind, []).append(item)
-        if quarantined:
-            with cur.copy(_COPY_QUARANTINE) as copy:
-                for record in quarantined:
-                    copy.write_row(record)
         low, high = cur.execute("SELECT min(started_at), max(started_at) FROM stage_call_leg").fetchone()
         if low is not None:
             cur.execute("SELECT cdr.ensure_call_leg_partitions(%s, %s)", (low, high))
         staged, distinct, inserted, updated = cur.execute(sql_file("load/merge_call_legs.sql")).fetchone()
-        new_quarantined = cur.execute(sql_file("load/merge_quarantine.sql")).fetchone()[0] if quarantined else 0
+        new_quarantined = merge_quarantined(conn, quarantined)
         for kind, batch in others.items():
             loader = (extra_loaders or {}).get(kind)
             if loader is None:

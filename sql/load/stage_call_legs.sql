@@ -26,5 +26,3 @@ CREATE TEMP TABLE IF NOT EXISTS stage_call_leg (
     raw_response_id  bigint,
     seq              bigint GENERATED ALWAYS AS IDENTITY
 ) ON COMMIT DROP;
-CREATE TEMP TABLE IF NOT EXISTS stage_quarantine (LIKE cdr.quarantine) ON COMMIT DROP;
-ALTER TABLE stage_quarantine DROP COLUMN IF EXISTS quarantined_at;

@@ -4,5 +4,3 @@ CREATE TEMP TABLE IF NOT EXISTS stage_pbx_stats (
     seq bigint GENERATED ALWAYS AS IDENTITY
 ) ON COMMIT DROP;
 ALTER TABLE stage_pbx_stats DROP COLUMN first_seen_at, DROP COLUMN last_changed_at;
-CREATE TEMP TABLE IF NOT EXISTS stage_quarantine (LIKE cdr.quarantine) ON COMMIT DROP;
-ALTER TABLE stage_quarantine DROP COLUMN IF EXISTS quarantined_at;

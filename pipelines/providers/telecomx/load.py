@@ -1,7 +1,7 @@
 """Parsed Telecom X statistics -> COPY into staging -> one guarded upsert into cdr.fact_pbx_stats.
 
 The caller owns the transaction (one per day). Quarantined records go through the shared
-sql/load/merge_quarantine.sql.
+pipelines.warehouse.load.merge_quarantined.
 """
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Iterable
 
 import psycopg
 
-from pipelines.model import QUARANTINE_COLUMNS, Quarantined
+from pipelines.model import Quarantined
 from pipelines.providers.telecomx.parse import STATS_COLUMNS, PbxStatsRow
 from pipelines.sql import sql_file
+from pipelines.warehouse.load import merge_quarantined
 
 _COPY_STATS = "COPY stage_pbx_stats ({}) FROM STDIN".format(", ".join(STATS_COLUMNS))
-_COPY_QUARANTINE = "COPY stage_quarantine ({}) FROM STDIN".format(", ".join(QUARANTINE_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,6 @@ def load_stats(conn: psycopg.Connection, items: Iterable[PbxStatsRow | Quarantin
                     quarantined.append(item)
                 else:
                     copy.write_row(item)
-        if quarantined:
-            with cur.copy(_COPY_QUARANTINE) as copy:
-                for record in quarantined:
-                    copy.write_row(record)
-            cur.execute(sql_file("load/merge_quarantine.sql"))
+        merge_quarantined(conn, quarantined)
         staged, distinct, inserted, updated = cur.execute(sql_file("load/merge_telecomx_stats.sql")).fetchone()
     return StatsLoad(staged, inserted, updated, distinct - inserted - updated, len(quarantined))
