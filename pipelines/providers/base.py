@@ -71,6 +71,21 @@ class ProviderClient(Protocol):
     def close(self) -> None: ...
 
 
+class HttpProviderClient:
+    """What every provider client shares: one httpx.Client (`self._http`), closed on exit."""
+
+    _http: httpx.Client
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Bounded retries with exponential backoff and full jitter (AWS architecture blog's advice)."""

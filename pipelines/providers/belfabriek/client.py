@@ -34,7 +34,14 @@ from pipelines.errors import (
     ProviderResponseError,
     ProviderUnavailableError,
 )
-from pipelines.providers.base import FetchedPage, RetryPolicy, Window, call_with_retries, raise_for_status
+from pipelines.providers.base import (
+    FetchedPage,
+    HttpProviderClient,
+    RetryPolicy,
+    Window,
+    call_with_retries,
+    raise_for_status,
+)
 from pipelines.providers.belfabriek.parse import BodySummary, ErrorBody, summarize
 from pipelines.providers.belfabriek.settings import (
     CUSTOMER_HASH_LENGTH,
@@ -114,7 +121,7 @@ class Pacer:
         self._next = max(self._next, self._clock() + seconds)
 
 
-class BelfabriekClient:
+class BelfabriekClient(HttpProviderClient):
     provider = PROVIDER
 
     def __init__(self, customer_hash: str, *, customer_id: str, account: str, base_url: str,
@@ -140,15 +147,6 @@ class BelfabriekClient:
         self._pacer = Pacer(requests_per_second, clock, sleep)
         self._http = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport,
                                   headers={"Accept": "application/xml, text/xml"})
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> "BelfabriekClient":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _mask(self, text: str | None) -> str:
         return (text or "").replace(self._hash, "***")

@@ -33,8 +33,20 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from pipelines.errors import ProviderAuthError, ProviderRequestError, ProviderResponseError, ProviderUnavailableError
-from pipelines.providers.base import FetchedPage, RetryPolicy, Window, call_with_retries, raise_for_status
+from pipelines.errors import (
+    ProviderAuthError,
+    ProviderRequestError,
+    ProviderResponseError,
+    ProviderUnavailableError,
+)
+from pipelines.providers.base import (
+    FetchedPage,
+    HttpProviderClient,
+    RetryPolicy,
+    Window,
+    call_with_retries,
+    raise_for_status,
+)
 from pipelines.providers.mixvoip.parse import loads_lenient
 from pipelines.providers.mixvoip.settings import (
     DATE_FORMAT,
@@ -83,7 +95,7 @@ def date_chunks(window: Window, tz: tzinfo, chunk_days: int = DEFAULT_CHUNK_DAYS
         first = chunk_end
 
 
-class MixvoipClient:
+class MixvoipClient(HttpProviderClient):
     provider = PROVIDER
 
     def __init__(self, username: str, password: str, *, account: str, profiles: str | list[str], base_url: str,
@@ -109,15 +121,6 @@ class MixvoipClient:
         self._credentials = {"username": username, "password": password}
         self._retry = retry or RetryPolicy()
         self._http = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> "MixvoipClient":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:

@@ -31,7 +31,15 @@ import httpx
 import orjson
 
 from pipelines.errors import ProviderAuthError, ProviderRequestError, ProviderResponseError
-from pipelines.providers.base import FetchedPage, RetryPolicy, Window, call_with_retries, raise_for_status, require
+from pipelines.providers.base import (
+    FetchedPage,
+    HttpProviderClient,
+    RetryPolicy,
+    Window,
+    call_with_retries,
+    raise_for_status,
+    require,
+)
 from pipelines.providers.telecomx.parse import interval_starts, request_bounds
 from pipelines.providers.telecomx.settings import (
     ACCESS_DENIED,
@@ -74,7 +82,7 @@ def error_code(response: httpx.Response) -> tuple[str | None, str]:
     return code, " / ".join(dict.fromkeys(values))[:300]
 
 
-class TelecomXClient:
+class TelecomXClient(HttpProviderClient):
     provider = PROVIDER
 
     def __init__(self, *, account: str, base_url: str, token: str = "", username: str = "",
@@ -99,15 +107,6 @@ class TelecomXClient:
         self.logins = 0
         moment = datetime.now(timezone.utc)
         interval_starts(moment, moment, grouping, grouping_tz, week_scheme)  # refuses bad settings now
-
-    def close(self) -> None:
-        self._http.close()  # never /auth/logout: it would end every token of this user
-
-    def __enter__(self) -> "TelecomXClient":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _mask(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text

@@ -24,6 +24,7 @@ from pipelines.errors import (
 )
 from pipelines.providers.base import (
     FetchedPage,
+    HttpProviderClient,
     RetryPolicy,
     Window,
     call_with_retries,
@@ -47,7 +48,7 @@ def _window_bounds(window: Window) -> dict[str, str]:
     return {"start_date_from": format_date(start), "start_date_to": format_date(end - timedelta(milliseconds=1))}
 
 
-class TeniosClient:
+class TeniosClient(HttpProviderClient):
     provider = PROVIDER
 
     def __init__(self, access_key: str, *, account: str, base_url: str, page_size: int = DEFAULT_PAGE_SIZE,
@@ -60,15 +61,6 @@ class TeniosClient:
         self._retry = retry or RetryPolicy()
         self._http = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport,
                                   headers={"Content-Type": "application/json"})
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> "TeniosClient":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _post(self, path: str, params: dict, window: Window) -> tuple[httpx.Response, dict]:
         body = orjson.dumps({"access_key": self._access_key, **params})
