@@ -17,14 +17,15 @@ def load_definitions(providers: list[str]):
 
 
 def run_range(providers: list[str], first: str, last: str, instance: DagsterInstance | None = None,
-              raise_on_error: bool = False):
+              raise_on_error: bool = False, ops_config: dict | None = None):
     defs = load_definitions(providers)
     job = defs.resolve_job_def("nightly_cdr_load")
     return job.execute_in_process(
         instance=instance or DagsterInstance.ephemeral(),
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
         raise_on_error=raise_on_error,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                    **({"ops": ops_config} if ops_config else {})},
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import psycopg
 import pytest
 
 from tests.conftest import rows, scalar, snapshot, truncate_warehouse
@@ -147,3 +148,16 @@ def test_a_window_that_never_holds_still_fails_clearly(sim, warehouse_url):
     assert not result.success
     assert any("tenios" in m and "still inconsistent after 3 fetches" in m for m in failure_messages(result))
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.raw_response") == 0
+
+
+def test_full_refresh_recomputes_derived_tables_that_no_load_marked(sim, warehouse_url):
+    assert run(DAY).success
+    derived = snapshot(warehouse_url, ("cdr.fact_call", "cdr.agg_call_leg_hourly", "cdr.agg_call_leg_daily"))
+    with psycopg.connect(warehouse_url) as conn:  # damage the derived tables behind the loader's back
+        conn.execute("UPDATE cdr.agg_call_leg_daily SET legs = legs + 1000")
+        conn.execute("DELETE FROM cdr.fact_call WHERE legs > 1")
+    assert run(DAY).success  # nothing changed at the provider: nothing is recomputed
+    assert snapshot(warehouse_url, ("cdr.fact_call", "cdr.agg_call_leg_hourly", "cdr.agg_call_leg_daily")) != derived
+    full = {"config": {"full_refresh": True}}
+    assert run(DAY, ops_config={"calls": full, "call_leg_aggregates": full}).success
+    assert snapshot(warehouse_url, ("cdr.fact_call", "cdr.agg_call_leg_hourly", "cdr.agg_call_leg_daily")) == derived
