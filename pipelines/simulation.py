@@ -202,6 +202,7 @@ def admin_routes(state: SimState) -> list[Route]:
 def build_app(routes: list[Route], state: SimState, rate_limited_response) -> Starlette:
     app = Starlette(routes=[*routes, *admin_routes(state)])
     app.add_middleware(FaultMiddleware, state=state, rate_limited_response=rate_limited_response)
+    app.state.sim = state  # for tests that run the simulator in their own process
     return app
 
 
@@ -238,10 +239,6 @@ class SimulatorServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
-
-    def serve_forever(self) -> None:
-        self._sock.set_inheritable(True)
-        self._run()
 
     def __enter__(self) -> "SimulatorServer":
         return self.start()

@@ -20,7 +20,6 @@ without calls. Both bounds are inclusive here [Q]. Errors are answered with HTTP
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import random
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pipelines.providers.belfabriek.settings import STATISTICS_PATH, TIMEZONE
-from pipelines.simulation import SimState, SimulatorServer, build_app
+from pipelines.simulation import SimState, build_app
 
 UTC = timezone.utc
 MEDIA_TYPE = "text/xml; charset=UTF-8"
@@ -234,26 +233,5 @@ def build_simulator(customers: dict[tuple[str, str], str], data: BelfabriekData 
     routes = [Route(STATISTICS_PATH, statistics, methods=["GET"]),
               Route(STATISTICS_PATH.rstrip("/"), statistics, methods=["GET"])]
     app = build_app(routes, state, lambda: error("5"))
-    app.state.sim = state
     app.state.counters = counters
     return app
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve a simulated Belfabriek statistics API on loopback.")
-    parser.add_argument("--port", type=int, default=8082)
-    parser.add_argument("--customer-hash", default="0123456789abcdef0123456789abcdef")
-    parser.add_argument("--customer-id", default="100234")
-    parser.add_argument("--account", default="belfabriek-demo")
-    parser.add_argument("--calls-per-day", type=int, default=BelfabriekData.calls_per_day)
-    parser.add_argument("--seed", type=int, default=BelfabriekData.seed)
-    args = parser.parse_args(argv)
-    app = build_simulator({(args.customer_hash, args.customer_id): args.account},
-                          BelfabriekData(seed=args.seed, calls_per_day=args.calls_per_day))
-    server = SimulatorServer(app, port=args.port)
-    print(f"Belfabriek simulator on {server.url}", flush=True)
-    server.serve_forever()
-
-
-if __name__ == "__main__":
-    main()

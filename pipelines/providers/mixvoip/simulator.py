@@ -27,7 +27,6 @@ the extension, `date,time` or `date time` in quotes.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import math
 import random
@@ -41,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pipelines.simulation import SimState, SimulatorServer, build_app
+from pipelines.simulation import SimState, build_app
 
 UTC = timezone.utc
 LOCAL = ZoneInfo("Europe/Luxembourg")
@@ -248,25 +247,4 @@ def build_simulator(accounts: dict[str, tuple[str, list[str]]], data: MixvoipDat
         "/cdrs/getcalls/{profile}/{start}", "/cdrs/getcalls/{profile}/{start}/{end}",
         "/cdrs/getcalls/{profile}/{start}/{end}/{fmt}")]
     app = build_app(routes, state, rate_limited)
-    app.state.sim = state
     return app
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve a simulated MIXvoip getcalls API on loopback.")
-    parser.add_argument("--port", type=int, default=8083)
-    parser.add_argument("--username", default="sim-reseller")
-    parser.add_argument("--password", default="sim-mixvoip-pass")
-    parser.add_argument("--profiles", default="100201,100202")
-    parser.add_argument("--calls-per-day", type=int, default=MixvoipData.calls_per_day)
-    parser.add_argument("--seed", type=int, default=MixvoipData.seed)
-    args = parser.parse_args(argv)
-    app = build_simulator({args.username: (args.password, args.profiles.split(","))},
-                          MixvoipData(args.seed, args.calls_per_day))
-    server = SimulatorServer(app, port=args.port)
-    print(f"MIXvoip simulator on {server.url}", flush=True)
-    server.serve_forever()
-
-
-if __name__ == "__main__":
-    main()

@@ -25,7 +25,6 @@ Control: POST /_sim/telecomx {"blacklisted": bool, "request_minutes": float,
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import io
@@ -44,7 +43,7 @@ from starlette.routing import Route
 
 from pipelines.providers.common import timestamp
 from pipelines.providers.telecomx.settings import COUNTER_FIELDS, FORMATS, GROUPINGS, IDENTITY_FIELDS
-from pipelines.simulation import SimState, SimulatorServer, build_app
+from pipelines.simulation import SimState, build_app
 
 UTC = timezone.utc
 SESSION_MINUTES = 15
@@ -296,25 +295,5 @@ def build_simulator(users: dict[str, tuple[str, list[str]]], m2m_tokens: dict[st
               Route("/pbx/cdrstats", cdrstats, methods=["POST"]),
               Route("/_sim/telecomx", control, methods=["GET", "POST"])]
     app = build_app(routes, state, lambda: _error(429, "bad request", "Too many requests"))
-    app.state.sim = state
     app.state.telecomx = controls
     return app
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve a simulated Telecom X PBX statistics API on loopback.")
-    parser.add_argument("--port", type=int, default=8084)
-    parser.add_argument("--token", default="sim-telecomx-m2m-token")
-    parser.add_argument("--customer", default="5f0c1d2e3a4b5c6d7e8f9a0b")
-    parser.add_argument("--calls-per-day", type=int, default=TelecomXData.calls_per_day)
-    parser.add_argument("--seed", type=int, default=TelecomXData.seed)
-    args = parser.parse_args(argv)
-    app = build_simulator({}, {args.token: [args.customer]},
-                          TelecomXData(seed=args.seed, calls_per_day=args.calls_per_day))
-    server = SimulatorServer(app, port=args.port)
-    print(f"Telecom X simulator on {server.url}", flush=True)
-    server.serve_forever()
-
-
-if __name__ == "__main__":
-    main()

@@ -13,7 +13,6 @@ ISO-8601 UTC (the doc's `:000` colon variant is accepted too), /cdrs/count limit
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import random
 import uuid as uuidlib
@@ -27,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pipelines.providers.common import timestamp
-from pipelines.simulation import SimState, SimulatorServer, build_app
+from pipelines.simulation import SimState, build_app
 
 UTC = timezone.utc
 MAX_PAGE_SIZE = 1000
@@ -226,23 +225,4 @@ def build_simulator(access_keys: dict[str, str], data: TeniosData = TeniosData()
 
     routes = [Route("/cdrs/retrieve", retrieve, methods=["POST"]), Route("/cdrs/count", count, methods=["POST"])]
     app = build_app(routes, state, rate_limited)
-    app.state.sim = state
     return app
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve a simulated TENIOS CDR API on loopback.")
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--access-key", default="sim-tenios-key")
-    parser.add_argument("--account", default="tenios-demo")
-    parser.add_argument("--legs-per-day", type=int, default=TeniosData.legs_per_day)
-    parser.add_argument("--seed", type=int, default=TeniosData.seed)
-    args = parser.parse_args(argv)
-    app = build_simulator({args.access_key: args.account}, TeniosData(args.seed, args.legs_per_day))
-    server = SimulatorServer(app, port=args.port)
-    print(f"TENIOS simulator on {server.url}", flush=True)
-    server.serve_forever()
-
-
-if __name__ == "__main__":
-    main()
