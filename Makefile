@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench ui psql db-stop clean
+.PHONY: install demo test check bench ui psql db-stop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,16 @@ demo: install
 ## make test: the whole suite against the embedded PostgreSQL (or CDR_TEST_DATABASE_URL)
 test: install
 	$(BIN)/python -m pytest
+
+## make check: the lint and type gate CI runs: ruff, mypy, import-linter contracts, no import cycles
+# Runs all four even when one fails, so one CI run shows every finding; fails if any failed.
+check: install
+	@status=0; \
+	$(BIN)/ruff check pipelines tests tools || status=1; \
+	$(BIN)/mypy || status=1; \
+	$(BIN)/lint-imports || status=1; \
+	$(BIN)/python tools/check_import_cycles.py || status=1; \
+	exit $$status
 
 ## make bench: throughput and memory figures (LEGS=1000000 by default)
 bench: install

@@ -20,19 +20,20 @@ from pipelines.errors import CdrEtlError
 
 
 def _parse(args) -> int:
-    from pipelines.model import Quarantined
-    from pipelines.providers import registry
-    from pipelines.warehouse.raw import RawPage
+    from pipelines.config import account_from_env
+    from pipelines.model import Quarantined, RawPage
+    from pipelines.registry import registry
 
     providers = registry()
     if args.provider not in providers:
         print(f"unknown provider {args.provider!r}; known: {', '.join(sorted(providers))}", file=sys.stderr)
         return 2
+    source = account_from_env(providers[args.provider], os.environ)  # its parse settings, as a load reads them
     body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     out = sys.stdout.buffer
     bad = 0
     params = orjson.loads(args.params) if args.params else None
-    for item in providers[args.provider].parse_pages([RawPage(None, 1, body, None, params)], args.account):
+    for item in source.parse([RawPage(None, 1, body, None, params)], args.account):
         if type(item) is not Quarantined:  # a CallLeg, or a provider's own row type (a NamedTuple)
             record = item._asdict()
             if isinstance(record.get("attributes"), str):
@@ -68,7 +69,7 @@ def _db(args) -> int:
 def _simulate(args) -> int:
     import time
 
-    from pipelines.providers import registry
+    from pipelines.registry import registry
     from pipelines.simulators import running_simulators
 
     names = [n for n in args.providers.split(",") if n] if args.providers else list(registry())
@@ -86,7 +87,7 @@ def _ui(args) -> int:
     import subprocess
 
     from pipelines.environment import prepare_dagster_home
-    from pipelines.providers import registry
+    from pipelines.registry import registry
     from pipelines.simulators import running_simulators
     from pipelines.warehouse.connection import warehouse_url
     from pipelines.warehouse.migrate import migrate

@@ -14,9 +14,9 @@ def run_backfill(first: date, last: date, instance=None, log_level: str = "WARNI
     from dagster import DagsterInstance
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-    from pipelines.definitions import defs
+    from pipelines.definitions import NIGHTLY_JOB, definitions_from_env
 
-    job = defs.resolve_job_def("nightly_cdr_load")
+    job = definitions_from_env(os.environ).resolve_job_def(NIGHTLY_JOB)
     return job.execute_in_process(
         instance=instance or DagsterInstance.get(),
         tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
@@ -46,7 +46,7 @@ def summary(url: str, first: date, last: date) -> str:
 
 def main(days: int = 3) -> int:
     from pipelines.environment import prepare_dagster_home
-    from pipelines.providers import registry
+    from pipelines.registry import registry
     from pipelines.simulators import running_simulators
 
     started = time.monotonic()

@@ -19,6 +19,17 @@ class CdrEtlError(Exception):
     """Base of every error this package raises on purpose."""
 
 
+class ConfigurationError(CdrEtlError):
+    """A setting is missing or has a value that cannot be used. Names the setting and, since
+    settings are never secrets, the value; says what would be valid."""
+
+    def __init__(self, setting: str, value: object, message: str):
+        self.setting = setting
+        self.value = value
+        shown = "" if value is None else f"={str(value)[:80]!r}"
+        super().__init__(f"{setting}{shown}: {message}")
+
+
 class ProviderError(CdrEtlError):
     """The provider answered something we cannot use."""
 

@@ -1,9 +1,13 @@
-"""The canonical call leg, one shape for every provider, in the column order of the COPY."""
+"""The shapes every layer shares: the canonical call leg (in the column order of the COPY), a
+quarantined record, and a response body on its way from the provider to the parser."""
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+# A half-open [start, end) interval of UTC time: one partition day, or part of one.
+Window = tuple[datetime, datetime]
 
 
 class CallLeg(NamedTuple):
@@ -56,3 +60,31 @@ QUARANTINE_COLUMNS: tuple[str, ...] = Quarantined._fields
 
 DIRECTIONS = ("inbound", "outbound", "internal", "unknown")
 OUTCOMES = ("answered", "no_answer", "busy", "cancelled", "failed", "unknown")
+
+
+class FetchedPage(NamedTuple):
+    """One successful response body, with the request that produced it minus any secret."""
+
+    endpoint: str
+    request_params: dict[str, Any]
+    page: int
+    http_status: int
+    content_type: str | None
+    body: bytes
+    records: int
+
+
+class RawPage(NamedTuple):
+    """A stored body handed to a parser. `raw_response_id` is None for a file on disk.
+
+    `request_params` (the secret-free request that produced the body) and `window` (the window
+    it was fetched for) are set for stored pages and None for a file: a parser may use them where
+    the body alone does not say which profile or period it covers (MIXvoip).
+    """
+
+    raw_response_id: int | None
+    page: int
+    body: bytes
+    content_type: str | None
+    request_params: dict | None = None
+    window: Window | None = None

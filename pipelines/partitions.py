@@ -1,22 +1,22 @@
 """Daily UTC partitions: nightly runs and backfills of any historical range."""
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
 from dagster import BackfillPolicy, DailyPartitionsDefinition
 
-from pipelines.providers.base import Window
+from pipelines.model import Window
 
 UTC = timezone.utc
-START_DATE = os.environ.get("CDR_START_DATE", "2024-01-01")
-
-daily_partitions = DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC")
 
 # One run for a whole range: assets loop over its days, one transaction per day, so a year's
 # backfill is one run with bounded memory instead of 365 runs (DAGSTER.md: daemon limits).
 single_run = BackfillPolicy.single_run()
+
+
+def daily_partitions(start_date: str) -> DailyPartitionsDefinition:
+    return DailyPartitionsDefinition(start_date=start_date, timezone="UTC")
 
 
 def days_in(window: Window) -> Iterator[Window]:

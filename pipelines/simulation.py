@@ -13,16 +13,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-UTC = timezone.utc
-
 
 DATA_FAULTS = frozenset({"shift", "duplicate", "empty"})
 
@@ -35,7 +32,8 @@ class Fault:
     `truncate` (send half the real body, then drop the connection), `body` (answer 200 with `body`,
     for providers that report errors inside a success), `reset` (drop the connection before
     answering), `rate_limited` (the provider's own rate-limit answer, with HTTP `status`: 429, or
-    200 for providers that report it inside a success). Data faults are handed to the provider's handler in `scope["sim_fault"]`:
+    200 for providers that report it inside a success). Data faults are handed to the provider's
+    handler in `scope["sim_fault"]`:
     `shift` (records move one place towards the first page between two page requests),
     `duplicate` (a page repeats the previous page's last record), `empty` (a well-formed answer
     with no records where there are some).
@@ -131,7 +129,8 @@ class FaultMiddleware:
             await asyncio.sleep(fault.seconds)
             await self.app(scope, receive, send)
         elif fault.kind == "status":
-            await Response(fault.body, status_code=fault.status, media_type=fault.content_type)(scope, receive, send)
+            answer = Response(fault.body, status_code=fault.status, media_type=fault.content_type)
+            await answer(scope, receive, send)
         elif fault.kind == "body":
             await Response(fault.body, status_code=200, media_type=fault.content_type)(scope, receive, send)
         elif fault.kind == "truncate":
@@ -227,7 +226,7 @@ class SimulatorServer:
     def _run(self) -> None:
         asyncio.run(self._server.serve(sockets=[self._sock]))
 
-    def start(self) -> "SimulatorServer":
+    def start(self) -> SimulatorServer:
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -240,7 +239,7 @@ class SimulatorServer:
         self._server.should_exit = True
         self._thread.join(timeout=10)
 
-    def __enter__(self) -> "SimulatorServer":
+    def __enter__(self) -> SimulatorServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -5,7 +5,7 @@ import os
 from contextlib import ExitStack, contextmanager
 from typing import Iterator
 
-from pipelines.providers import registry
+from pipelines.registry import registry
 from pipelines.simulation import SimulatorServer
 
 

@@ -1,25 +1,23 @@
 """Run the project's Dagster job in process, the way the schedule and backfills do."""
 from __future__ import annotations
 
-import importlib
 import os
 
 from dagster import DagsterInstance
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from pipelines.definitions import NIGHTLY_JOB, definitions_from_env
+
 
 def load_definitions(providers: list[str]):
-    """Fresh Definitions for the named providers, reading the current environment."""
-    os.environ["CDR_PROVIDERS"] = ",".join(providers)
-    import pipelines.definitions as module
-
-    return importlib.reload(module).defs
+    """Fresh Definitions for the named providers, from the current environment (not changed)."""
+    return definitions_from_env({**os.environ, "CDR_PROVIDERS": ",".join(providers)})
 
 
 def run_range(providers: list[str], first: str, last: str, instance: DagsterInstance | None = None,
               raise_on_error: bool = False, ops_config: dict | None = None):
     defs = load_definitions(providers)
-    job = defs.resolve_job_def("nightly_cdr_load")
+    job = defs.resolve_job_def(NIGHTLY_JOB)
     return job.execute_in_process(
         instance=instance or DagsterInstance.ephemeral(),
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},

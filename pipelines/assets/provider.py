@@ -1,123 +1,122 @@
-"""The two assets every provider gets: `<name>_raw_pages` (HTTP -> raw landing table) and
-`<name>_call_legs` (raw pages -> parsed legs -> fact), plus its asset checks.
+"""The assets every provider account gets, built from its declaration alone:
 
-Both loop over the UTC days of the run's partition range with one transaction per day, so a
-single-run backfill of a year holds one day at a time and a failure leaves earlier days loaded
+- `<name>_raw_pages`: HTTP -> cdr.raw_response, every body as received;
+- `<name>_<primary kind>` (e.g. `tenios_call_legs`, `telecomx_pbx_stats`): raw pages -> parsed
+  rows of every kind the provider declares -> the shared load path;
+- for a provider whose rows include call legs, the leg checks.
+
+Both assets loop over the UTC days of the run's partition range with one transaction per day, so
+a single-run backfill of a year holds one day at a time and a failure leaves earlier days loaded
 and the failed day as it was.
 """
 
-from typing import Any, Callable, Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-import psycopg
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
+    AssetChecksDefinition,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     MaterializeResult,
+    PartitionsDefinition,
     asset,
     asset_check,
 )
 
-from pipelines.partitions import daily_partitions, days_in, single_run
-from pipelines.providers import ProviderSpec
-from pipelines.providers.base import Window
+from pipelines.config import ProviderAccount
+from pipelines.partitions import days_in, single_run
+from pipelines.providers.spec import CALL_LEGS, ItemKind
+from pipelines.resources import WarehouseResource
 from pipelines.sql import sql_file
-from pipelines.warehouse.load import load_window, load_windows
+from pipelines.warehouse.load import load_windows
 from pipelines.warehouse.raw import land_window
 
 
-def build_raw_pages_asset(spec: ProviderSpec):
-    """`<name>_raw_pages`: every response body of the partition's days, landed as received.
-    Shared by the call-leg providers and by those that build their own assets (Telecom X)."""
-    name = spec.name
+@dataclass(frozen=True)
+class ProviderAssets:
+    raw_pages: AssetsDefinition
+    load: AssetsDefinition
+    checks: tuple[AssetChecksDefinition, ...]
+    kinds: tuple[ItemKind, ...]
+
+    @property
+    def loads_call_legs(self) -> bool:
+        return CALL_LEGS in self.kinds
+
+
+def build_raw_pages_asset(source: ProviderAccount, partitions: PartitionsDefinition,
+                          secrets: Mapping[str, str]) -> AssetsDefinition:
+    """`<name>_raw_pages`: every response body of the partition's days, landed as received."""
+    name = source.provider
 
     @asset(
         name=f"{name}_raw_pages",
         group_name=name,
-        partitions_def=daily_partitions,
+        partitions_def=partitions,
         backfill_policy=single_run,
-        required_resource_keys={name, "warehouse"},
         kinds={"http", "postgres"},
         description=f"Every {name} response body for the partition's days, landed as received "
                     "in cdr.raw_response; cdr.window_fetch records which pages make each day.",
     )
-    def raw_pages(context: AssetExecutionContext) -> MaterializeResult:
-        provider = getattr(context.resources, name)
-        warehouse = context.resources.warehouse
-        pages = records = 0
-        counts = {}
-        with provider.open_client() as client:
+    def raw_pages(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        pages = records = days = 0
+        with source.open_client(secrets) as client:
             for window in days_in(context.partition_time_window):
                 raw_ids, day_records, provider_count = land_window(
-                    warehouse.connect, client, name, window, provider.window_attempts, context.log)
-                pages += len(raw_ids)
-                records += day_records
-                counts[window[0].date().isoformat()] = day_records
+                    warehouse.connect, client, name, window, source.settings.http.window_attempts, context.log)
+                pages, records, days = pages + len(raw_ids), records + day_records, days + 1
                 context.log.info(f"{name} {window[0].date()}: {len(raw_ids)} pages, {day_records} records"
                                  + (f", provider counts {provider_count}" if provider_count is not None else ""))
-        return MaterializeResult(metadata={"pages": pages, "records": records, "days": len(counts),
-                                           "account": client.account})
+        return MaterializeResult(metadata={"pages": pages, "records": records, "days": days,
+                                           "account": source.account})
 
     return raw_pages
 
 
-def build_load_asset(spec: ProviderSpec, raw_pages, *, suffix: str, description: str,
-                     load: Callable[[psycopg.Connection, str, str, Window, Iterable], Any],
-                     parse_options: Callable[[Any], dict] = lambda resource: {},
-                     parser_version: str | None = None):
-    """`<name>_<suffix>`: each UTC day of the run's range parsed from its raw pages and written by
-    `load(writer, provider, account, window, items)` (returning stats with `as_metadata()`), one
-    transaction per day; the stats summed over the days become the asset's metadata."""
-    name = spec.name
+def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, partitions: PartitionsDefinition,
+                     force_reload: bool) -> AssetsDefinition:
+    """`<name>_<primary kind>`: each UTC day of the run's range parsed from its raw pages and
+    loaded, one transaction per day; the figures summed over the days become its metadata."""
+    spec = source.spec
+    kinds = " and ".join(kind.description for kind in spec.items)
 
     @asset(
-        name=f"{name}_{suffix}",
-        group_name=name,
+        name=f"{spec.name}_{spec.primary.name}",
+        group_name=spec.name,
         deps=[raw_pages],
-        partitions_def=daily_partitions,
+        partitions_def=partitions,
         backfill_policy=single_run,
-        required_resource_keys={name, "warehouse"},
         kinds={"postgres"},
-        description=description,
+        description=f"{spec.name} {kinds}, parsed from the raw pages; unreadable records go to cdr.quarantine.",
     )
-    def loaded(context: AssetExecutionContext) -> MaterializeResult:
-        resource = getattr(context.resources, name)
-        account, options = resource.account, parse_options(resource)
+    def loaded(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         totals = load_windows(
-            context.resources.warehouse.connect, name, account, list(days_in(context.partition_time_window)),
-            parse=lambda pages: spec.parse_pages(pages, account, **options),
-            load=lambda writer, window, items: load(writer, name, account, window, items),
-            on_loaded=lambda window, stats: context.log.info(f"{name} {window[0].date()}: {stats}"),
-            parser_version=parser_version)
+            warehouse.connect, spec.name, source.account, spec.items,
+            list(days_in(context.partition_time_window)), parse=source.parse,
+            parser_version=source.parser_version, force=force_reload,
+            on_loaded=lambda window, stats: context.log.info(f"{spec.name} {window[0].date()}: {stats}"))
         return MaterializeResult(metadata=totals)
 
     return loaded
 
 
-def build_provider_assets(spec: ProviderSpec) -> list:
-    name = spec.name
-    raw_pages = build_raw_pages_asset(spec)
-    call_legs = build_load_asset(
-        spec, raw_pages, suffix="call_legs", parser_version=spec.parser_version,
-        description=f"{name} legs parsed from the raw pages and merged into cdr.fact_call_leg "
-                    "(deduplicated by leg key); unreadable records go to cdr.quarantine.",
-        load=lambda writer, provider, account, window, items: load_window(
-            writer, provider, account, window, items, spec.extra_loaders))
+def build_leg_checks(source: ProviderAccount, call_legs: AssetsDefinition) -> tuple[AssetChecksDefinition, ...]:
+    name = source.provider
 
-    @asset_check(asset=call_legs, required_resource_keys={"warehouse"},
-                 description="No leg key appears twice (e.g. a leg whose start time moved).")
-    def no_duplicate_leg_keys(context) -> AssetCheckResult:
-        with context.resources.warehouse.connect() as conn:
-            duplicates = conn.execute(sql_file("checks/duplicate_leg_keys.sql"), {"provider": name}).fetchone()[0]
+    @asset_check(asset=call_legs, description="No leg key appears twice (e.g. a leg whose start time moved).")
+    def no_duplicate_leg_keys(warehouse: WarehouseResource) -> AssetCheckResult:
+        with warehouse.connect() as conn:
+            row = conn.execute(sql_file("checks/duplicate_leg_keys.sql"), {"provider": name}).fetchone()
+        duplicates = row[0] if row else 0
         return AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_leg_keys": duplicates})
 
-    checks = [no_duplicate_leg_keys]
-
-    @asset_check(asset=call_legs, required_resource_keys={"warehouse"},
+    @asset_check(asset=call_legs,
                  description="Legs plus quarantined records per fetched day equal the provider's own count.")
-    def reconciles_with_provider_count(context) -> AssetCheckResult:
-        with context.resources.warehouse.connect() as conn:
+    def reconciles_with_provider_count(warehouse: WarehouseResource) -> AssetCheckResult:
+        with warehouse.connect() as conn:
             rows = conn.execute(sql_file("checks/reconcile_provider_count.sql"), {"provider": name}).fetchall()
         mismatches = {f"{account} {start.date()}": f"provider {count}, warehouse {loaded}"
                       for account, start, count, loaded in rows if count != loaded}
@@ -128,9 +127,17 @@ def build_provider_assets(spec: ProviderSpec) -> list:
                       **({"details": "; ".join(sorted(mismatches)[:20])} if mismatches else {})},
         )
 
-    checks.append(reconciles_with_provider_count)
-    return [raw_pages, call_legs, *checks]
+    return no_duplicate_leg_keys, reconciles_with_provider_count
 
 
-def call_leg_asset_keys(specs: list[ProviderSpec]) -> list[AssetKey]:
-    return [AssetKey(f"{spec.name}_call_legs") for spec in specs if spec.produces_call_legs]
+def build_provider_assets(source: ProviderAccount, partitions: PartitionsDefinition, *,
+                          force_reload: bool, secrets: Mapping[str, str]) -> ProviderAssets:
+    raw_pages = build_raw_pages_asset(source, partitions, secrets)
+    load = build_load_asset(source, raw_pages, partitions, force_reload)
+    checks = build_leg_checks(source, load) if CALL_LEGS in source.spec.items else ()
+    return ProviderAssets(raw_pages, load, checks, source.spec.items)
+
+
+def load_asset_keys(built: list[ProviderAssets], kind: ItemKind) -> list[AssetKey]:
+    """The keys of the load assets that produce rows of `kind`."""
+    return [assets.load.key for assets in built if kind in assets.kinds]

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Protocol
 
 import httpx
 
+from pipelines.model import FetchedPage, Window
 from pipelines.errors import (
     ProviderAuthError,
     ProviderError,
@@ -44,21 +45,6 @@ class RedactQueryValues(logging.Filter):
 # Logger filters see only records logged to that very logger, so each of httpx's and httpcore's.
 for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy"):
     logging.getLogger(_name).addFilter(RedactQueryValues())
-
-Window = tuple[datetime, datetime]
-
-
-class FetchedPage(NamedTuple):
-    """One successful response body, with the request that produced it minus any secret."""
-
-    endpoint: str
-    request_params: dict[str, Any]
-    page: int
-    http_status: int
-    content_type: str | None
-    body: bytes
-    records: int
-
 
 class ProviderClient(Protocol):
     provider: str

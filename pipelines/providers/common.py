@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
+from typing import Literal, overload
 
 import orjson
 
 from pipelines.errors import ParseError
 
-UTC = timezone.utc
 _COLON_MILLIS = re.compile(r"(\d{2}:\d{2}:\d{2}):(\d{1,6})(?=Z|[+-]\d{2}:?\d{2}|$)")
 RECORD_TEXT_LIMIT = 2000
 # What the warehouse's columns hold: integer durations and counters, numeric(14, 6) money and
@@ -37,7 +37,8 @@ def text_or_none(provider: str, record: dict, field: str) -> str | None:
 def required_text(provider: str, record: dict, field: str) -> str:
     value = record.get(field)
     if not isinstance(value, str) or not value.strip():
-        raise ParseError(provider, field, "missing" if value is None else f"expected non-empty text, got {value!r:.60}")
+        raise ParseError(provider, field,
+                         "missing" if value is None else f"expected non-empty text, got {value!r:.60}")
     refuse_nul(provider, field, value)
     return value.strip()
 
@@ -48,7 +49,24 @@ def refuse_nul(provider: str, field: str, value: str) -> None:
         raise ParseError(provider, field, "contains a NUL character")
 
 
-def timestamp(provider: str, value, field: str, naive_tz: tzinfo = UTC, required: bool = False) -> datetime | None:
+# `required=True` never returns None: the overloads let callers use the result without a check.
+@overload
+def timestamp(provider: str, value, field: str, naive_tz: tzinfo,
+              required: Literal[True]) -> datetime: ...
+
+
+@overload
+def timestamp(provider: str, value, field: str, naive_tz: tzinfo = ..., *,
+              required: Literal[True]) -> datetime: ...
+
+
+@overload
+def timestamp(provider: str, value, field: str, naive_tz: tzinfo = ...,
+              required: bool = ...) -> datetime | None: ...
+
+
+def timestamp(provider: str, value, field: str, naive_tz: tzinfo = UTC,
+              required: bool = False) -> datetime | None:
     """An ISO-8601 timestamp as UTC. Naive values are read in `naive_tz` (documented per provider).
 
     Accepts `T` or space, an optional fraction (also TENIOS's `:000` colon variant), `Z` or an offset.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterator
 
-from pipelines.providers.base import Window
+from pipelines.model import Window
 from pipelines.sql import run_script
 from pipelines.warehouse.locks import exclude_leg_changes
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -89,10 +89,11 @@ def warehouse_url(database: str | None = None) -> str:
     configured = os.environ.get("CDR_WAREHOUSE_URL")
     if configured:
         return configured
-    return _embedded_database_url(str(pgdata_dir()), database or os.environ.get("CDR_DATABASE", DEFAULT_DATABASE))
+    database = database or os.environ.get("CDR_DATABASE", DEFAULT_DATABASE)
+    return _embedded_database_url(str(pgdata_dir()), database)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _embedded_database_url(pgdata: str, database: str) -> str:
     """Start, tune and create once per process: every connection a run opens asks for the URL."""
     return ensure_database(start_embedded(), database)

@@ -1,173 +1,199 @@
-"""The one load path: parsed legs -> COPY into staging -> one guarded upsert into the fact.
+"""The one load path, for every kind of row: COPY into staging -> one guarded MERGE -> counts.
 
-The caller owns the transaction. Everything a window changes (fact rows, quarantine, the audit
-row) happens inside it, so a failure part-way leaves the partition exactly as it was before.
+A provider declares the kinds of rows its parser yields (pipelines.providers.spec.ItemKind);
+each kind brings its SQL pair (stage, merge). A window's items are routed by type: the first
+declared kind streams straight into its COPY, the others (few: billing items, quarantined
+records) are held until that COPY ends. Every merge returns (staged, distinct, inserted,
+updated). The caller owns the transaction, so a failure part-way leaves the window as it was.
 """
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Any, Callable, ContextManager, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
+from psycopg import sql
 
-from pipelines.model import LEG_COLUMNS, QUARANTINE_COLUMNS, CallLeg, Quarantined
-from pipelines.sql import sql_file
+from pipelines.model import RawPage, Window
+from pipelines.providers.spec import QUARANTINE, ItemKind
+from pipelines.sql import run_script, script_result, sql_file
 from pipelines.warehouse.locks import enter_leg_changes, lock_account_loads
 from pipelines.warehouse.prefetch import parse_ahead
-from pipelines.warehouse.raw import RawPage, pages_by_id, window_page_ids
+from pipelines.warehouse.raw import pages_by_id, window_page_ids
 
-_COPY_LEGS = "COPY stage_call_leg ({}) FROM STDIN (FORMAT BINARY)".format(", ".join(LEG_COLUMNS))
-# Binary COPY: about twice the rows per second of text COPY (Python -> PostgreSQL). The types
-# match sql/load/stage_call_legs.sql column for column.
-_LEG_COPY_TYPES = {
-    "duration_s": "int4", "billable_s": "float8", "cost_eur": "float8", "raw_response_id": "int8",
-    "started_at": "timestamptz", "answered_at": "timestamptz", "ended_at": "timestamptz",
-}
-LEG_COPY_TYPES = [_LEG_COPY_TYPES.get(column, "text") for column in LEG_COLUMNS]
-_COPY_QUARANTINE = "COPY stage_quarantine ({}) FROM STDIN".format(", ".join(QUARANTINE_COLUMNS))
+Connect = Callable[..., AbstractContextManager[psycopg.Connection]]
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    """What one merge of one kind did."""
+
+    parsed: int
+    inserted: int
+    updated: int
+    unchanged: int
+    duplicates_in_window: int  # staged more than once (records repeated across pages)
+
+    @classmethod
+    def from_merge(cls, staged: int, distinct: int, inserted: int, updated: int) -> MergeCounts:
+        return cls(staged, inserted, updated, distinct - inserted - updated, staged - distinct)
+
+
+NOTHING = MergeCounts(0, 0, 0, 0, 0)
 
 
 @dataclass(frozen=True)
 class LoadStats:
-    legs_parsed: int
-    inserted: int
-    updated: int
-    unchanged: int
-    quarantined: int
-    duplicates_in_window: int
+    """One window's load: the counts of each kind (the provider's primary kind first, then its
+    other kinds, then the quarantine), or a window skipped because nothing changed."""
+
+    counts: dict[str, MergeCounts]
+    skipped: bool = False
+
+    @property
+    def primary(self) -> MergeCounts:
+        return next(iter(self.counts.values()))
+
+    @property
+    def quarantined(self) -> int:
+        return self.counts.get(QUARANTINE.name, NOTHING).parsed
 
     def as_metadata(self) -> dict[str, int]:
-        return asdict(self)
+        """Flat figures for Dagster: `<kind>_<count>` for every kind, `quarantined`, and
+        `windows_skipped`; summed over a run's windows by `load_windows`."""
+        out = {"windows_skipped": int(self.skipped), "quarantined": self.quarantined}
+        for name, counts in self.counts.items():
+            if name != QUARANTINE.name:
+                out.update({f"{name}_{figure}": value for figure, value in vars(counts).items()})
+        return out
+
+    def __str__(self) -> str:
+        if self.skipped:
+            return f"unchanged since its last load ({self.primary.unchanged} rows), not parsed again"
+        return ", ".join(f"{name} {c.parsed} parsed, {c.inserted} new, {c.updated} changed"
+                         for name, c in self.counts.items() if c.parsed or name != QUARANTINE.name)
 
 
-def merge_quarantined(conn: psycopg.Connection, quarantined: list[Quarantined]) -> int:
-    """Stage and merge a window's quarantined records (any provider); returns the rows added or
-    changed. Keyed by raw page and place in it, so a re-run adds nothing."""
-    if not quarantined:
-        return 0
-    conn.execute(sql_file("load/stage_quarantine.sql"))
-    with conn.cursor() as cur:
-        with cur.copy(_COPY_QUARANTINE) as copy:
-            for record in quarantined:
-                copy.write_row(record)
-        return cur.execute(sql_file("load/merge_quarantine.sql")).fetchone()[0]
+def _copy_statement(kind: ItemKind) -> sql.Composed:
+    """COPY into the kind's staging table; the column list is the row type's fields (built from
+    the declaration, so it cannot drift from the NamedTuple the parser fills)."""
+    return sql.SQL("COPY {} ({}) FROM STDIN{}").format(
+        sql.Identifier(kind.staging_table), sql.SQL(", ").join(map(sql.Identifier, kind.columns)),
+        sql.SQL(" (FORMAT BINARY)") if kind.copy_types else sql.SQL(""))
 
 
-def load_window(conn: psycopg.Connection, provider: str, account: str,
-                window: tuple[datetime, datetime],
-                items: Iterable[CallLeg | Quarantined | Any],
-                extra_loaders: Mapping[type, Callable[[psycopg.Connection, list], int]] | None = None) -> LoadStats:
-    """Stage and merge one window's parsed items.
+def _merge(conn: psycopg.Connection, kind: ItemKind) -> MergeCounts:
+    return MergeCounts.from_merge(*script_result(conn, kind.merge_sql))
 
-    Legs stream straight into the COPY; quarantined records and any other item types (handed to
-    `extra_loaders` by type after the legs merge) are few and are held until the COPY ends.
-    """
-    conn.execute(sql_file("load/stage_call_legs.sql"))
-    quarantined: list[Quarantined] = []
-    others: dict[type, list] = {}
-    with conn.cursor() as cur:
-        with cur.copy(_COPY_LEGS) as copy:
-            copy.set_types(LEG_COPY_TYPES)
-            for item in items:
-                kind = type(item)
-                if kind is CallLeg:
-                    copy.write_row(item)
-                elif kind is Quarantined:
-                    quarantined.append(item)
-                else:
-                    others.setdefault(kind, []).append(item)
-        low, high = cur.execute("SELECT min(started_at), max(started_at) FROM stage_call_leg").fetchone()
-        if low is not None:
-            cur.execute("SELECT cdr.ensure_call_leg_partitions(%s, %s)", (low, high))
-        staged, distinct, inserted, updated = cur.execute(sql_file("load/merge_call_legs.sql")).fetchone()
-        new_quarantined = merge_quarantined(conn, quarantined)
-        for kind, batch in others.items():
-            loader = (extra_loaders or {}).get(kind)
-            if loader is None:
-                raise TypeError(f"{provider}: parser yielded {kind.__name__} items and no loader takes them")
-            loader(conn, batch)
-        stats = LoadStats(
-            legs_parsed=staged,
-            inserted=inserted,
-            updated=updated,
-            unchanged=distinct - inserted - updated,
-            quarantined=len(quarantined),
-            duplicates_in_window=staged - distinct,
-        )
-        cur.execute(sql_file("load/record_load_audit.sql"),
-                    {**stats.as_metadata(), "quarantined": new_quarantined, "provider": provider,
-                     "account": account, "start": window[0], "end": window[1], "skipped": False})
+
+def _stage_and_merge(conn: psycopg.Connection, kind: ItemKind, rows: list) -> MergeCounts:
+    if not rows:
+        return NOTHING
+    run_script(conn, kind.stage_sql)
+    with conn.cursor() as cur, cur.copy(_copy_statement(kind)) as copy:
+        if kind.copy_types:
+            copy.set_types(kind.copy_types)
+        for row in rows:
+            copy.write_row(row)
+    return _merge(conn, kind)
+
+
+def load_window(conn: psycopg.Connection, provider: str, account: str, window: Window,
+                kinds: Sequence[ItemKind], items: Iterable[Any]) -> LoadStats:
+    """Stage and merge one window's parsed items (of `kinds`, plus Quarantined records), and
+    write its audit row. The first kind streams into its COPY; the rest is held until it ends."""
+    primary, *others = kinds
+    held: dict[type, tuple[ItemKind, list]] = {kind.row_type: (kind, []) for kind in (*others, QUARANTINE)}
+    primary_type = primary.row_type
+    run_script(conn, primary.stage_sql)
+    with conn.cursor() as cur, cur.copy(_copy_statement(primary)) as copy:
+        if primary.copy_types:
+            copy.set_types(primary.copy_types)
+        for item in items:
+            if type(item) is primary_type:  # the hot path: millions of legs
+                copy.write_row(item)
+                continue
+            kind_and_rows = held.get(type(item))
+            if kind_and_rows is None:
+                raise TypeError(f"{provider}: the parser yielded a {type(item).__name__}, which is not among"
+                                f" the kinds of rows {provider} declares ({', '.join(k.name for k in kinds)})")
+            kind_and_rows[1].append(item)
+    counts = {primary.name: _merge(conn, primary)}
+    for kind, rows in held.values():
+        counts[kind.name] = _stage_and_merge(conn, kind, rows)
+    stats = LoadStats(counts)
+    _record_audit(conn, provider, account, window, stats)
     return stats
 
 
+def _record_audit(conn: psycopg.Connection, provider: str, account: str, window: Window, stats: LoadStats) -> None:
+    primary, quarantine = stats.primary, stats.counts.get(QUARANTINE.name, NOTHING)
+    conn.execute(sql_file("load/record_load_audit.sql"), {
+        "provider": provider, "account": account, "start": window[0], "end": window[1],
+        "legs_parsed": primary.parsed, "inserted": primary.inserted, "updated": primary.updated,
+        "unchanged": primary.unchanged, "duplicates_in_window": primary.duplicates_in_window,
+        "quarantined": quarantine.inserted + quarantine.updated, "skipped": stats.skipped})
+
+
+def _window_key(provider: str, account: str, window: Window) -> dict[str, Any]:
+    return {"provider": provider, "account": account, "start": window[0], "end": window[1]}
+
+
 @dataclass(frozen=True)
-class SkippedWindow:
-    """A window whose raw pages are those of its last load, read by the same parser: nothing to do."""
+class _Parsed:
+    """What the background parser read for a window: its raw pages, and whether they (and the
+    parser version) are exactly those of the window's last load, which found `rows` rows."""
 
-    legs: int
-
-    def as_metadata(self) -> dict[str, int]:
-        return {"windows_skipped": 1, "unchanged": self.legs}
-
-
-def _last_load(conn: psycopg.Connection, provider: str, account: str, window) -> tuple[list[int], str] | None:
-    row = conn.execute(
-        "SELECT raw_response_ids, parser_version FROM cdr.window_load WHERE provider = %s AND account = %s"
-        " AND window_start = %s AND window_end = %s", (provider, account, window[0], window[1])).fetchone()
-    return None if row is None else (list(row[0]), row[1])
+    raw_ids: list[int]
+    unchanged: bool
+    rows: int
 
 
-def load_windows(connect: Callable[..., ContextManager[psycopg.Connection]], provider: str, account: str,
-                 windows: list[tuple[datetime, datetime]],
-                 parse: Callable[[Iterator[RawPage]], Iterable],
-                 load: Callable[[psycopg.Connection, tuple[datetime, datetime], Iterable], Any],
-                 on_loaded: Callable[[tuple[datetime, datetime], Any], None] | None = None,
-                 parser_version: str | None = None) -> dict[str, int]:
-    """Load each window from its stored raw pages, one transaction per window, and sum the stats.
+def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[ItemKind],
+                 windows: list[Window], parse: Callable[[Iterator[RawPage]], Iterable[Any]],
+                 parser_version: str, *, force: bool = False,
+                 on_loaded: Callable[[Window, LoadStats], None] | None = None) -> dict[str, int]:
+    """Load each window from its stored raw pages, one transaction per window; sum the figures.
 
     The next window is parsed in the background while this one merges (pipelines.warehouse.prefetch).
     Pages are read before the window's lock is taken, so after taking it the loader checks that
     they are still the window's latest fetch; if a concurrent fetch replaced them, it parses the
     current pages instead, so an older fetch can never overwrite a newer one.
 
-    With a `parser_version`, a window whose latest fetch is the very set of raw pages its last
-    load read with that parser version is skipped without parsing: byte-identical bodies through
-    the same parser cannot change a row. (`CDR_FORCE_RELOAD=1` turns the skipping off.)
+    A window whose latest fetch is the very set of raw pages its last load read with the same
+    `parser_version` is skipped without parsing: byte-identical bodies through the same parser
+    cannot change a row. `force` parses and merges every window anyway.
     """
-    skipping = parser_version is not None and os.environ.get("CDR_FORCE_RELOAD", "") not in ("1", "true", "yes")
     totals: dict[str, int] = {}
     with connect(autocommit=True) as reader, connect() as writer:
-        def source(window):
+        def source(window: Window) -> tuple[_Parsed, Iterable[Any]]:
             raw_ids = window_page_ids(reader, provider, account, window)
-            if skipping and _last_load(reader, provider, account, window) == (raw_ids, parser_version):
-                return (raw_ids, True), ()
-            return (raw_ids, False), parse(pages_by_id(reader, raw_ids, window))
+            last = reader.execute(sql_file("load/last_window_load.sql"),
+                                  _window_key(provider, account, window)).fetchone()
+            if not force and last is not None and (list(last[0]), last[1]) == (raw_ids, parser_version):
+                return _Parsed(raw_ids, True, last[2]), ()
+            return _Parsed(raw_ids, False, 0), parse(pages_by_id(reader, raw_ids, window))
 
-        for window, (parsed_ids, unchanged), items in parse_ahead(windows, source):
+        for window, parsed, items in parse_ahead(windows, source):
             with writer.transaction():
                 lock_account_loads(writer, provider, account)
                 enter_leg_changes(writer)
                 current_ids = window_page_ids(writer, provider, account, window)
-                if current_ids == parsed_ids and unchanged:
-                    stats = SkippedWindow(writer.execute(
-                        "SELECT legs FROM cdr.window_load WHERE provider = %s AND account = %s AND window_start = %s"
-                        " AND window_end = %s", (provider, account, window[0], window[1])).fetchone()[0])
-                    writer.execute(sql_file("load/record_load_audit.sql"), {
-                        "provider": provider, "account": account, "start": window[0], "end": window[1],
-                        "legs_parsed": 0, "inserted": 0, "updated": 0, "unchanged": stats.legs, "quarantined": 0,
-                        "duplicates_in_window": 0, "skipped": True})
-                elif current_ids == parsed_ids:
-                    stats = load(writer, window, items)
-                else:  # a fetch landed since the pages were parsed: load what is current now
-                    with connect(autocommit=True) as fresh:
-                        stats = load(writer, window, parse(pages_by_id(fresh, current_ids, window)))
-                if parser_version is not None and not isinstance(stats, SkippedWindow):
+                if current_ids == parsed.raw_ids and parsed.unchanged:
+                    stats = LoadStats({kinds[0].name: MergeCounts(0, 0, 0, parsed.rows, 0)}, skipped=True)
+                    _record_audit(writer, provider, account, window, stats)
+                else:
+                    if current_ids != parsed.raw_ids:  # a fetch landed since: load what is current now
+                        with connect(autocommit=True) as fresh:
+                            stats = load_window(writer, provider, account, window, kinds,
+                                                parse(pages_by_id(fresh, current_ids, window)))
+                    else:
+                        stats = load_window(writer, provider, account, window, kinds, items)
                     writer.execute(sql_file("load/record_window_load.sql"),
-                                   {"provider": provider, "account": account, "start": window[0], "end": window[1],
-                                    "ids": current_ids, "version": parser_version,
-                                    "legs": getattr(stats, "legs_parsed", 0)})
+                                   {**_window_key(provider, account, window), "ids": current_ids,
+                                    "version": parser_version, "legs": stats.primary.parsed})
             for key, value in stats.as_metadata().items():
                 totals[key] = totals.get(key, 0) + value
             if on_loaded is not None:

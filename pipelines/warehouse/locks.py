@@ -14,7 +14,8 @@ def advisory_lock(conn: psycopg.Connection, *key_parts: object) -> None:
 
 def advisory_lock_shared(conn: psycopg.Connection, *key_parts: object) -> None:
     """The shared form of `advisory_lock`: any number of holders, excluding the exclusive one."""
-    conn.execute("SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))", ("|".join(map(str, key_parts)),))
+    conn.execute("SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))",
+                 ("|".join(map(str, key_parts)),))
 
 
 def enter_leg_changes(conn: psycopg.Connection) -> None:
@@ -28,7 +29,8 @@ def exclude_leg_changes(conn: psycopg.Connection) -> None:
     advisory_lock(conn, "leg changes")
 
 
-def lock_window(conn: psycopg.Connection, provider: str, account: str, window: tuple[datetime, datetime]) -> None:
+def lock_window(conn: psycopg.Connection, provider: str, account: str,
+                window: tuple[datetime, datetime]) -> None:
     """Serialise fetches of one provider/account/window across processes (nightly run vs backfill)."""
     advisory_lock(conn, "fetch", provider, account, window[0].isoformat(), window[1].isoformat())
 

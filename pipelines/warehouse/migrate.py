@@ -1,4 +1,8 @@
-"""Apply sql/migrations/NNN_*.sql in order, each once, each in its own transaction.
+"""Apply the migrations (NNN_*.sql) in file-name order, each once, each in its own transaction.
+
+The shared tables' migrations are in sql/migrations; a provider with tables of its own keeps
+their migrations in its folder (pipelines/providers/<name>/sql/migrations), and a plug-in
+provider's folder is passed in `extra_dirs`. All are ordered together by file name.
 
 Hand-written (about forty lines) rather than alembic or yoyo: the migrations are plain SQL files
 that a DBA can read and run with psql, and the runner only needs an applied-versions table, a
@@ -7,6 +11,7 @@ checksum to catch an edited migration, and an advisory lock so two processes nev
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import psycopg
@@ -14,6 +19,7 @@ import psycopg
 from pipelines.sql import SQL_DIR
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
+PROVIDER_MIGRATIONS = Path(__file__).resolve().parents[1] / "providers"
 _LOCK_KEY = 7_305_119_001
 
 
@@ -21,11 +27,18 @@ class MigrationError(RuntimeError):
     pass
 
 
-def pending_files() -> list[Path]:
-    return sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9]_*.sql"))
+def pending_files(extra_dirs: Iterable[Path] = ()) -> list[Path]:
+    """Every migration file, shared and per provider, in the order they apply."""
+    dirs = [MIGRATIONS_DIR, *sorted(PROVIDER_MIGRATIONS.glob("*/sql/migrations")), *extra_dirs]
+    files = [path for folder in dict.fromkeys(dirs) for path in folder.glob("[0-9][0-9][0-9]_*.sql")]
+    names = [path.name for path in files]
+    clash = sorted({name for name in names if names.count(name) > 1})
+    if clash:
+        raise MigrationError(f"two migrations are named {clash[0]}; give each a number and name of its own")
+    return sorted(files, key=lambda path: path.name)
 
 
-def migrate(url: str) -> list[str]:
+def migrate(url: str, extra_dirs: Iterable[Path] = ()) -> list[str]:
     """Bring the warehouse at `url` up to date; return the names of the migrations applied."""
     applied_now: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
@@ -37,7 +50,7 @@ def migrate(url: str) -> list[str]:
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
             done = dict(conn.execute("SELECT version, sha256 FROM public.cdr_schema_migrations").fetchall())
-            for path in pending_files():
+            for path in pending_files(extra_dirs):
                 text = path.read_text()
                 digest = hashlib.sha256(text.encode()).hexdigest()
                 if path.stem in done:

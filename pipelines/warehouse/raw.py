@@ -4,30 +4,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 from datetime import datetime
-from typing import Iterator, NamedTuple
+from typing import Iterator
 
 import orjson
 import psycopg
 
 from pipelines.errors import WindowInconsistentError
-from pipelines.providers.base import FetchedPage
+from pipelines.model import FetchedPage, RawPage
 from pipelines.warehouse.locks import lock_window
-
-
-class RawPage(NamedTuple):
-    """A stored body handed to a parser. `raw_response_id` is None for a file on disk.
-
-    `request_params` (the secret-free request that produced the body) and `window` (the window
-    it was fetched for) are set for stored pages and None for a file: a parser may use them where
-    the body alone does not say which profile or period it covers (MIXvoip).
-    """
-
-    raw_response_id: int | None
-    page: int
-    body: bytes
-    content_type: str | None
-    request_params: dict | None = None
-    window: tuple[datetime, datetime] | None = None
 
 
 def store_page(conn: psycopg.Connection, provider: str, account: str,

@@ -8,6 +8,11 @@
 -- of one provider account are serialised by an advisory lock (pipelines.warehouse.load).
 -- Needs PostgreSQL 17+ (MERGE … RETURNING merge_action()).
 -- The days of inserted or changed legs are marked stale for the derived tables (cdr.stale_day).
+-- First the monthly partitions the staged legs need (a script: statements end with ";" and a blank line).
+SELECT cdr.ensure_call_leg_partitions(min(started_at), max(started_at))
+FROM stage_call_leg
+HAVING count(*) > 0;
+
 WITH latest AS (
     SELECT DISTINCT ON (provider, account, leg_key, started_at) *
     FROM stage_call_leg

@@ -1,7 +1,10 @@
--- Per-transaction staging for one window's legs and quarantined records; dropped at commit.
+-- Per-transaction staging for one window's legs and quarantined records; dropped at commit (and
+-- first, so a second batch in the same transaction starts empty).
 -- Column types are the ones binary COPY writes fastest from Python (float8 for money and
 -- seconds, text for the JSON attributes); the merge casts them to the fact's types.
-CREATE TEMP TABLE IF NOT EXISTS stage_call_leg (
+DROP TABLE IF EXISTS pg_temp.stage_call_leg;
+
+CREATE TEMP TABLE stage_call_leg (
     provider         text,
     account          text,
     leg_key          text,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from pipelines.providers.base import FetchedPage
+from pipelines.model import FetchedPage
 from pipelines.providers.belfabriek import SIM_ACCOUNT, SIM_CUSTOMER_HASH, SPEC
 from pipelines.providers.belfabriek.simulator import BelfabriekData, Counters, SimCall, day_calls, error_body
 from pipelines.simulation import Fault, SimState, SimulatorServer
@@ -20,7 +20,6 @@ from pipelines.warehouse.raw import record_window_fetch, store_page, window_page
 from tests.conftest import rows, scalar, snapshot, truncate_warehouse
 from tests.dagster_runs import failure_messages, run_range
 
-UTC = timezone.utc
 DAY = date(2026, 11, 2)
 SPRING, AUTUMN = date(2026, 3, 29), date(2026, 10, 25)  # last Sundays of March and October
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "belfabriek"

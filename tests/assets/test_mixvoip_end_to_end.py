@@ -3,7 +3,7 @@ calls and aggregates, asserted on the warehouse's rows."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -14,7 +14,6 @@ from pipelines.simulators import running_simulators
 from tests.conftest import LEG_TABLES, rows, scalar, snapshot, truncate_warehouse
 from tests.dagster_runs import failure_messages, run_range
 
-UTC = timezone.utc
 DAY = date(2026, 10, 5)
 TABLES = (*LEG_TABLES, "cdr.fact_billing_item")
 CALL_TYPES = ("CALLIN", "CALLOUT", "MCALL")

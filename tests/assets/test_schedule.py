@@ -1,7 +1,7 @@
 """The nightly schedule asks for one ranged run: yesterday and the CDR_REPULL_DAYS-1 days before."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dagster import build_schedule_context
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -14,7 +14,7 @@ def test_nightly_run_repulls_the_last_days(monkeypatch):
     load_definitions(["tenios"])
     import pipelines.definitions as definitions
 
-    context = build_schedule_context(scheduled_execution_time=datetime(2026, 11, 25, 2, 30, tzinfo=timezone.utc))
+    context = build_schedule_context(scheduled_execution_time=datetime(2026, 11, 25, 2, 30, tzinfo=UTC))
     request = definitions.nightly_schedule.evaluate_tick(context).run_requests[0]
     assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2026-11-21"
     assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2026-11-24"

@@ -1,7 +1,7 @@
 """Telecom X through Dagster: simulator -> raw pages -> cdr.fact_pbx_stats -> cdr.v_daily_activity."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -12,7 +12,6 @@ from pipelines.simulators import running_simulators
 from tests.conftest import PAST_DAY, day_range, rows, scalar, snapshot
 from tests.dagster_runs import failure_messages, run_range
 
-UTC = timezone.utc
 TABLES = ("cdr.fact_pbx_stats", "cdr.quarantine", "cdr.window_fetch")
 
 

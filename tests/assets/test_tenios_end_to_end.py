@@ -2,7 +2,7 @@
 asserted on the warehouse's rows."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -69,7 +69,7 @@ def test_forced_reload_rewrites_nothing_either(sim, warehouse_url, monkeypatch):
 
 
 def test_late_records_appear_after_the_repull(sim, warehouse_url):
-    early = datetime(DAY.year, DAY.month, DAY.day, tzinfo=timezone.utc) + timedelta(days=1, minutes=30)
+    early = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC) + timedelta(days=1, minutes=30)
     sim.post("/_sim/clock", {"now": early.isoformat()})
     assert run(DAY).success
     before = {r[0]: r for r in rows(warehouse_url, "SELECT leg_key, last_changed_at FROM cdr.fact_call_leg")}

@@ -22,7 +22,7 @@ from lxml import etree
 
 from pipelines.providers import registry
 from pipelines.simulators import running_simulators
-from pipelines.warehouse.raw import RawPage
+from pipelines.model import RawPage
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 PROVIDERS = ("tenios", "mixvoip", "telecomx", "belfabriek")

@@ -21,7 +21,7 @@ from pipelines.model import Quarantined
 from pipelines.providers import registry
 from pipelines.providers.telecomx.load import load_stats
 from pipelines.warehouse.load import load_window
-from pipelines.warehouse.raw import RawPage
+from pipelines.model import RawPage
 from tests.conftest import rows
 from tests.fuzz.payloads import PROVIDERS, SEED_WINDOW, fuzzed_pages, seed_pages
 from tests.fuzz.test_parsers_fuzz import parse_or_typed_error

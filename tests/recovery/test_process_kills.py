@@ -7,7 +7,7 @@ pg_stat_activity and kills it at the moment it is in the phase named.
 """
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 import psycopg
 import pytest
@@ -84,7 +84,7 @@ def test_kill_mid_backfill_keeps_the_days_already_loaded(sims, warehouse_url, cl
     # the second day's MERGE: the first day's load (and its audit row) is committed by then
     kill_when(victim, MERGING.and_("EXISTS (SELECT 1 FROM cdr.load_audit)"))
     first_day_legs = sum(1 for leg in clean["cdr.fact_call_leg"]
-                         if leg[4].astimezone(timezone.utc).date() == PAST_DAY)
+                         if leg[4].astimezone(UTC).date() == PAST_DAY)
     assert rows(warehouse_url, "SELECT window_start::date, inserted FROM cdr.load_audit") == \
         [(PAST_DAY, first_day_legs)]
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg") == first_day_legs

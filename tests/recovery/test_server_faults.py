@@ -4,7 +4,7 @@ clean run."""
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import psycopg
 import pytest
@@ -32,7 +32,7 @@ def test_temp_space_exhausted_mid_load_keeps_the_previous_state(sims, warehouse_
     the victim's sessions only, stands in for a full disk) while re-loading a day that is already
     in the warehouse without its late legs."""
     clean = clean_runs("tenios")
-    before_late_legs = datetime.combine(PAST_DAY + timedelta(days=1), time(0, 30), timezone.utc)
+    before_late_legs = datetime.combine(PAST_DAY + timedelta(days=1), time(0, 30), UTC)
     sims["tenios"].post("/_sim/clock", {"now": before_late_legs.isoformat()})
     rerun("tenios")
     previous = snapshot(warehouse_url)
@@ -81,7 +81,7 @@ def test_disk_full_mid_load_commits_nothing(private_server, full_tablespace, sim
     url = private_server.url
     truncate_warehouse(url)
     with psycopg.connect(url) as conn:  # so that the victim creates the month's partition afresh
-        conn.execute("DROP TABLE IF EXISTS cdr.fact_call_leg_{:%Y_%m}".format(PAST_DAY))
+        conn.execute(f"DROP TABLE IF EXISTS cdr.fact_call_leg_{PAST_DAY:%Y_%m}")
     victim = Victim(url, ["tenios"], FIRST, LAST, tmp_path,
                     extra_env={"PGOPTIONS": f"-c default_tablespace={full_tablespace}"})
     assert_failed_clearly_then_recovered(url, victim, "No space left on device", "tenios", clean, figures,

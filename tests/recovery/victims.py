@@ -34,7 +34,7 @@ class Phase:
     condition: str
     params: tuple = ()
 
-    def and_(self, condition: str) -> "Phase":
+    def and_(self, condition: str) -> Phase:
         return Phase(f"{self.condition} AND {condition}", self.params)
 
 

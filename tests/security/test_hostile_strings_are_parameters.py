@@ -10,7 +10,7 @@ import orjson
 import psycopg
 import pytest
 
-from pipelines.providers.base import FetchedPage
+from pipelines.model import FetchedPage
 from pipelines.providers.tenios.parse import parse_pages
 from pipelines.simulators import running_simulators
 from pipelines.warehouse.aggregates import refresh_calls, refresh_leg_aggregates

@@ -20,6 +20,8 @@ ProviderResponseError, then fails the run: an unreadable body never lands as "no
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import logging
 import math
 import time
@@ -44,6 +46,7 @@ from pipelines.providers.base import (
 )
 from pipelines.providers.belfabriek.parse import BodySummary, ErrorBody, summarize
 from pipelines.providers.belfabriek.settings import (
+    BelfabriekSettings,
     CUSTOMER_HASH_LENGTH,
     DEFAULT_REQUESTS_PER_SECOND,
     PROVIDER,
@@ -212,3 +215,12 @@ class BelfabriekClient(HttpProviderClient):
     def provider_count(self, window: Window) -> int | None:
         """Belfabriek has no count endpoint."""
         return None
+
+
+def open_client(settings: BelfabriekSettings, credentials: Mapping[str, str]) -> BelfabriekClient:
+    return BelfabriekClient(credentials["customer_hash"], customer_id=settings.customer_id,
+                            account=settings.account, base_url=settings.base_url,
+                            service_numbers=settings.service_numbers,
+                            extension_display=settings.extension_display,
+                            requests_per_second=settings.requests_per_second,
+                            timeout_s=settings.http.timeout_s, retry=settings.http.retry_policy())

@@ -11,7 +11,7 @@ Readings chosen where the docs are silent (NOTES.md section 1; docs/providers/be
 - `<ERROR>`/`<MESSAGE>`, bare or inside any root, is an error body (the client raises on it; here,
   replayed, it is quarantined whole).
 - TIMESTAMP `dd-mm-yyyy HH:MM:SS` is Europe/Amsterdam wall-clock time. A time in the hour the end
-  of summer time repeats is resolved by BELFABRIEK_DST_REPEATED_HOUR (`earlier`, the default: the
+  of summer time repeats is resolved by the `dst_repeated_hour` setting (`earlier`, the default: the
   first pass, summer time; `later`; or `quarantine`) and flagged `dst_ambiguous` in attributes. A
   time in the hour skipped when summer time starts does not exist and is quarantined.
 - NUMBER is "the calling or the called number": the direction is not given, so `direction` is
@@ -40,7 +40,7 @@ import orjson
 from lxml import etree
 
 from pipelines.errors import ParseError
-from pipelines.model import CallLeg, Quarantined
+from pipelines.model import CallLeg, Quarantined, RawPage
 from pipelines.numbers import to_e164
 from pipelines.providers.belfabriek.settings import (
     BLOCK_TAGS,
@@ -53,7 +53,7 @@ from pipelines.providers.belfabriek.settings import (
     TARIFF_PERIODS,
     TIMEZONE,
     YEARS,
-    repeated_hour_policy,
+    BelfabriekParseSettings,
 )
 from pipelines.providers.common import record_text, whole_seconds
 
@@ -397,17 +397,15 @@ def parse_record(record: RawRecord, account: str, raw_response_id: int | None, *
     )
 
 
-def parse_pages(pages: Iterable, account: str,
-                repeated_hour: str | None = None) -> Iterator[CallLeg | Quarantined]:
+def parse_pages(pages: Iterable[RawPage], account: str,
+                settings: BelfabriekParseSettings = BelfabriekParseSettings()) -> Iterator[CallLeg | Quarantined]:
     """Every RECORD of every page of one window as a CallLeg, or Quarantined with its reason.
 
     `pages` must be all the pages of one window: the occurrence ordinal in the leg key counts
     across them. A body that is not a statistics document is quarantined whole (record_index -1);
     if it breaks off part-way, the records read before the break are still yielded.
     """
-    policy = repeated_hour or repeated_hour_policy()
-    if policy not in REPEATED_HOUR_POLICIES:
-        raise ValueError(f"repeated_hour must be one of {REPEATED_HOUR_POLICIES}, got {policy!r}")
+    policy = settings.dst_repeated_hour
     occurrences: dict[bytes, int] = {}
     for page in pages:
         params = getattr(page, "request_params", None) or {}

@@ -1,9 +1,11 @@
-"""Belfabriek constants, from NOTES.md section 1 and belfabriek-statistics-api.txt."""
+"""Belfabriek settings and constants, from NOTES.md section 1 and belfabriek-statistics-api.txt."""
 from __future__ import annotations
 
-import os
 import re
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
+
+from pipelines.providers.settings import ProviderSettings, one_of
 
 PROVIDER = "belfabriek"
 # The seed's URL line lost its prefix; NOTES.md [I]: GET https://api.belfabriek.nl/statistics/?...
@@ -38,7 +40,6 @@ TIMEZONE = ZoneInfo("Europe/Amsterdam")
 # 25-10-2026 02:30:00 happens at 00:30 and at 01:30 UTC). See docs/providers/belfabriek.md.
 REPEATED_HOUR_POLICIES = ("earlier", "later", "quarantine")
 DEFAULT_REPEATED_HOUR = "earlier"
-REPEATED_HOUR_VARIABLE = "BELFABRIEK_DST_REPEATED_HOUR"
 
 # The two container names the doc uses (the URL example and the prose differ by one S).
 BLOCK_TAGS = frozenset({"CALLER_DATA_RECORDS", "CALLERS_DATA_RECORDS"})
@@ -64,10 +65,35 @@ TARIFF_PERIODS = {
 }
 
 
-def repeated_hour_policy() -> str:
-    """BELFABRIEK_DST_REPEATED_HOUR: earlier (default), later or quarantine."""
-    value = os.environ.get(REPEATED_HOUR_VARIABLE, DEFAULT_REPEATED_HOUR).strip().lower()
-    if value not in REPEATED_HOUR_POLICIES:
-        raise ValueError(f"{REPEATED_HOUR_VARIABLE}={value!r}; expected one of"
-                         f" {', '.join(REPEATED_HOUR_POLICIES)}")
-    return value
+@dataclass(frozen=True)
+class BelfabriekParseSettings:
+    """What the parser reads: the reading of a TIMESTAMP in the hour summer time repeats."""
+
+    dst_repeated_hour: str = DEFAULT_REPEATED_HOUR
+
+    def __post_init__(self) -> None:
+        one_of("dst_repeated_hour", self.dst_repeated_hour, REPEATED_HOUR_POLICIES)
+
+
+@dataclass(frozen=True)
+class BelfabriekSettings(ProviderSettings):
+    """One Belfabriek customer. `account` defaults to the customer id; `service_numbers` empty
+    means every number of the account in one request per day, otherwise one request per day and
+    number (international format, checked before any request)."""
+
+    account: str = ""
+    base_url: str = BASE_URL
+    customer_id: str = ""
+    service_numbers: tuple[str, ...] = ()
+    extension_display: bool = True
+    requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND
+    dst_repeated_hour: str = DEFAULT_REPEATED_HOUR  # earlier | later | quarantine
+
+    def __post_init__(self) -> None:
+        if not self.account:
+            object.__setattr__(self, "account", self.customer_id or "default")
+        object.__setattr__(self, "dst_repeated_hour", self.dst_repeated_hour.strip().lower())
+        self.parse_settings()  # checks the parse settings now, not at the first parse
+
+    def parse_settings(self) -> BelfabriekParseSettings:
+        return BelfabriekParseSettings(self.dst_repeated_hour)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 from xml.sax.saxutils import escape, quoteattr
@@ -35,7 +35,6 @@ from starlette.routing import Route
 from pipelines.providers.belfabriek.settings import STATISTICS_PATH, TIMEZONE
 from pipelines.simulation import SimState, build_app
 
-UTC = timezone.utc
 MEDIA_TYPE = "text/xml; charset=UTF-8"
 SERVICE_NUMBERS = ("318001234567", "318002020200", "319001122334", "319009876543", "318503036000",
                    "31202404040", "31107001234", "31307110000")
@@ -93,8 +92,10 @@ def local_text(moment: datetime) -> str:
 def dst_change(day: date) -> timedelta:
     """How far Amsterdam clocks move during this UTC day (+1h in March, -1h in October, else 0)."""
     midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    before, after = midnight.astimezone(TIMEZONE), (midnight + timedelta(days=1)).astimezone(TIMEZONE)
-    return after.utcoffset() - before.utcoffset()
+    before = midnight.astimezone(TIMEZONE).utcoffset()
+    after = (midnight + timedelta(days=1)).astimezone(TIMEZONE).utcoffset()
+    assert before is not None and after is not None  # aware datetimes in a ZoneInfo: always an offset
+    return after - before
 
 
 def _other_party(rng: random.Random) -> tuple[str, str]:

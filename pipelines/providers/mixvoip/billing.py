@@ -1,8 +1,8 @@
-"""The billing-item fact: MIXvoip records that are not calls (PAY, SETUP, SERVICE, SMS, …).
+"""The billing-item row: MIXvoip records that are not calls (PAY, SETUP, SERVICE, SMS, …).
 
-Loaded like the legs, set-based: COPY into a per-transaction staging table, then one guarded
-upsert (sql/load/merge_billing_items.sql) that rewrites a row only when a compared column
-changed (an invoice number that replaced "N/A", a corrected price), so a re-run changes nothing.
+Loaded by the shared load path like the legs (COPY into staging, then the guarded upsert in
+sql/merge_billing_items.sql, which rewrites a row only when a compared column changed: an
+invoice number that replaced "N/A", a corrected price), so a re-run changes nothing.
 """
 from __future__ import annotations
 
@@ -10,9 +10,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-import psycopg
-
-from pipelines.sql import run_script, sql_file
 
 
 class BillingItem(NamedTuple):
@@ -37,19 +34,3 @@ class BillingItem(NamedTuple):
     extension: str | None
     attributes: str             # JSON text: undocumented keys kept as data
     raw_response_id: int | None
-
-
-BILLING_COLUMNS: tuple[str, ...] = BillingItem._fields
-_COPY = "COPY stage_billing_item ({}) FROM STDIN".format(", ".join(BILLING_COLUMNS))
-
-
-def load_billing_items(conn: psycopg.Connection, items: list[BillingItem]) -> int:
-    """Stage `items` and merge them into cdr.fact_billing_item; return the rows written.
-
-    Runs inside the caller's transaction (load_window's, after the legs merge)."""
-    run_script(conn, "load/stage_billing_items.sql")
-    with conn.cursor() as cur:
-        with cur.copy(_COPY) as copy:
-            for item in items:
-                copy.write_row(item)
-        return cur.execute(sql_file("load/merge_billing_items.sql")).fetchone()[0]

@@ -24,6 +24,10 @@ Readings chosen where the docs are silent (NOTES.md section 2):
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from zoneinfo import ZoneInfo
+
 import logging
 import re
 from datetime import date, timedelta, tzinfo
@@ -49,6 +53,8 @@ from pipelines.providers.base import (
 )
 from pipelines.providers.mixvoip.parse import loads_lenient
 from pipelines.providers.mixvoip.settings import (
+    MixvoipSettings,
+    DEFAULT_TIMEZONE,
     DATE_FORMAT,
     DEFAULT_CHUNK_DAYS,
     DEFAULT_FORMAT,
@@ -56,7 +62,6 @@ from pipelines.providers.mixvoip.settings import (
     GETCALLS_PATH,
     MAX_CHUNK_DAYS,
     PROVIDER,
-    local_timezone,
 )
 
 log = logging.getLogger(__name__)
@@ -116,7 +121,7 @@ class MixvoipClient(HttpProviderClient):
         self.format = fmt
         self._segment = ("CSV" if fmt == "csv" else "") if legacy_urls else fmt
         self._chunk_days = chunk_days
-        self._tz = tz or local_timezone()
+        self._tz = tz or ZoneInfo(DEFAULT_TIMEZONE)
         self._secrets = (username, password, quote(username, safe=""), quote(password, safe=""))
         self._credentials = {"username": username, "password": password}
         self._retry = retry or RetryPolicy()
@@ -200,3 +205,11 @@ class MixvoipClient(HttpProviderClient):
     def provider_count(self, window: Window) -> int | None:
         """getcalls has no count endpoint."""
         return None
+
+
+def open_client(settings: MixvoipSettings, credentials: Mapping[str, str]) -> MixvoipClient:
+    return MixvoipClient(credentials["username"], credentials["password"], account=settings.account,
+                         profiles=list(settings.profile_ids), base_url=settings.base_url, fmt=settings.format,
+                         legacy_urls=settings.legacy_urls, chunk_days=settings.chunk_days,
+                         tz=settings.parse_settings().tz, timeout_s=settings.http.timeout_s,
+                         retry=settings.http.retry_policy())

@@ -49,7 +49,7 @@ from typing import Iterable, Iterator
 import orjson
 
 from pipelines.errors import ParseError
-from pipelines.model import CallLeg, Quarantined
+from pipelines.model import CallLeg, Quarantined, RawPage
 from pipelines.numbers import to_e164
 from pipelines.providers.common import (
     attributes_json,
@@ -71,10 +71,10 @@ from pipelines.providers.mixvoip.settings import (
     OUTBOUND_CALL_TYPES,
     PRICE_MEANINGS,
     PROVIDER,
-    call_types,
-    local_timezone,
-    price_meaning,
+    MixvoipParseSettings,
 )
+
+DEFAULT_PARSE_SETTINGS = MixvoipParseSettings()
 
 _KNOWN_KEYS = frozenset({"source", "destination", "destination_name", "call_start", "call_end", "duration",
                          "pbxextension", "quantity", "price", "invoice"})
@@ -224,13 +224,13 @@ def _csv_fields(line: str) -> tuple[object, dict]:
 # --- raw record -> item -----------------------------------------------------------------------
 
 class _Context:
-    """What every record of one parse shares: readings from the environment, read once."""
+    """What every record of one parse shares: the account and the parse settings."""
 
-    def __init__(self, account: str, tz: tzinfo | None, meaning: str | None, types: frozenset[str] | None):
+    def __init__(self, account: str, settings: MixvoipParseSettings):
         self.account = account
-        self.tz = tz or local_timezone()
-        self.divisor, self.per_quantity = PRICE_MEANINGS[meaning or price_meaning()]
-        self.call_types = types or call_types()
+        self.tz = settings.tz
+        self.divisor, self.per_quantity = PRICE_MEANINGS[settings.price_meaning]
+        self.call_types = settings.call_types
 
     def cost(self, price: Decimal | None, quantity: Decimal | None) -> Decimal | None:
         if price is None:
@@ -323,13 +323,11 @@ def _profile(page) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def parse_pages(pages: Iterable, account: str, naive_tz: tzinfo | None = None, price: str | None = None,
-                types: frozenset[str] | None = None) -> Iterator[CallLeg | BillingItem | Quarantined]:
+def parse_pages(pages: Iterable[RawPage], account: str,
+                settings: MixvoipParseSettings = DEFAULT_PARSE_SETTINGS) -> Iterator[CallLeg | BillingItem | Quarantined]:
     """Every record of every page as a CallLeg or BillingItem, or Quarantined with its reason.
-
-    `naive_tz`, `price` and `types` default to MIXVOIP_TIMEZONE, MIXVOIP_PRICE_MEANING and the
-    call types plus MIXVOIP_EXTRA_CALL_TYPES."""
-    ctx = _Context(account, naive_tz, price, types)
+    A pure function of the pages and `settings` (time zone, price meaning, extra call types)."""
+    ctx = _Context(account, settings)
     for page in pages:
         raw_id = page.raw_response_id
         try:

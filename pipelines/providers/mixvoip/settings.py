@@ -1,11 +1,14 @@
-"""MIXvoip constants and the readings chosen where the docs are silent (NOTES.md section 2,
-mixvoip-getcalls-api.txt). Settings a user may need to flip are environment variables, read
-here so the client, the resource and the (pure) parser agree."""
+"""MIXvoip settings, constants and the readings chosen where the docs are silent (NOTES.md
+section 2, mixvoip-getcalls-api.txt). Readings a user may need to flip are settings, handed to
+the client and the (pure) parser alike."""
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pipelines.providers.settings import ProviderSettings, SettingValueError, one_of
 
 PROVIDER = "mixvoip"
 GETCALLS_PATH = "/cdrs/getcalls"
@@ -43,22 +46,56 @@ DEFAULT_PRICE_MEANING = "cents_per_quantity"
 DEFAULT_TIMEZONE = "Europe/Luxembourg"  # [I] call_start is local time of the provider
 
 
-def local_timezone() -> ZoneInfo:
-    """MIXVOIP_TIMEZONE (default Europe/Luxembourg): the zone of call_start/call_end and of the
-    dates in the URL."""
-    return ZoneInfo(os.environ.get("MIXVOIP_TIMEZONE") or DEFAULT_TIMEZONE)
+def zone(setting: str, name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingValueError(setting, name, "not an IANA time zone (e.g. Europe/Luxembourg)") from None
 
 
-def price_meaning() -> str:
-    """MIXVOIP_PRICE_MEANING: one of PRICE_MEANINGS (default cents_per_quantity, as documented)."""
-    value = (os.environ.get("MIXVOIP_PRICE_MEANING") or DEFAULT_PRICE_MEANING).strip().lower()
-    if value not in PRICE_MEANINGS:
-        raise ValueError(f"MIXVOIP_PRICE_MEANING must be one of {sorted(PRICE_MEANINGS)}, got {value!r}")
-    return value
+@dataclass(frozen=True)
+class MixvoipParseSettings:
+    """What the parser reads: the zone of call_start/call_end, the meaning of `price`, and call
+    types MIXvoip may add besides CALLIN, CALLOUT and MCALL."""
+
+    timezone: str = DEFAULT_TIMEZONE
+    price_meaning: str = DEFAULT_PRICE_MEANING
+    extra_call_types: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        zone("timezone", self.timezone)
+        one_of("price_meaning", self.price_meaning, PRICE_MEANINGS)
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def call_types(self) -> frozenset[str]:
+        return CALL_TYPES | {t.strip().upper() for t in self.extra_call_types if t.strip()}
 
 
-def call_types() -> frozenset[str]:
-    """MIXVOIP_EXTRA_CALL_TYPES: comma-separated types to treat as calls besides CALLIN, CALLOUT
-    and MCALL (for a call type MIXvoip adds later)."""
-    extra = os.environ.get("MIXVOIP_EXTRA_CALL_TYPES", "")
-    return CALL_TYPES | {t.strip().upper() for t in extra.split(",") if t.strip()}
+@dataclass(frozen=True)
+class MixvoipSettings(ProviderSettings):
+    """One MIXvoip login and the profiles (customer numbers) it pulls. `base_url` is required:
+    the docs give none."""
+
+    base_url: str = BASE_URL
+    profile_ids: tuple[str, ...] = ()
+    format: str = DEFAULT_FORMAT  # json | csv
+    legacy_urls: bool = False
+    chunk_days: int = DEFAULT_CHUNK_DAYS
+    timezone: str = DEFAULT_TIMEZONE  # of call_start/call_end and of the dates in the URL
+    price_meaning: str = DEFAULT_PRICE_MEANING
+    extra_call_types: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "format", self.format.strip().lower())
+        object.__setattr__(self, "price_meaning", self.price_meaning.strip().lower())
+        one_of("format", self.format, FORMATS)
+        if not 1 <= self.chunk_days <= MAX_CHUNK_DAYS:
+            raise SettingValueError("chunk_days", self.chunk_days, f"expected 1..{MAX_CHUNK_DAYS}")
+        self.parse_settings()
+
+    def parse_settings(self) -> MixvoipParseSettings:
+        return MixvoipParseSettings(self.timezone, self.price_meaning, self.extra_call_types)

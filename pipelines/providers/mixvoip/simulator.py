@@ -31,7 +31,7 @@ import hashlib
 import math
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -42,11 +42,11 @@ from starlette.routing import Route
 
 from pipelines.simulation import SimState, build_app
 
-UTC = timezone.utc
 LOCAL = ZoneInfo("Europe/Luxembourg")
 _DESTINATIONS = [("352", "Luxembourg", "7.00", 6), ("35262", "Luxembourg mobile", "12.50", 6),
                  ("35269", "Luxembourg mobile", "12.50", 6), ("33", "France", "9.00", 9),
-                 ("49", "Germany", "8.00", 9), ("32", "Belgium", "9.50", 8), ("44", "United Kingdom", "11.00", 10)]
+                 ("49", "Germany", "8.00", 9), ("32", "Belgium", "9.50", 8),
+                 ("44", "United Kingdom", "11.00", 10)]
 _OCCASIONAL = [("SETUP", "Setup fee", "One-time setup of a PBX seat", "4900.00"),
                ("PAY", "Payment", "Payment received, thank you", "-15000.00"),
                ("FAX", "Fax to mail", "Fax pages received", "5.00"),
@@ -83,7 +83,9 @@ def day_records(data: MixvoipData, profile: str, username: str, day: date) -> tu
     """All records of a local `day`: (local start, visible_at UTC, type, fields), by start."""
     digest = hashlib.sha256(f"{data.seed}|{profile}|{day.isoformat()}".encode()).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
-    midnight = datetime(day.year, day.month, day.day)
+    # Naive on purpose: Mixvoip reports local wall-clock time without an offset, so the simulator
+    # does wall-clock arithmetic and attaches LOCAL only where it needs the UTC instant (`visible`).
+    midnight = datetime(day.year, day.month, day.day)  # noqa: DTZ001
     dids = _profile_numbers(profile)
     out: list[tuple] = []
 
@@ -93,7 +95,8 @@ def day_records(data: MixvoipData, profile: str, username: str, day: date) -> tu
             out.append((start, visible, kind, dict(fields)))  # the same record twice
 
     for _ in range(max(0, int(data.calls_per_day * rng.uniform(0.9, 1.1)))):
-        second = int(rng.triangular(6 * 3600, 20 * 3600, 11 * 3600)) if rng.random() < 0.9 else rng.randrange(86_400)
+        second = (int(rng.triangular(6 * 3600, 20 * 3600, 11 * 3600)) if rng.random() < 0.9
+                  else rng.randrange(86_400))
         start = midnight + timedelta(seconds=second)
         prefix, country, unit_price, digits = rng.choice(_DESTINATIONS)
         external = prefix + str(rng.randrange(10 ** (digits - 1), 10 ** digits))
@@ -109,7 +112,8 @@ def day_records(data: MixvoipData, profile: str, username: str, day: date) -> tu
         else:
             kind = "CALLOUT" if roll < 0.95 else "MCALL"
             duration = 0 if rng.random() < 0.1 else int(rng.expovariate(1 / 150)) + 1
-            fields = {"source": "+" + (did if kind == "CALLOUT" else "35269" + str(rng.randrange(10**5, 10**6))),
+            source = did if kind == "CALLOUT" else "35269" + str(rng.randrange(10**5, 10**6))
+            fields = {"source": "+" + source,
                       "destination": external, "destination_name": country,
                       "duration": duration, "pbxextension": extension if kind == "CALLOUT" else "",
                       "quantity": math.ceil(duration / 60), "price": unit_price}
@@ -120,7 +124,8 @@ def day_records(data: MixvoipData, profile: str, username: str, day: date) -> tu
             seconds=rng.uniform(5, 300))
         add(start, end.replace(tzinfo=LOCAL).astimezone(UTC) + lag, kind, fields)
 
-    def billing(start: datetime, kind: str, product: str, description: str, quantity: int, price: str) -> None:
+    def billing(start: datetime, kind: str, product: str, description: str, quantity: int,
+                price: str) -> None:
         add(start, start.replace(tzinfo=LOCAL).astimezone(UTC), kind,
             {"source": username, "destination": product, "destination_name": description, "call_end": start,
              "duration": 0, "pbxextension": "", "quantity": quantity, "price": price})
@@ -129,7 +134,8 @@ def day_records(data: MixvoipData, profile: str, username: str, day: date) -> tu
         billing(midnight + timedelta(seconds=rng.randrange(8 * 3600, 19 * 3600)), "SMS", "SMS",
                 rng.choice(["SMS to Luxembourg", "SMS to France"]), rng.randrange(1, 6), "9.00")
     if day.day == 1:
-        billing(midnight, "SERVICE", "Cloud PBX seat", "Monthly seat licence", rng.randrange(3, 30), "1500.00")
+        billing(midnight, "SERVICE", "Cloud PBX seat", "Monthly seat licence", rng.randrange(3, 30),
+                "1500.00")
     if rng.random() < 0.1:
         kind, product, description, price = rng.choice(_OCCASIONAL)
         billing(midnight + timedelta(hours=12), kind, product, description, 1, price)
@@ -150,7 +156,8 @@ def _add_months(day: date, months: int) -> date:
 
 def _invoice(data: MixvoipData, profile: str, start: datetime, now: datetime) -> str:
     month_end = _add_months(start.date().replace(day=1), 1)
-    due = datetime(month_end.year, month_end.month, month_end.day, tzinfo=LOCAL) + timedelta(days=data.invoice_lag_days)
+    due = (datetime(month_end.year, month_end.month, month_end.day, tzinfo=LOCAL)
+           + timedelta(days=data.invoice_lag_days))
     return f"{start:%Y%m}-{profile}" if now >= due else "N/A"
 
 
@@ -167,8 +174,8 @@ def _json_record(kind: str, start: datetime, fields: dict, invoice: str, line_br
     data["call_start"] = start.strftime("%Y-%m-%d\n%H:%M:%S" if line_break else "%Y-%m-%d %H:%M:%S")
     if "call_end" in fields:
         data["call_end"] = _local_text(fields["call_end"])
-    data.update(duration=str(fields["duration"]), pbxextension=fields["pbxextension"], quantity=fields["quantity"],
-                price=fields["price"], invoice=invoice)
+    data.update(duration=str(fields["duration"]), pbxextension=fields["pbxextension"],
+                quantity=fields["quantity"], price=fields["price"], invoice=invoice)
     return {"type": kind, "data": data}
 
 

@@ -1,57 +1,36 @@
 """Telecom X (DK): PBX call statistics per employee and interval from POST /pbx/cdrstats.
 
-Aggregates, not call legs: its own assets (`telecomx_raw_pages`, `telecomx_pbx_stats`) load
-cdr.fact_pbx_stats, and cdr.v_daily_activity shows them beside the leg aggregates.
+Counters, not call legs: its load asset `telecomx_pbx_stats` fills cdr.fact_pbx_stats, and
+cdr.v_daily_activity shows them beside the leg aggregates.
 """
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
-from pipelines.providers import ProviderSpec, SimulatedProvider
-from pipelines.providers.telecomx.parse import parse_pages
-from pipelines.providers.telecomx.settings import BASE_URL, DEFAULT_GROUPING, PROVIDER
+from pipelines.providers.spec import Conformance, ItemKind, ProviderSpec, SimulatedProvider
+from pipelines.providers.telecomx.client import open_client
+from pipelines.providers.telecomx.parse import PbxStatsRow, parse_pages
+from pipelines.providers.telecomx.settings import PROVIDER, STATS_PATH, TelecomXSettings
+from pipelines.providers.telecomx.simulator import TelecomXData, build_simulator
 
 SIM_TOKEN = "sim-telecomx-m2m-3b9d0c7e51a24f68"
 SIM_CUSTOMER = "5f0c1d2e3a4b5c6d7e8f9a0b"
 SIM_ACCOUNT = "telecomx-demo"
 SIM_USERNAME, SIM_PASSWORD = "etl@telecomx-sim.example", "sim-telecomx-password"  # password login
+_SQL = Path(__file__).with_name("sql")
 
-
-def _optional(variable: str, cast):
-    value = os.environ.get(variable, "").strip()
-    return cast(value) if value else None
-
-
-def resource_from_env():
-    """TELECOMX_TOKEN or TELECOMX_USERNAME + TELECOMX_PASSWORD (secrets), TELECOMX_ACCOUNT,
-    TELECOMX_BASE_URL, TELECOMX_CUSTOMERS, TELECOMX_GROUPING_INTERVAL, TELECOMX_GROUPING_TIMEZONE,
-    TELECOMX_WEEK_SCHEME, TELECOMX_IGNORE_BELOW, TELECOMX_IGNORE_LOCAL, TELECOMX_EMPLOYEES, and the
-    retry settings of `http_settings_from_env`."""
-    from dagster import EnvVar
-
-    from pipelines.providers.telecomx.resource import TelecomXResource
-    from pipelines.resources import http_settings_from_env
-
-    secrets = {name: EnvVar(f"TELECOMX_{name.upper()}") for name in ("token", "username", "password")
-               if os.environ.get(f"TELECOMX_{name.upper()}")}
-    return TelecomXResource(
-        **secrets,
-        account=os.environ.get("TELECOMX_ACCOUNT", "default"),
-        base_url=os.environ.get("TELECOMX_BASE_URL", BASE_URL),
-        customers=os.environ.get("TELECOMX_CUSTOMERS", ""),
-        grouping_interval=os.environ.get("TELECOMX_GROUPING_INTERVAL", DEFAULT_GROUPING).upper(),
-        grouping_timezone=os.environ.get("TELECOMX_GROUPING_TIMEZONE", "UTC"),
-        week_scheme=os.environ.get("TELECOMX_WEEK_SCHEME", "iso").lower(),
-        ignore_below=_optional("TELECOMX_IGNORE_BELOW", int),
-        ignore_local=_optional("TELECOMX_IGNORE_LOCAL", lambda v: v.lower() in ("1", "true", "yes")),
-        employees=os.environ.get("TELECOMX_EMPLOYEES", ""),
-        **http_settings_from_env("TELECOMX"),
-    )
+PBX_STATS = ItemKind(
+    name="pbx_stats",
+    row_type=PbxStatsRow,
+    table="cdr.fact_pbx_stats",
+    staging_table="stage_pbx_stats",
+    stage_sql=_SQL / "stage_pbx_stats.sql",
+    merge_sql=_SQL / "merge_pbx_stats.sql",
+    description="per-employee interval counters upserted into cdr.fact_pbx_stats (a re-pull replaces counts)",
+)
 
 
 def simulated(calls_per_day: int | None) -> SimulatedProvider:
-    from pipelines.providers.telecomx.simulator import TelecomXData, build_simulator
-
     data = TelecomXData(calls_per_day=calls_per_day) if calls_per_day else TelecomXData()
     return SimulatedProvider(
         app=build_simulator({SIM_USERNAME: (SIM_PASSWORD, [SIM_CUSTOMER])}, {SIM_TOKEN: [SIM_CUSTOMER]}, data),
@@ -60,18 +39,15 @@ def simulated(calls_per_day: int | None) -> SimulatedProvider:
     )
 
 
-def build_assets(spec: ProviderSpec) -> list:
-    from pipelines.providers.telecomx.assets import build_telecomx_assets
-
-    return build_telecomx_assets(spec)
-
-
 SPEC = ProviderSpec(
     name=PROVIDER,
+    package=__name__,
+    settings_type=TelecomXSettings,
+    credentials=(("token",), ("username", "password")),
+    open_client=open_client,
     parse_pages=parse_pages,
-    resource_from_env=resource_from_env,
+    items=(PBX_STATS,),
     simulator=simulated,
     default_sim_port=18084,
-    build_assets=build_assets,
-    produces_call_legs=False,
+    conformance=Conformance(data_path=STATS_PATH, empty_answer=("[]", "application/json")),
 )

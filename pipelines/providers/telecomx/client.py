@@ -23,6 +23,8 @@ keys would be ambiguous is refused before anything is sent (AmbiguousWindowError
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import logging
 from datetime import datetime, timezone
 from typing import Iterator, Sequence
@@ -42,6 +44,7 @@ from pipelines.providers.base import (
 )
 from pipelines.providers.telecomx.parse import interval_starts, request_bounds
 from pipelines.providers.telecomx.settings import (
+    TelecomXSettings,
     ACCESS_DENIED,
     BLACKLISTED,
     CREDENTIALS_INVALID,
@@ -204,3 +207,13 @@ class TelecomXClient(HttpProviderClient):
 
     def provider_count(self, window: Window) -> int | None:
         return None  # cdrstats has no count of its own
+
+
+def open_client(settings: TelecomXSettings, credentials: Mapping[str, str]) -> TelecomXClient:
+    return TelecomXClient(account=settings.account, base_url=settings.base_url,
+                          token=credentials.get("token", ""), username=credentials.get("username", ""),
+                          password=credentials.get("password", ""), customers=settings.customers,
+                          grouping=settings.grouping_interval, grouping_tz=settings.grouping_timezone,
+                          week_scheme=settings.week_scheme, ignore_below=settings.ignore_below,
+                          ignore_local=settings.ignore_local, employees=settings.employees,
+                          timeout_s=settings.http.timeout_s, retry=settings.http.retry_policy())

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 from pipelines.errors import ParseError, ProviderRequestError
-from pipelines.model import Quarantined
+from pipelines.model import Quarantined, RawPage
 from pipelines.providers.common import (
     INT4_MAX,
     INT8_MAX,
@@ -45,7 +45,13 @@ from pipelines.providers.common import (
     text_or_none,
     timestamp,
 )
-from pipelines.providers.telecomx.settings import COUNTER_FIELDS, GROUPINGS, PROVIDER, WEEK_SCHEMES
+from pipelines.providers.telecomx.settings import (
+    COUNTER_FIELDS,
+    GROUPINGS,
+    PROVIDER,
+    WEEK_SCHEMES,
+    TelecomXParseSettings,
+)
 
 UTC = timezone.utc
 _BARE_NUMBER = re.compile(r"\d{1,4}")
@@ -259,13 +265,13 @@ def _quarantine(page, account: str, index: int, errors: list[ParseError], record
     return Quarantined(PROVIDER, account, page.raw_response_id, index, errors[0].field, reason, text)
 
 
-def parse_pages(pages: Iterable, account: str, grouping_tz: str = "UTC",
-                week_scheme: str = "iso") -> Iterator[PbxStatsRow | Quarantined]:
+def parse_pages(pages: Iterable[RawPage], account: str,
+                settings: TelecomXParseSettings = TelecomXParseSettings()) -> Iterator[PbxStatsRow | Quarantined]:
     """Every interval of every employee of every page as a PbxStatsRow; what cannot be read
     becomes Quarantined with its reason (record_index -1: the whole body)."""
     for page in pages:
         try:
-            context = request_context(page.request_params, grouping_tz, week_scheme)
+            context = request_context(page.request_params, settings.grouping_timezone, settings.week_scheme)
             records = decode_body(page.body)
         except ParseError as exc:
             yield _quarantine(page, account, -1, [exc], page.body[:2000].decode("utf-8", "replace"))

@@ -1,36 +1,17 @@
 """TENIOS (DE): raw per-leg CDRs from POST /cdrs/retrieve, JSON, access key in the body."""
 from __future__ import annotations
 
-import os
-
-from pipelines.providers import ProviderSpec, SimulatedProvider
+from pipelines.providers.spec import CALL_LEGS, Conformance, ProviderSpec, SimulatedProvider
+from pipelines.providers.tenios.client import open_client
 from pipelines.providers.tenios.parse import parse_pages
-from pipelines.providers.tenios.settings import BASE_URL, PROVIDER
+from pipelines.providers.tenios.settings import PROVIDER, RETRIEVE_PATH, TeniosSettings
+from pipelines.providers.tenios.simulator import TeniosData, build_simulator
 
 SIM_ACCESS_KEY = "sim-tenios-0f6c2d1e"
 SIM_ACCOUNT = "tenios-demo"
 
 
-def resource_from_env():
-    """TENIOS_ACCESS_KEY (secret), TENIOS_ACCOUNT, TENIOS_BASE_URL, TENIOS_PAGE_SIZE, and the
-    retry settings of `http_settings_from_env`."""
-    from dagster import EnvVar
-
-    from pipelines.providers.tenios.resource import TeniosResource
-    from pipelines.resources import http_settings_from_env
-
-    return TeniosResource(
-        access_key=EnvVar("TENIOS_ACCESS_KEY"),
-        account=os.environ.get("TENIOS_ACCOUNT", "default"),
-        base_url=os.environ.get("TENIOS_BASE_URL", BASE_URL),
-        page_size=int(os.environ.get("TENIOS_PAGE_SIZE", "500")),
-        **http_settings_from_env("TENIOS"),
-    )
-
-
 def simulated(legs_per_day: int | None) -> SimulatedProvider:
-    from pipelines.providers.tenios.simulator import TeniosData, build_simulator
-
     data = TeniosData(legs_per_day=legs_per_day) if legs_per_day else TeniosData()
     return SimulatedProvider(
         app=build_simulator({SIM_ACCESS_KEY: SIM_ACCOUNT}, data),
@@ -40,8 +21,16 @@ def simulated(legs_per_day: int | None) -> SimulatedProvider:
 
 SPEC = ProviderSpec(
     name=PROVIDER,
+    package=__name__,
+    settings_type=TeniosSettings,
+    credentials=(("access_key",),),
+    open_client=open_client,
     parse_pages=parse_pages,
-    resource_from_env=resource_from_env,
+    items=(CALL_LEGS,),
     simulator=simulated,
     default_sim_port=18081,
+    conformance=Conformance(
+        data_path=RETRIEVE_PATH,
+        empty_answer=('{"items":[],"total_items":0,"page":1,"page_size":0}', "application/json"),
+    ),
 )

@@ -8,6 +8,8 @@ the boundary that does show up twice is deduplicated by uuid anyway.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
@@ -31,7 +33,7 @@ from pipelines.providers.base import (
     raise_for_status,
     require,
 )
-from pipelines.providers.tenios.settings import COUNT_PATH, DEFAULT_PAGE_SIZE, PROVIDER, RETRIEVE_PATH
+from pipelines.providers.tenios.settings import COUNT_PATH, DEFAULT_PAGE_SIZE, PROVIDER, RETRIEVE_PATH, TeniosSettings
 
 log = logging.getLogger(__name__)
 _AUTH_CODES = {"INVALID_ACCESS_KEY", "ACCESS_DENIED", "UNAUTHORIZED"}
@@ -147,3 +149,9 @@ class TeniosClient(HttpProviderClient):
         total = document.get("total_items")
         require(PROVIDER, window, isinstance(total, int), f"count 'total_items' is not a count: {total!r:.40}")
         return total
+
+
+def open_client(settings: TeniosSettings, credentials: Mapping[str, str]) -> TeniosClient:
+    return TeniosClient(credentials["access_key"], account=settings.account, base_url=settings.base_url,
+                        page_size=settings.page_size, timeout_s=settings.http.timeout_s,
+                        retry=settings.http.retry_policy())

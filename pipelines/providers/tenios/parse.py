@@ -26,7 +26,7 @@ import msgspec
 import orjson
 
 from pipelines.errors import ParseError
-from pipelines.model import CallLeg, Quarantined
+from pipelines.model import CallLeg, Quarantined, RawPage
 from pipelines.numbers import to_e164
 from pipelines.providers.common import (
     INT4_MAX,
@@ -235,11 +235,14 @@ def _parse_page_fast(body: bytes, account: str, raw_response_id: int | None, nai
     return legs
 
 
-def parse_pages(pages: Iterable, account: str, naive_tz: tzinfo = UTC,
+def parse_pages(pages: Iterable[RawPage], account: str, settings: object = None, *,
                 fast: bool = True) -> Iterator[CallLeg | Quarantined]:
     """Every record of every page as a CallLeg, or Quarantined with the reason it was refused.
 
-    `fast=False` forces the field-by-field path (the tests compare the two)."""
+    TENIOS has no parse settings (`settings` is None): its time stamps carry their offset, and
+    one without is read as UTC. `fast=False` forces the field-by-field path (the tests compare
+    the two)."""
+    naive_tz = UTC
     for page in pages:
         if fast:
             try:

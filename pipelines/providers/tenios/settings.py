@@ -1,4 +1,9 @@
-"""TENIOS constants, from NOTES.md section 3 and tenios-cdr-api.txt."""
+"""TENIOS settings and constants, from NOTES.md section 3 and tenios-cdr-api.txt."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipelines.providers.settings import ProviderSettings
 
 PROVIDER = "tenios"
 BASE_URL = "https://api.tenios.com"
@@ -17,3 +22,11 @@ OUTBOUND_CALL_TYPES = frozenset({"FORWARD", "SIPFORWARD_USER", "SIPFORWARD_PRFL"
 NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "SUBSCRIBER_ABSENT", "ALLOTTED_TIMEOUT"})
 BUSY_CAUSES = frozenset({"USER_BUSY"})
 CANCELLED_CAUSES = frozenset({"ORIGINATOR_CANCEL", "LOSE_RACE"})
+
+
+@dataclass(frozen=True)
+class TeniosSettings(ProviderSettings):
+    """One TENIOS account. The parser reads no setting: TENIOS sends UTC with an offset."""
+
+    base_url: str = BASE_URL
+    page_size: int = DEFAULT_PAGE_SIZE

@@ -17,7 +17,7 @@ import hashlib
 import random
 import uuid as uuidlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 import orjson
@@ -25,16 +25,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pipelines.errors import ParseError
 from pipelines.providers.common import timestamp
 from pipelines.simulation import SimState, build_app
 
-UTC = timezone.utc
 MAX_PAGE_SIZE = 1000
 _SERVICE_NUMBERS = ["+4930901820", "+4940609110", "+498935478200", "+4922199887700", "+4969123450"]
 _CAUSE_WEIGHTS = [("NORMAL_CLEARING", 70), ("NO_ANSWER", 8), ("USER_BUSY", 5), ("ORIGINATOR_CANCEL", 9),
                   ("NO_USER_RESPONSE", 2), ("UNALLOCATED_NUMBER", 1), ("CALL_REJECTED", 2),
                   ("NORMAL_TEMPORARY_FAILURE", 1), ("ALLOTTED_TIMEOUT", 1), ("MEDIA_TIMEOUT", 1)]
-_CAUSES, _CAUSE_W = zip(*_CAUSE_WEIGHTS)
+_CAUSES, _CAUSE_W = zip(*_CAUSE_WEIGHTS, strict=True)
 
 
 @dataclass(frozen=True)
@@ -120,10 +120,11 @@ def day_legs(data: TeniosData, account: str, day: date) -> tuple[tuple[datetime,
                     last = attempt == attempts - 1
                     leg_talk = talk if last else 0
                     leg_cause = "NORMAL_CLEARING" if last else "NO_ANSWER"
+                    forwarded = forward_type == "FORWARD"
                     destination = ("+49" + rng.choice(["30", "40", "89"]) + str(rng.randrange(10**6, 10**8))
-                                   if forward_type == "FORWARD" else f"sip:agent{rng.randrange(1, 40)}@pbx.example")
+                                   if forwarded else f"sip:agent{rng.randrange(1, 40)}@pbx.example")
                     leg = _leg(rng, forward_type, start + timedelta(seconds=offset), ring if last else 15,
-                               leg_talk, caller, destination, leg_cause, 0.012 if forward_type == "FORWARD" else 0.0,
+                               leg_talk, caller, destination, leg_cause, 0.012 if forwarded else 0.0,
                                source)
                     leg["main_leg_uuid"] = inbound["uuid"]
                     if forward_type != "FORWARD":
@@ -141,13 +142,14 @@ def day_legs(data: TeniosData, account: str, day: date) -> tuple[tuple[datetime,
 
 
 def _error(status: int, code: str, message: str, fields: list[str] | None = None) -> Response:
-    body = {"error_code": code, "error_message": message}
+    body: dict[str, str | list[str]] = {"error_code": code, "error_message": message}
     if fields:
         body["fields"] = fields
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def build_simulator(access_keys: dict[str, str], data: TeniosData = TeniosData(), state: SimState | None = None):
+def build_simulator(access_keys: dict[str, str], data: TeniosData = TeniosData(),
+                    state: SimState | None = None):
     """A Starlette app; `access_keys` maps each valid key to the account it opens."""
     state = state or SimState()
 
@@ -158,23 +160,26 @@ def build_simulator(access_keys: dict[str, str], data: TeniosData = TeniosData()
             return None, _error(400, "INVALID_REQUEST", "body is not JSON")
         if not isinstance(payload, dict):
             return None, _error(400, "INVALID_REQUEST", "body is not a JSON object")
-        account = access_keys.get(payload.get("access_key"))
+        key = payload.get("access_key")
+        account = access_keys.get(key) if isinstance(key, str) else None  # a list key: 401, not a crash
         if account is None:
             return None, _error(401, "INVALID_ACCESS_KEY", "The access key is invalid")
         try:
             start = timestamp("tenios", payload.get("start_date_from"), "start_date_from", required=True)
             end = timestamp("tenios", payload.get("start_date_to"), "start_date_to", required=True)
-        except Exception as exc:  # the simulator answers like the API: a 400 naming the field
-            return None, _error(400, "INVALID_REQUEST", str(exc), [getattr(exc, "field", "start_date")])
+        except ParseError as exc:  # the simulator answers like the API: a 400 naming the field
+            return None, _error(400, "INVALID_REQUEST", str(exc), [exc.field or "start_date"])
         if end < start:
-            return None, _error(400, "INVALID_REQUEST", "start_date_to is before start_date_from", ["start_date_to"])
+            return None, _error(400, "INVALID_REQUEST", "start_date_to is before start_date_from",
+                                ["start_date_to"])
         page = page_size = None
         if paged:
             page, page_size = payload.get("page"), payload.get("page_size")
             if not isinstance(page, int) or page < 1:
                 return None, _error(400, "INVALID_REQUEST", "page must be an integer from 1", ["page"])
             if not isinstance(page_size, int) or page_size < 1:
-                return None, _error(400, "INVALID_REQUEST", "page_size must be a positive integer", ["page_size"])
+                return None, _error(400, "INVALID_REQUEST", "page_size must be a positive integer",
+                                    ["page_size"])
             page_size = min(page_size, MAX_PAGE_SIZE)
         return (account, start, end, page, page_size), None
 
@@ -223,6 +228,7 @@ def build_simulator(access_keys: dict[str, str], data: TeniosData = TeniosData()
         response.headers["Retry-After"] = "1"
         return response
 
-    routes = [Route("/cdrs/retrieve", retrieve, methods=["POST"]), Route("/cdrs/count", count, methods=["POST"])]
+    routes = [Route("/cdrs/retrieve", retrieve, methods=["POST"]),
+              Route("/cdrs/count", count, methods=["POST"])]
     app = build_app(routes, state, rate_limited)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -27,7 +27,6 @@ from pipelines.providers.belfabriek.simulator import error_body
 from pipelines.simulation import Fault
 from tests.providers.belfabriek.conftest import ACCOUNT, CUSTOMER, HASH
 
-UTC = timezone.utc
 DAY = (datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
 
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
-from pipelines.model import CallLeg, Quarantined
+from pipelines.model import CallLeg, Quarantined, RawPage
 from pipelines.providers.belfabriek.parse import parse_pages, summarize
-from pipelines.warehouse.raw import RawPage
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "belfabriek"
-UTC = timezone.utc
 
 
 def parse(*bodies: bytes | str, repeated_hour: str = "earlier", params: dict | None = None) -> list:
@@ -356,7 +354,7 @@ def test_a_huge_body_is_streamed_in_constant_memory(tmp_path):
     script = (
         "import resource, sys\n"
         "from pipelines.providers.belfabriek.parse import parse_pages\n"
-        "from pipelines.warehouse.raw import RawPage\n"
+        "from pipelines.model import RawPage\n"
         "body = open(sys.argv[1], 'rb').read()\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "legs = sum(1 for item in parse_pages([RawPage(1, 1, body, None)], 'a', 'earlier')"

@@ -2,7 +2,7 @@
 the service-number filter, Dutch vocabulary and both DST transitions in its data."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -12,7 +12,6 @@ from pipelines.providers.belfabriek.parse import local_time, summarize, to_utc
 from pipelines.providers.belfabriek.simulator import SERVICE_NUMBERS, day_calls, dst_change
 from tests.providers.belfabriek.conftest import ACCOUNT, CUSTOMER, HASH
 
-UTC = timezone.utc
 DAY = date(2026, 11, 2)
 START = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp())
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -11,16 +11,14 @@ import orjson
 import pytest
 
 from pipelines.errors import ProviderAuthError, ProviderRequestError
-from pipelines.model import CallLeg, Quarantined
+from pipelines.model import CallLeg, Quarantined, RawPage
 from pipelines.providers.base import RetryPolicy
 from pipelines.providers.mixvoip.billing import BillingItem
 from pipelines.providers.mixvoip.client import MixvoipClient, date_chunks
 from pipelines.providers.mixvoip.parse import loads_lenient, parse_pages
 from pipelines.providers.mixvoip.simulator import LOCAL, MixvoipData, build_simulator, day_records
 from pipelines.simulation import Fault, SimState, SimulatorServer
-from pipelines.warehouse.raw import RawPage
 
-UTC = timezone.utc
 USER, PASSWORD = "reseller-x", "s3cret-pw-81c2"
 PROFILES = ["100201", "100202"]
 OTHER_PROFILE = "999999"
@@ -186,9 +184,8 @@ def test_server_echoing_the_credentials_is_scrubbed():
     server, state = serve(MixvoipData(calls_per_day=2))
     state.inject(Fault(kind="body", times=1, body='{"return":{"code":403,"message":"user %s / %s refused"}}'
                        % (USER, PASSWORD)))
-    with server, client(server.url) as c:
-        with pytest.raises(ProviderAuthError) as caught:
-            list(c.fetch_window(DAY))
+    with server, client(server.url) as c, pytest.raises(ProviderAuthError) as caught:
+        list(c.fetch_window(DAY))
     assert PASSWORD not in str(caught.value) and USER not in str(caught.value) and "***" in str(caught.value)
 
 

@@ -2,20 +2,19 @@
 transaction, the guarded upserts, an invoice that changes."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import orjson
 import psycopg
 
+from pipelines.model import RawPage
 from pipelines.providers.mixvoip import SPEC
 from pipelines.providers.mixvoip.billing import load_billing_items
 from pipelines.providers.mixvoip.parse import parse_pages
 from pipelines.warehouse.load import load_window
-from pipelines.warehouse.raw import RawPage
 from tests.conftest import rows, scalar
 
-UTC = timezone.utc
 WINDOW = (datetime(2021, 6, 1, tzinfo=UTC), datetime(2021, 6, 2, tzinfo=UTC))
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,13 +11,11 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from pipelines.model import CallLeg, Quarantined
+from pipelines.model import CallLeg, Quarantined, RawPage
 from pipelines.providers.mixvoip.billing import BillingItem
 from pipelines.providers.mixvoip.parse import parse_pages
-from pipelines.warehouse.raw import RawPage
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "mixvoip"
-UTC = timezone.utc
 LUX = ZoneInfo("Europe/Luxembourg")
 PARAMS = {"profile_id": "100201", "start_date": "2021-06-29", "end_date": "2021-06-30", "format": "json"}
 CALLOUT_CSV = "CALLOUT,+35220333320,35220333000,\"Luxembourg\",\"2021-06-29,08:30:15\",61,'20,2,7.00,N/A"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -12,10 +12,9 @@ from pipelines.errors import ProviderAuthError, ProviderRequestError
 from pipelines.providers.base import RetryPolicy
 from pipelines.providers.telecomx.client import TelecomXClient
 from pipelines.providers.telecomx.parse import AmbiguousWindowError
-from pipelines.simulation import Fault, SimState, SimulatorServer
 from pipelines.providers.telecomx.simulator import build_simulator
+from pipelines.simulation import Fault, SimState, SimulatorServer
 
-UTC = timezone.utc
 TOKEN = "m2m-secret-7f3e9a"
 DAY = (datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
 FAST = RetryPolicy(max_attempts=3, backoff_base_s=0.001, backoff_max_s=0.01)

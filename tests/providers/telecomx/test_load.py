@@ -1,18 +1,16 @@
 """Telecom X statistics into the real PostgreSQL fact: interval starts, replace-not-add, idempotence."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import psycopg
 
+from pipelines.model import RawPage
 from pipelines.providers.telecomx.load import load_stats
 from pipelines.providers.telecomx.parse import parse_pages
-from pipelines.warehouse.raw import RawPage
 from tests.conftest import rows, scalar
 from tests.providers.telecomx.test_parse import DOC_PARAMS, doc_example
-
-UTC = timezone.utc
 
 
 def load(url: str, document: list, raw_id: int = 1):

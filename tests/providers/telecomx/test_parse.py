@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
-from pipelines.model import Quarantined
+from pipelines.model import Quarantined, RawPage
 from pipelines.providers.telecomx.parse import (
     AmbiguousWindowError,
     PbxStatsRow,
@@ -17,10 +17,8 @@ from pipelines.providers.telecomx.parse import (
     parse_pages,
     request_bounds,
 )
-from pipelines.warehouse.raw import RawPage
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "telecomx"
-UTC = timezone.utc
 # The doc's example keys 49, 50, 51 are weeks; a request for ISO weeks 49-51 of 2020 returns them.
 DOC_PARAMS = {"customer": "12345678901234567890ABCD", "from": "2020-11-30T00:00:00.000Z",
               "to": "2020-12-20T23:59:59.999Z", "groupingInterval": "WEEK"}

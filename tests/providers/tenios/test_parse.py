@@ -3,19 +3,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import orjson
 import pytest
 
-from pipelines.model import CallLeg, Quarantined
+from pipelines.model import CallLeg, Quarantined, RawPage
 from pipelines.providers.tenios.parse import parse_pages
-from pipelines.warehouse.raw import RawPage
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "tenios"
-UTC = timezone.utc
 
 
 def parse(body: bytes | dict, raw_id: int = 7):

@@ -1,4 +1,5 @@
--- One set-based upsert of the staged billing items into the fact; returns the rows written.
+-- One set-based upsert of the staged billing items into the fact; returns, as every merge of the
+-- shared load path does, (staged, distinct, inserted, updated).
 -- Within the batch the last staged version of an item wins (overlapping fetches repeat items).
 -- The WHERE guard makes an identical re-load rewrite nothing; an item whose invoice went from
 -- "N/A" to a number (or whose price was corrected) is updated in place.
@@ -41,6 +42,11 @@ WITH latest AS (
            EXCLUDED.billed_until, EXCLUDED.username, EXCLUDED.product, EXCLUDED.description,
            EXCLUDED.quantity, EXCLUDED.price, EXCLUDED.cost_eur, EXCLUDED.invoice, EXCLUDED.duration_s,
            EXCLUDED.extension, EXCLUDED.attributes)
-    RETURNING 1
+    RETURNING (f.xmax = 0) AS inserted
 )
-SELECT count(*) FROM upserted;
+SELECT
+    (SELECT count(*) FROM stage_billing_item) AS staged,
+    (SELECT count(*) FROM latest) AS distinct_items,
+    count(*) FILTER (WHERE inserted) AS inserted,
+    count(*) FILTER (WHERE NOT inserted) AS updated
+FROM upserted;
