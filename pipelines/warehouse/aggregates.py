@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Iterator
 
 from pipelines.model import Window
-from pipelines.sql import run_script
+from pipelines.sql import run_script, sql_file
 from pipelines.warehouse.locks import exclude_leg_changes
 
 UTC = timezone.utc
@@ -52,19 +52,15 @@ def refresh_stale(conn, target: str, window: Window, full: bool = False) -> int:
     Each transaction excludes leg loads (locks.exclude_leg_changes), so the marks it clears are
     exactly the changes its recomputation saw; two refreshes are serialised the same way.
     """
-    first, last = window[0].astimezone(UTC).date(), window[1].astimezone(UTC).date()
+    span = {"target": target, "first": window[0].astimezone(UTC).date(), "last": window[1].astimezone(UTC).date()}
     with conn.transaction():
         if full:
-            conn.execute("INSERT INTO cdr.stale_day (target, day) SELECT %s, d::date"
-                         " FROM generate_series(%s::date, %s::date - 1, interval '1 day') AS d"
-                         " ON CONFLICT DO NOTHING", (target, first, last))
-        days = [d for (d,) in conn.execute(
-            "SELECT day FROM cdr.stale_day WHERE target = %s AND day >= %s AND day < %s ORDER BY day",
-            (target, first, last)).fetchall()]
+            conn.execute(sql_file("aggregates/mark_all_stale.sql"), span)
+        days = [d for (d,) in conn.execute(sql_file("aggregates/stale_days.sql"), span).fetchall()]
     for run in _day_runs(days, DERIVED_CHUNK_DAYS):
         with conn.transaction():
             exclude_leg_changes(conn)
             run_script(conn, REFRESH_SQL[target], {"from": run[0], "to": run[1]})
-            conn.execute("DELETE FROM cdr.stale_day WHERE target = %s AND day >= %s AND day < %s",
-                         (target, run[0].date(), run[1].date()))
+            conn.execute(sql_file("aggregates/clear_stale.sql"),
+                         {"target": target, "first": run[0].date(), "last": run[1].date()})
     return len(days)

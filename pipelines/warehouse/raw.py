@@ -3,54 +3,40 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from datetime import datetime
 from typing import Iterator
 
 import orjson
 import psycopg
 
 from pipelines.errors import WindowInconsistentError
-from pipelines.model import FetchedPage, RawPage
+from pipelines.model import FetchedPage, RawPage, Window
+from pipelines.sql import sql_file
 from pipelines.warehouse.locks import lock_window
 
 
-def store_page(conn: psycopg.Connection, provider: str, account: str,
-               window: tuple[datetime, datetime], fetched: FetchedPage) -> int:
+def store_page(conn: psycopg.Connection, provider: str, account: str, window: Window,
+               fetched: FetchedPage) -> int:
     """Land one body; a byte-identical re-fetch of the same page returns the existing row's id."""
-    digest = hashlib.sha256(fetched.body).digest()
-    row = conn.execute(
-        "INSERT INTO cdr.raw_response (provider, account, endpoint, request_params, window_start,"
-        " window_end, page, http_status, content_type, body_sha256, body_bytes, body_gzip)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT ON CONSTRAINT raw_response_page_uq DO NOTHING RETURNING id",
-        (provider, account, fetched.endpoint, orjson.dumps(fetched.request_params).decode(),
-         window[0], window[1], fetched.page, fetched.http_status, fetched.content_type, digest,
-         len(fetched.body), gzip.compress(fetched.body, compresslevel=1, mtime=0)),
-    ).fetchone()
-    if row is not None:
-        return row[0]
-    return conn.execute(
-        "SELECT id FROM cdr.raw_response WHERE provider = %s AND account = %s AND endpoint = %s"
-        " AND window_start = %s AND window_end = %s AND page = %s AND body_sha256 = %s",
-        (provider, account, fetched.endpoint, window[0], window[1], fetched.page, digest),
-    ).fetchone()[0]
+    key = {"provider": provider, "account": account, "endpoint": fetched.endpoint, "start": window[0],
+           "end": window[1], "page": fetched.page, "sha256": hashlib.sha256(fetched.body).digest()}
+    row = conn.execute(sql_file("raw/store_page.sql"), {
+        **key, "request_params": orjson.dumps(fetched.request_params).decode(),
+        "http_status": fetched.http_status, "content_type": fetched.content_type, "bytes": len(fetched.body),
+        "gzip": gzip.compress(fetched.body, compresslevel=1, mtime=0)}).fetchone()
+    if row is None:
+        row = conn.execute(sql_file("raw/find_page.sql"), key).fetchone()
+    assert row is not None  # inserted, or there already
+    return row[0]
 
 
-def record_window_fetch(conn: psycopg.Connection, provider: str, account: str,
-                        window: tuple[datetime, datetime], raw_ids: list[int], records: int,
-                        provider_count: int | None) -> None:
-    conn.execute(
-        "INSERT INTO cdr.window_fetch AS w (provider, account, window_start, window_end,"
-        " raw_response_ids, pages, records, provider_count)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (provider, account, window_start, window_end) DO UPDATE SET"
-        " raw_response_ids = EXCLUDED.raw_response_ids, pages = EXCLUDED.pages,"
-        " records = EXCLUDED.records, provider_count = EXCLUDED.provider_count, fetched_at = now()",
-        (provider, account, window[0], window[1], raw_ids, len(raw_ids), records, provider_count),
-    )
+def record_window_fetch(conn: psycopg.Connection, provider: str, account: str, window: Window,
+                        raw_ids: list[int], records: int, provider_count: int | None) -> None:
+    conn.execute(sql_file("raw/record_window_fetch.sql"), {
+        "provider": provider, "account": account, "start": window[0], "end": window[1], "ids": raw_ids,
+        "pages": len(raw_ids), "records": records, "provider_count": provider_count})
 
 
-def land_window(connect, client, provider: str, window: tuple[datetime, datetime],
+def land_window(connect, client, provider: str, window: Window,
                 attempts: int = 3, log=None) -> tuple[list[int], int, int | None]:
     """Fetch one window and land its pages, all in one transaction: either the whole window's
     latest fetch is committed, or nothing is.
@@ -84,31 +70,26 @@ def land_window(connect, client, provider: str, window: tuple[datetime, datetime
     raise AssertionError("unreachable")
 
 
-def window_page_ids(conn: psycopg.Connection, provider: str, account: str,
-                    window: tuple[datetime, datetime]) -> list[int]:
+def window_page_ids(conn: psycopg.Connection, provider: str, account: str, window: Window) -> list[int]:
     """The raw pages of the latest complete fetch of `window`, in page order ([] if never fetched)."""
-    row = conn.execute(
-        "SELECT raw_response_ids FROM cdr.window_fetch WHERE provider = %s AND account = %s"
-        " AND window_start = %s AND window_end = %s",
-        (provider, account, window[0], window[1]),
-    ).fetchone()
+    row = conn.execute(sql_file("raw/window_page_ids.sql"),
+                       {"provider": provider, "account": account, "start": window[0], "end": window[1]}).fetchone()
     return [] if row is None else list(row[0])
 
 
-def pages_by_id(conn: psycopg.Connection, raw_ids: list[int],
-                window: tuple[datetime, datetime]) -> Iterator[RawPage]:
+def pages_by_id(conn: psycopg.Connection, raw_ids: list[int], window: Window) -> Iterator[RawPage]:
     """The bodies of `raw_ids`, one in memory at a time.
 
     Use a connection other than the one loading: a COPY cannot run beside an open cursor.
     """
     for raw_id in raw_ids:
-        page, content_type, body, request_params = conn.execute(
-            "SELECT page, content_type, body_gzip, request_params FROM cdr.raw_response WHERE id = %s", (raw_id,)
-        ).fetchone()
+        row = conn.execute(sql_file("raw/page_body.sql"), {"id": raw_id}).fetchone()
+        if row is None:
+            raise LookupError(f"raw response {raw_id} is listed by a window fetch but not stored")
+        page, content_type, body, request_params = row
         yield RawPage(raw_id, page, gzip.decompress(body), content_type, request_params, window)
 
 
-def window_pages(conn: psycopg.Connection, provider: str, account: str,
-                 window: tuple[datetime, datetime]) -> Iterator[RawPage]:
+def window_pages(conn: psycopg.Connection, provider: str, account: str, window: Window) -> Iterator[RawPage]:
     """The pages of the latest complete fetch of `window`, one body in memory at a time."""
     yield from pages_by_id(conn, window_page_ids(conn, provider, account, window), window)
