@@ -84,8 +84,7 @@ class Configuration:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Configuration:
-        plugins = tuple(m.strip() for m in environ.get("CDR_PROVIDER_MODULES", "").split(",") if m.strip())
-        known = registry(plugins)
+        known = registry(plugin_modules(environ))
         wanted = [n.strip() for n in environ.get("CDR_PROVIDERS", "").split(",") if n.strip()] or list(known)
         unknown = sorted(set(wanted) - set(known))
         if unknown:
@@ -104,6 +103,11 @@ class Configuration:
             if candidate.provider == provider:
                 return candidate
         raise ConfigurationError("CDR_PROVIDERS", provider, "that provider is not enabled")
+
+
+def plugin_modules(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """CDR_PROVIDER_MODULES: importable modules that each export a provider `SPEC`."""
+    return tuple(m.strip() for m in environ.get("CDR_PROVIDER_MODULES", "").split(",") if m.strip())
 
 
 def _date(environ: Mapping[str, str], variable: str, default: str) -> str:

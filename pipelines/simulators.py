@@ -5,6 +5,7 @@ import os
 from contextlib import ExitStack, contextmanager
 from typing import Iterator
 
+from pipelines.config import plugin_modules
 from pipelines.registry import registry
 from pipelines.simulation import SimulatorServer
 
@@ -17,7 +18,7 @@ def running_simulators(names: list[str], fixed_ports: bool = False,
     `fixed_ports` uses each provider's default port (for `cdr-etl simulate` and the Dagster UI);
     otherwise a free port is picked.
     """
-    specs = registry()
+    specs = registry(plugin_modules(os.environ))
     with ExitStack() as stack:
         urls = {}
         for name in names:

@@ -103,6 +103,12 @@ class SimulatedProvider:
     environment: dict[str, str]  # credentials and account; {NAME}_BASE_URL is added by the caller
 
 
+def simulated_environment(provider: str, **values: str) -> dict[str, str]:
+    """The quick-start variables (`<PROVIDER>_<NAME>`) that give a provider's settings and
+    credentials the values its simulator accepts."""
+    return {f"{provider.upper()}_{name.upper()}": value for name, value in values.items()}
+
+
 @dataclass(frozen=True)
 class Conformance:
     """What the shared test suites (fault matrix, fuzzing, one bad record, secrets, hostile

@@ -5,7 +5,7 @@ from pipelines.providers.belfabriek.client import open_client
 from pipelines.providers.belfabriek.parse import parse_pages
 from pipelines.providers.belfabriek.settings import PROVIDER, STATISTICS_PATH, BelfabriekSettings
 from pipelines.providers.belfabriek.simulator import BelfabriekData, build_simulator
-from pipelines.providers.spec import CALL_LEGS, Conformance, ProviderSpec, SimulatedProvider
+from pipelines.providers.spec import CALL_LEGS, Conformance, ProviderSpec, SimulatedProvider, simulated_environment
 
 SIM_CUSTOMER_HASH = "5f1c9e0b7a3d4c2e8b6a1f0e9d8c7b6a"
 SIM_CUSTOMER_ID = "100234"
@@ -16,8 +16,8 @@ def simulated(legs_per_day: int | None) -> SimulatedProvider:
     data = BelfabriekData(calls_per_day=legs_per_day) if legs_per_day else BelfabriekData()
     return SimulatedProvider(
         app=build_simulator({(SIM_CUSTOMER_HASH, SIM_CUSTOMER_ID): SIM_ACCOUNT}, data),
-        environment={"BELFABRIEK_CUSTOMER_HASH": SIM_CUSTOMER_HASH, "BELFABRIEK_CUSTOMER_ID": SIM_CUSTOMER_ID,
-                     "BELFABRIEK_ACCOUNT": SIM_ACCOUNT},
+        environment=simulated_environment(PROVIDER, customer_hash=SIM_CUSTOMER_HASH, customer_id=SIM_CUSTOMER_ID,
+                                          account=SIM_ACCOUNT),
     )
 
 

@@ -9,7 +9,7 @@ from pipelines.providers.mixvoip.client import open_client
 from pipelines.providers.mixvoip.parse import parse_pages
 from pipelines.providers.mixvoip.settings import GETCALLS_PATH, PROVIDER, MixvoipSettings
 from pipelines.providers.mixvoip.simulator import MixvoipData, build_simulator
-from pipelines.providers.spec import CALL_LEGS, Conformance, ItemKind, ProviderSpec, SimulatedProvider
+from pipelines.providers.spec import CALL_LEGS, Conformance, ItemKind, ProviderSpec, SimulatedProvider, simulated_environment
 
 SIM_USERNAME = "sim-reseller"
 SIM_PASSWORD = "sim-mixvoip-9d41b7"
@@ -32,8 +32,8 @@ def simulated(legs_per_day: int | None) -> SimulatedProvider:
     data = MixvoipData(calls_per_day=legs_per_day) if legs_per_day else MixvoipData()
     return SimulatedProvider(
         app=build_simulator({SIM_USERNAME: (SIM_PASSWORD, list(SIM_PROFILES))}, data),
-        environment={"MIXVOIP_USERNAME": SIM_USERNAME, "MIXVOIP_PASSWORD": SIM_PASSWORD,
-                     "MIXVOIP_ACCOUNT": SIM_ACCOUNT, "MIXVOIP_PROFILE_IDS": ",".join(SIM_PROFILES)},
+        environment=simulated_environment(PROVIDER, username=SIM_USERNAME, password=SIM_PASSWORD,
+                                          account=SIM_ACCOUNT, profile_ids=",".join(SIM_PROFILES)),
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.providers.spec import Conformance, ItemKind, ProviderSpec, SimulatedProvider
+from pipelines.providers.spec import Conformance, ItemKind, ProviderSpec, SimulatedProvider, simulated_environment
 from pipelines.providers.telecomx.client import open_client
 from pipelines.providers.telecomx.parse import PbxStatsRow, parse_pages
 from pipelines.providers.telecomx.settings import PROVIDER, STATS_PATH, TelecomXSettings
@@ -34,8 +34,7 @@ def simulated(calls_per_day: int | None) -> SimulatedProvider:
     data = TelecomXData(calls_per_day=calls_per_day) if calls_per_day else TelecomXData()
     return SimulatedProvider(
         app=build_simulator({SIM_USERNAME: (SIM_PASSWORD, [SIM_CUSTOMER])}, {SIM_TOKEN: [SIM_CUSTOMER]}, data),
-        environment={"TELECOMX_TOKEN": SIM_TOKEN, "TELECOMX_ACCOUNT": SIM_ACCOUNT,
-                     "TELECOMX_CUSTOMERS": SIM_CUSTOMER},
+        environment=simulated_environment(PROVIDER, token=SIM_TOKEN, account=SIM_ACCOUNT, customers=SIM_CUSTOMER),
     )
 
 

@@ -1,7 +1,7 @@
 """TENIOS (DE): raw per-leg CDRs from POST /cdrs/retrieve, JSON, access key in the body."""
 from __future__ import annotations
 
-from pipelines.providers.spec import CALL_LEGS, Conformance, ProviderSpec, SimulatedProvider
+from pipelines.providers.spec import CALL_LEGS, Conformance, ProviderSpec, SimulatedProvider, simulated_environment
 from pipelines.providers.tenios.client import open_client
 from pipelines.providers.tenios.parse import parse_pages
 from pipelines.providers.tenios.settings import PROVIDER, RETRIEVE_PATH, TeniosSettings
@@ -15,7 +15,7 @@ def simulated(legs_per_day: int | None) -> SimulatedProvider:
     data = TeniosData(legs_per_day=legs_per_day) if legs_per_day else TeniosData()
     return SimulatedProvider(
         app=build_simulator({SIM_ACCESS_KEY: SIM_ACCOUNT}, data),
-        environment={"TENIOS_ACCESS_KEY": SIM_ACCESS_KEY, "TENIOS_ACCOUNT": SIM_ACCOUNT},
+        environment=simulated_environment(PROVIDER, access_key=SIM_ACCESS_KEY, account=SIM_ACCOUNT),
     )
 
 
