@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from pipelines.warehouse.connection import redact_url, warehouse_url
 from pipelines.warehouse.migrate import migrate
@@ -54,7 +54,7 @@ def main(days: int = 3) -> int:
     applied = migrate(url)
     home = prepare_dagster_home()
     print(f"warehouse: {redact_url(url)}" + (f" (applied {', '.join(applied)})" if applied else " (schema up to date)"))
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     first, last = today - timedelta(days=days), today - timedelta(days=1)
     names = [n.strip() for n in os.environ.get("CDR_PROVIDERS", "").split(",") if n.strip()] or list(registry())
     os.environ["CDR_PROVIDERS"] = ",".join(names)

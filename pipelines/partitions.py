@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dagster import BackfillPolicy, DailyPartitionsDefinition
 
 from pipelines.model import Window
 
-UTC = timezone.utc
+UTC = UTC
 
 # One run for a whole range: assets loop over its days, one transaction per day, so a year's
 # backfill is one run with bounded memory instead of 365 runs (DAGSTER.md: daemon limits).

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -16,7 +16,7 @@ from pipelines.errors import ConfigurationError
 from pipelines.model import RawPage
 from pipelines.providers.belfabriek.settings import BelfabriekParseSettings
 from pipelines.providers.mixvoip.settings import MixvoipSettings
-from pipelines.providers.settings import HttpSettings, read_settings, settings_from_env
+from pipelines.providers.settings import HttpSettings, read_settings
 from pipelines.registry import registry
 from pipelines.warehouse.load import load_window
 from tests.conftest import scalar
@@ -125,7 +125,7 @@ def test_nothing_reads_the_environment_while_parsing_or_loading(provider, clean_
     if spec.conformance is None or not spec.conformance.fixtures:
         pytest.skip(f"{provider} declares no conformance fixtures")
     pages = [RawPage(1, 1, body, None, params) for body, params in spec.conformance.fixture_pages()]
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     with psycopg.connect(clean_warehouse) as conn:
         monkeypatch.setattr(os, "environ", _NoReading())
         stats = load_window(conn, provider, "acct", (start, start + timedelta(days=1)), spec.items,

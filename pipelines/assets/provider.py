@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from dagster import (
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,

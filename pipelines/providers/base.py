@@ -5,13 +5,12 @@ import logging
 import random
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Callable, Iterator, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import httpx
 
-from pipelines.model import FetchedPage, Window
 from pipelines.errors import (
     ProviderAuthError,
     ProviderError,
@@ -19,6 +18,7 @@ from pipelines.errors import (
     ProviderResponseError,
     ProviderUnavailableError,
 )
+from pipelines.model import FetchedPage, Window
 
 # httpx logs every request URL at INFO; some providers carry credentials in the query string.
 logging.getLogger("httpx").setLevel(logging.WARNING)

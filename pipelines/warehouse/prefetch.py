@@ -58,7 +58,7 @@ def parse_ahead(windows: list[W], source: Callable[[W], tuple[Any, Iterable]], *
                         batch = []
                 if (batch and not put(batch)) or not put(_END_OF_WINDOW):
                     return
-        except BaseException as exc:  # handed to the consumer, raised there with its traceback
+        except BaseException as exc:  # noqa: BLE001 -- not swallowed: raised in the consumer, traceback and all
             put(_Failure(exc))
 
     def window_items() -> Iterator:

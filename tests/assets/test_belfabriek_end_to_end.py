@@ -88,10 +88,10 @@ def land_and_load(url: str, window, *bodies: bytes):
                for page, body in enumerate(bodies, start=1)]
         records = sum(b.count(b"<RECORD>") for b in bodies)
         record_window_fetch(conn, "belfabriek", "acct", window, ids, records, None)
-    with psycopg.connect(url, autocommit=True) as reader, psycopg.connect(url) as writer:
-        with writer.transaction():
-            pages = window_pages(reader, "belfabriek", "acct", window)
-            return ids, load_window(writer, "belfabriek", "acct", window, SPEC.parse_pages(pages, "acct"))
+    with (psycopg.connect(url, autocommit=True) as reader, psycopg.connect(url) as writer,
+          writer.transaction()):
+        pages = window_pages(reader, "belfabriek", "acct", window)
+        return ids, load_window(writer, "belfabriek", "acct", window, SPEC.parse_pages(pages, "acct"))
 
 
 # --- the seed example and hostile bodies through the load path ---------------------------------

@@ -59,7 +59,8 @@ def expected(first: date, days: int) -> tuple[Counter, Counter]:
 
 
 def audit(url: str):
-    return rows(url, "SELECT legs_parsed, inserted, updated, unchanged, quarantined FROM cdr.load_audit ORDER BY id")
+    return rows(url, "SELECT legs_parsed, inserted, updated, unchanged, quarantined"
+                     " FROM cdr.load_audit ORDER BY id")
 
 
 def test_backfill_routes_calls_and_billing_items_and_rerun_rewrites_nothing(sim, warehouse_url):
@@ -67,16 +68,19 @@ def test_backfill_routes_calls_and_billing_items_and_rerun_rewrites_nothing(sim,
     run(DAY, 2)
     calls, billing = expected(DAY, 2)
     assert dict(rows(warehouse_url, "SELECT call_type, count(*) FROM cdr.fact_call_leg GROUP BY 1")) == calls
-    assert dict(rows(warehouse_url, "SELECT item_type, count(*) FROM cdr.fact_billing_item GROUP BY 1")) == billing
+    assert dict(rows(warehouse_url,
+                     "SELECT item_type, count(*) FROM cdr.fact_billing_item GROUP BY 1")) == billing
     assert sum(billing.values()) > 0 and calls["MCALL"] > 0
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.quarantine") == 0
-    assert rows(warehouse_url, "SELECT min(started_at)::date, max(started_at)::date FROM cdr.fact_call_leg") == \
-        [(DAY, DAY + timedelta(days=1))]
-    assert rows(warehouse_url, "SELECT direction, count(*) > 0 FROM cdr.fact_call_leg GROUP BY 1 ORDER BY 1") == \
-        [("inbound", True), ("outbound", True), ("unknown", True)]
+    assert rows(warehouse_url, "SELECT min(started_at)::date, max(started_at)::date"
+                               " FROM cdr.fact_call_leg") == [(DAY, DAY + timedelta(days=1))]
+    assert rows(warehouse_url, "SELECT direction, count(*) > 0 FROM cdr.fact_call_leg"
+                               " GROUP BY 1 ORDER BY 1") == [("inbound", True), ("outbound", True),
+                                                             ("unknown", True)]
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg WHERE caller_number NOT LIKE '+%%'"
                                  " OR called_number NOT LIKE '+%%'") == 0
-    assert scalar(warehouse_url, "SELECT count(DISTINCT attributes->>'profile_id') FROM cdr.fact_call_leg") == 2
+    assert scalar(warehouse_url, "SELECT count(DISTINCT attributes->>'profile_id')"
+                                 " FROM cdr.fact_call_leg") == 2
     # the simulator repeats some records exactly: they are kept, told apart by the ordinal
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg WHERE leg_key LIKE '%%.1'") > 0
     assert scalar(warehouse_url, "SELECT bool_and(NOT invoiced) FROM cdr.fact_billing_item") is True
@@ -86,7 +90,8 @@ def test_backfill_routes_calls_and_billing_items_and_rerun_rewrites_nothing(sim,
     # credentials are nowhere in the raw landing table
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.raw_response WHERE request_params::text ~ %s"
                                  " OR endpoint ~ %s", (SIM_PASSWORD, SIM_PASSWORD)) == 0
-    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.raw_response WHERE request_params ? 'password'") == 0
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.raw_response"
+                                 " WHERE request_params ? 'password'") == 0
 
     first = snapshot(warehouse_url, TABLES)
     first_loads = audit(warehouse_url)
@@ -102,17 +107,19 @@ def test_invoice_that_arrives_later_updates_rows_in_place(sim, warehouse_url):
     run(DAY)
     before = dict(rows(warehouse_url, "SELECT leg_key, first_seen_at FROM cdr.fact_call_leg"))
     items_before = scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_billing_item")
-    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg WHERE attributes->>'invoice' <> 'N/A'") == 0
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg"
+                                 " WHERE attributes->>'invoice' <> 'N/A'") == 0
     set_clock(sim, AFTER_INVOICE)
     run(DAY)
     (_, inserted, updated, _, _) = audit(warehouse_url)[-1]
     assert (inserted, updated) == (0, len(before))
     after = dict(rows(warehouse_url, "SELECT leg_key, first_seen_at FROM cdr.fact_call_leg"))
     assert after == before  # the same rows, updated in place
-    assert rows(warehouse_url, "SELECT DISTINCT attributes->>'invoice', attributes->>'invoiced' FROM cdr.fact_call_leg"
-                               " ORDER BY 1") == [(f"202610-{p}", "true") for p in SIM_PROFILES]
-    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg WHERE last_changed_at > first_seen_at") == \
-        len(before)
+    assert rows(warehouse_url, "SELECT DISTINCT attributes->>'invoice', attributes->>'invoiced'"
+                               " FROM cdr.fact_call_leg ORDER BY 1") == [(f"202610-{p}", "true")
+                                                                         for p in SIM_PROFILES]
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg"
+                                 " WHERE last_changed_at > first_seen_at") == len(before)
     assert rows(warehouse_url, "SELECT count(*), bool_and(invoiced) FROM cdr.fact_billing_item") == \
         [(items_before, True if items_before else None)]
 
@@ -121,15 +128,16 @@ def test_csv_format_loads_the_same_legs(sim, warehouse_url, monkeypatch):
     set_clock(sim, BEFORE_INVOICE)
     run(DAY)
     from_json = snapshot(warehouse_url, LEG_TABLES, across_loads=True)
-    items = rows(warehouse_url, "SELECT item_key, item_type, billed_at, quantity, price FROM cdr.fact_billing_item"
-                                " ORDER BY 1")
+    items = rows(warehouse_url, "SELECT item_key, item_type, billed_at, quantity, price"
+                                " FROM cdr.fact_billing_item ORDER BY 1")
     truncate_warehouse(warehouse_url)
     monkeypatch.setenv("MIXVOIP_FORMAT", "csv")
     run(DAY)
-    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.raw_response WHERE content_type LIKE 'text/csv%%'") == 2
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.raw_response"
+                                 " WHERE content_type LIKE 'text/csv%%'") == 2
     assert snapshot(warehouse_url, LEG_TABLES, across_loads=True) == from_json
-    assert rows(warehouse_url, "SELECT item_key, item_type, billed_at, quantity, price FROM cdr.fact_billing_item"
-                               " ORDER BY 1") == items
+    assert rows(warehouse_url, "SELECT item_key, item_type, billed_at, quantity, price"
+                               " FROM cdr.fact_billing_item ORDER BY 1") == items
 
 
 def test_refused_password_fails_clearly_and_loads_nothing(sim, warehouse_url, monkeypatch):

@@ -35,7 +35,8 @@ def sim_post(url: str, path: str, payload: dict) -> dict:
 
 @pytest.fixture
 def simulator(clean_warehouse, monkeypatch):
-    for name in ("TELECOMX_TOKEN", "TELECOMX_ACCOUNT", "TELECOMX_CUSTOMERS", "TELECOMX_BASE_URL", "CDR_PROVIDERS"):
+    for name in ("TELECOMX_TOKEN", "TELECOMX_ACCOUNT", "TELECOMX_CUSTOMERS", "TELECOMX_BASE_URL",
+                 "CDR_PROVIDERS"):
         monkeypatch.delenv(name, raising=False)  # so that monkeypatch puts back what was there
     with running_simulators(["telecomx"]) as urls:
         yield clean_warehouse, urls["telecomx"]
@@ -46,7 +47,8 @@ def test_backfill_loads_hourly_counters_and_rerun_rewrites_nothing(simulator):
     first, last = day_range(PAST_DAY, 2)
     result = run_range(["telecomx"], first, last)
     assert result.success, failure_messages(result)
-    assert scalar(url, "SELECT count(DISTINCT grain) || ':' || min(grain) FROM cdr.fact_pbx_stats") == "1:HOUR"
+    assert scalar(url, "SELECT count(DISTINCT grain) || ':' || min(grain)"
+                       " FROM cdr.fact_pbx_stats") == "1:HOUR"
     everything = datetime.now(UTC)
     for day in (PAST_DAY, PAST_DAY + timedelta(days=1)):
         want = expected_day(day, everything)
@@ -55,8 +57,10 @@ def test_backfill_loads_hourly_counters_and_rerun_rewrites_nothing(simulator):
     view = rows(url, "SELECT direction, calls, answered FROM cdr.v_daily_activity WHERE source = 'pbx_stats'"
                      " AND day = %s ORDER BY direction", (PAST_DAY,))
     want = expected_day(PAST_DAY, everything)
-    assert view == [("inbound", want["inboundCalls"], None), ("outbound", want["outboundCalls"], want["outboundAnswered"])]
-    assert scalar(url, "SELECT count(*) FROM cdr.raw_response WHERE request_params::text LIKE '%%sim-telecomx-m2m%%'") == 0
+    assert view == [("inbound", want["inboundCalls"], None),
+                    ("outbound", want["outboundCalls"], want["outboundAnswered"])]
+    assert scalar(url, "SELECT count(*) FROM cdr.raw_response"
+                       " WHERE request_params::text LIKE '%%sim-telecomx-m2m%%'") == 0
 
     before = snapshot(url, TABLES[:2])
     again = run_range(["telecomx"], first, last)

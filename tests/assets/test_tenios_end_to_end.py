@@ -63,9 +63,10 @@ def test_forced_reload_rewrites_nothing_either(sim, warehouse_url, monkeypatch):
     assert scalar(warehouse_url, "SELECT count(*) - count(DISTINCT (provider, account, leg_key))"
                                  " FROM cdr.fact_call_leg") == 0
     # every day reconciles with the provider's own /cdrs/count
-    assert rows(warehouse_url, "SELECT window_start::date, provider_count FROM cdr.window_fetch ORDER BY 1") == \
-        rows(warehouse_url, "SELECT (started_at AT TIME ZONE 'UTC')::date, count(*) FROM cdr.fact_call_leg"
-                            " GROUP BY 1 ORDER BY 1")
+    assert rows(warehouse_url, "SELECT window_start::date, provider_count FROM cdr.window_fetch"
+                               " ORDER BY 1") == \
+        rows(warehouse_url, "SELECT (started_at AT TIME ZONE 'UTC')::date, count(*)"
+                            " FROM cdr.fact_call_leg GROUP BY 1 ORDER BY 1")
 
 
 def test_late_records_appear_after_the_repull(sim, warehouse_url):
@@ -79,7 +80,7 @@ def test_late_records_appear_after_the_repull(sim, warehouse_url):
     late = set(after) - set(before)
     assert late, "the simulator holds some legs back for hours; the re-pull must bring them"
     assert all(after[key] == before[key] for key in before), "legs already loaded are not rewritten"
-    (_, parsed, inserted, updated, _) = audit(warehouse_url)[-1]
+    (_, _parsed, inserted, updated, _) = audit(warehouse_url)[-1]
     assert (inserted, updated) == (len(late), 0)
     assert scalar(warehouse_url, "SELECT provider_count FROM cdr.window_fetch") == len(after)
     # aggregates follow the late legs
@@ -128,11 +129,13 @@ def test_refused_access_key_fails_clearly_and_loads_nothing(sim, warehouse_url, 
 def test_backfill_of_ten_days_in_one_run(sim, warehouse_url):
     result = run(DAY, 10)
     assert result.success
-    per_day = rows(warehouse_url, "SELECT (started_at AT TIME ZONE 'UTC')::date, count(*) FROM cdr.fact_call_leg"
-                                  " GROUP BY 1 ORDER BY 1")
+    per_day = rows(warehouse_url, "SELECT (started_at AT TIME ZONE 'UTC')::date, count(*)"
+                                  " FROM cdr.fact_call_leg GROUP BY 1 ORDER BY 1")
     assert [d for d, _ in per_day] == [DAY + timedelta(days=i) for i in range(10)]
-    assert rows(warehouse_url, "SELECT window_start::date, provider_count FROM cdr.window_fetch ORDER BY 1") == per_day
-    assert rows(warehouse_url, "SELECT day, sum(legs) FROM cdr.agg_call_leg_daily GROUP BY 1 ORDER BY 1") == per_day
+    assert rows(warehouse_url, "SELECT window_start::date, provider_count FROM cdr.window_fetch"
+                               " ORDER BY 1") == per_day
+    assert rows(warehouse_url, "SELECT day, sum(legs) FROM cdr.agg_call_leg_daily"
+                               " GROUP BY 1 ORDER BY 1") == per_day
     # calls: every forwarded leg joins its inbound leg's call
     assert scalar(warehouse_url, "SELECT sum(legs) FROM cdr.fact_call") == sum(n for _, n in per_day)
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call WHERE legs > 1") > 0
@@ -152,12 +155,13 @@ def test_a_window_that_never_holds_still_fails_clearly(sim, warehouse_url):
 
 def test_full_refresh_recomputes_derived_tables_that_no_load_marked(sim, warehouse_url):
     assert run(DAY).success
-    derived = snapshot(warehouse_url, ("cdr.fact_call", "cdr.agg_call_leg_hourly", "cdr.agg_call_leg_daily"))
+    tables = ("cdr.fact_call", "cdr.agg_call_leg_hourly", "cdr.agg_call_leg_daily")
+    derived = snapshot(warehouse_url, tables)
     with psycopg.connect(warehouse_url) as conn:  # damage the derived tables behind the loader's back
         conn.execute("UPDATE cdr.agg_call_leg_daily SET legs = legs + 1000")
         conn.execute("DELETE FROM cdr.fact_call WHERE legs > 1")
     assert run(DAY).success  # nothing changed at the provider: nothing is recomputed
-    assert snapshot(warehouse_url, ("cdr.fact_call", "cdr.agg_call_leg_hourly", "cdr.agg_call_leg_daily")) != derived
+    assert snapshot(warehouse_url, tables) != derived
     full = {"config": {"full_refresh": True}}
     assert run(DAY, ops_config={"calls": full, "call_leg_aggregates": full}).success
-    assert snapshot(warehouse_url, ("cdr.fact_call", "cdr.agg_call_leg_hourly", "cdr.agg_call_leg_daily")) == derived
+    assert snapshot(warehouse_url, tables) == derived

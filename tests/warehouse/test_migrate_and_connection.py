@@ -10,7 +10,8 @@ from tests.conftest import rows
 
 
 def test_migrations_are_applied_once_in_order(warehouse_url):
-    applied = [v for (v,) in rows(warehouse_url, "SELECT version FROM public.cdr_schema_migrations ORDER BY version")]
+    applied = [v for (v,) in rows(warehouse_url,
+                                  "SELECT version FROM public.cdr_schema_migrations ORDER BY version")]
     assert applied == [p.stem for p in pending_files()]
     assert migrate(warehouse_url) == []  # a second run is a no-op
 
@@ -26,7 +27,8 @@ def test_an_edited_migration_is_refused(warehouse_url):
             migrate(warehouse_url)
     finally:
         with psycopg.connect(warehouse_url) as conn:
-            conn.execute("UPDATE public.cdr_schema_migrations SET sha256 = %s WHERE version = %s", (original, first))
+            conn.execute("UPDATE public.cdr_schema_migrations SET sha256 = %s WHERE version = %s",
+                         (original, first))
 
 
 def test_configured_url_is_used_and_nothing_embedded_starts(monkeypatch):

@@ -5,7 +5,13 @@ from pipelines.providers.belfabriek.client import open_client
 from pipelines.providers.belfabriek.parse import parse_pages
 from pipelines.providers.belfabriek.settings import PROVIDER, STATISTICS_PATH, BelfabriekSettings
 from pipelines.providers.belfabriek.simulator import BelfabriekData, build_simulator
-from pipelines.providers.spec import CALL_LEGS, Conformance, ProviderSpec, SimulatedProvider, simulated_environment
+from pipelines.providers.spec import (
+    CALL_LEGS,
+    Conformance,
+    ProviderSpec,
+    SimulatedProvider,
+    simulated_environment,
+)
 
 SIM_CUSTOMER_HASH = "5f1c9e0b7a3d4c2e8b6a1f0e9d8c7b6a"
 SIM_CUSTOMER_ID = "100234"

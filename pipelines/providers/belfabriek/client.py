@@ -20,12 +20,10 @@ ProviderResponseError, then fails the run: an unreadable body never lands as "no
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import logging
 import math
 import time
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import httpx
 
@@ -46,13 +44,13 @@ from pipelines.providers.base import (
 )
 from pipelines.providers.belfabriek.parse import BodySummary, ErrorBody, summarize
 from pipelines.providers.belfabriek.settings import (
-    BelfabriekSettings,
     CUSTOMER_HASH_LENGTH,
     DEFAULT_REQUESTS_PER_SECOND,
     PROVIDER,
     RATE_LIMIT_HOLD_S,
     SERVICE_NUMBER,
     STATISTICS_PATH,
+    BelfabriekSettings,
 )
 
 log = logging.getLogger(__name__)

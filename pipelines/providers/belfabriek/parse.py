@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 import orjson
 from lxml import etree
@@ -49,7 +50,6 @@ from pipelines.providers.belfabriek.settings import (
     MAX_DURATION_S,
     PLACE_NETWORK,
     PROVIDER,
-    REPEATED_HOUR_POLICIES,
     TARIFF_PERIODS,
     TIMEZONE,
     YEARS,
@@ -57,7 +57,7 @@ from pipelines.providers.belfabriek.settings import (
 )
 from pipelines.providers.common import record_text, whole_seconds
 
-UTC = timezone.utc
+UTC = UTC
 CHUNK_BYTES = 1 << 16
 _WRAPPER = "BELFABRIEK-BODY"  # a synthetic root, so that blocks side by side still parse
 _ROOT = "#"

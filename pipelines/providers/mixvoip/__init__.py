@@ -9,7 +9,14 @@ from pipelines.providers.mixvoip.client import open_client
 from pipelines.providers.mixvoip.parse import parse_pages
 from pipelines.providers.mixvoip.settings import GETCALLS_PATH, PROVIDER, MixvoipSettings
 from pipelines.providers.mixvoip.simulator import MixvoipData, build_simulator
-from pipelines.providers.spec import CALL_LEGS, Conformance, ItemKind, ProviderSpec, SimulatedProvider, simulated_environment
+from pipelines.providers.spec import (
+    CALL_LEGS,
+    Conformance,
+    ItemKind,
+    ProviderSpec,
+    SimulatedProvider,
+    simulated_environment,
+)
 
 SIM_USERNAME = "sim-reseller"
 SIM_PASSWORD = "sim-mixvoip-9d41b7"

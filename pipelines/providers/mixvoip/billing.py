@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import NamedTuple
 
 
-
 class BillingItem(NamedTuple):
     """One row of cdr.fact_billing_item, in the column order of the COPY."""
 

@@ -24,15 +24,12 @@ Readings chosen where the docs are silent (NOTES.md section 2):
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from zoneinfo import ZoneInfo
-
 import logging
 import re
+from collections.abc import Iterator, Mapping
 from datetime import date, timedelta, tzinfo
-from typing import Iterator
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
@@ -53,15 +50,15 @@ from pipelines.providers.base import (
 )
 from pipelines.providers.mixvoip.parse import loads_lenient
 from pipelines.providers.mixvoip.settings import (
-    MixvoipSettings,
-    DEFAULT_TIMEZONE,
     DATE_FORMAT,
     DEFAULT_CHUNK_DAYS,
     DEFAULT_FORMAT,
+    DEFAULT_TIMEZONE,
     FORMATS,
     GETCALLS_PATH,
     MAX_CHUNK_DAYS,
     PROVIDER,
+    MixvoipSettings,
 )
 
 log = logging.getLogger(__name__)

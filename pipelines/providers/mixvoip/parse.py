@@ -42,9 +42,9 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import Iterable, Iterator
 
 import orjson
 

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.providers.spec import Conformance, ItemKind, ProviderSpec, SimulatedProvider, simulated_environment
+from pipelines.providers.spec import (
+    Conformance,
+    ItemKind,
+    ProviderSpec,
+    SimulatedProvider,
+    simulated_environment,
+)
 from pipelines.providers.telecomx.client import open_client
 from pipelines.providers.telecomx.parse import PbxStatsRow, parse_pages
 from pipelines.providers.telecomx.settings import PROVIDER, STATS_PATH, TelecomXSettings

@@ -23,11 +23,9 @@ keys would be ambiguous is refused before anything is sent (AmbiguousWindowError
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import logging
-from datetime import datetime, timezone
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 
 import httpx
 import orjson
@@ -44,7 +42,6 @@ from pipelines.providers.base import (
 )
 from pipelines.providers.telecomx.parse import interval_starts, request_bounds
 from pipelines.providers.telecomx.settings import (
-    TelecomXSettings,
     ACCESS_DENIED,
     BLACKLISTED,
     CREDENTIALS_INVALID,
@@ -57,6 +54,7 @@ from pipelines.providers.telecomx.settings import (
     REQUEST_FIELD_ERRORS,
     REQUEST_FIELDS,
     STATS_PATH,
+    TelecomXSettings,
 )
 
 log = logging.getLogger(__name__)
@@ -67,7 +65,7 @@ class SessionExpired(ProviderAuthError):
 
 
 def format_date(moment: datetime) -> str:
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
@@ -108,7 +106,7 @@ class TelecomXClient(HttpProviderClient):
         self._http = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport,
                                   headers={"Content-Type": "application/json"})
         self.logins = 0
-        moment = datetime.now(timezone.utc)
+        moment = datetime.now(UTC)
         interval_starts(moment, moment, grouping, grouping_tz, week_scheme)  # refuses bad settings now
 
     def _mask(self, text: str) -> str:

@@ -27,8 +27,9 @@ Readings chosen where the docs are silent (NOTES.md section 4, [Q] items):
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
-from typing import Iterable, Iterator, NamedTuple
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -53,7 +54,7 @@ from pipelines.providers.telecomx.settings import (
     TelecomXParseSettings,
 )
 
-UTC = timezone.utc
+UTC = UTC
 _BARE_NUMBER = re.compile(r"\d{1,4}")
 
 

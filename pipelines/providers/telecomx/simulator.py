@@ -272,8 +272,8 @@ def build_simulator(users: dict[str, tuple[str, list[str]]], m2m_tokens: dict[st
                 if (start <= call.start <= end and call.visible_at <= now and call.seconds >= ignore_below
                         and not (call.local and payload.get("ignoreLocal"))
                         and direction in ("BOTH", call.direction)):
-                    key = interval_key(call.start, grouping, zone)
-                    grouped[call.employee].setdefault(key, []).append(call)
+                    bucket = interval_key(call.start, grouping, zone)
+                    grouped[call.employee].setdefault(bucket, []).append(call)
             day += timedelta(days=1)
         result = []
         for index, employee in enumerate(staff):

@@ -1,7 +1,13 @@
 """TENIOS (DE): raw per-leg CDRs from POST /cdrs/retrieve, JSON, access key in the body."""
 from __future__ import annotations
 
-from pipelines.providers.spec import CALL_LEGS, Conformance, ProviderSpec, SimulatedProvider, simulated_environment
+from pipelines.providers.spec import (
+    CALL_LEGS,
+    Conformance,
+    ProviderSpec,
+    SimulatedProvider,
+    simulated_environment,
+)
 from pipelines.providers.tenios.client import open_client
 from pipelines.providers.tenios.parse import parse_pages
 from pipelines.providers.tenios.settings import PROVIDER, RETRIEVE_PATH, TeniosSettings

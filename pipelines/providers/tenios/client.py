@@ -8,11 +8,9 @@ the boundary that does show up twice is deduplicated by uuid anyway.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import logging
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -33,7 +31,13 @@ from pipelines.providers.base import (
     raise_for_status,
     require,
 )
-from pipelines.providers.tenios.settings import COUNT_PATH, DEFAULT_PAGE_SIZE, PROVIDER, RETRIEVE_PATH, TeniosSettings
+from pipelines.providers.tenios.settings import (
+    COUNT_PATH,
+    DEFAULT_PAGE_SIZE,
+    PROVIDER,
+    RETRIEVE_PATH,
+    TeniosSettings,
+)
 
 log = logging.getLogger(__name__)
 _AUTH_CODES = {"INVALID_ACCESS_KEY", "ACCESS_DENIED", "UNAUTHORIZED"}
@@ -41,7 +45,7 @@ _RATE_LIMIT_CODES = {"RATE_LIMIT_EXCEEDED", "TOO_MANY_REQUESTS"}
 
 
 def format_date(moment: datetime) -> str:
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 

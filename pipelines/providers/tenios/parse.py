@@ -18,9 +18,9 @@ of each bad record for the quarantine. tests/providers/tenios/test_parse.py hold
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Iterable, Iterator
 
 import msgspec
 import orjson

@@ -31,8 +31,8 @@ DAY = (datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
 
 
 def client(sim, customer_hash: str = HASH, **options) -> BelfabriekClient:
-    settings = dict(customer_id=CUSTOMER, account=ACCOUNT, base_url=sim.url, requests_per_second=200,
-                    retry=RetryPolicy(max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.05))
+    settings = {"customer_id": CUSTOMER, "account": ACCOUNT, "base_url": sim.url, "requests_per_second": 200,
+                "retry": RetryPolicy(max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.05)}
     settings.update(options)
     return BelfabriekClient(customer_hash, **settings)
 
@@ -124,7 +124,7 @@ def test_code_5_backs_off_and_the_result_equals_an_unlimited_run(sim):
 
 def test_code_5_that_never_ends_gives_up(sim):
     sim.state.inject(Fault("body", times=20, body=error_body("5").decode(), content_type="text/xml"))
-    with pytest.raises(ProviderUnavailableError, match="gave up after 4 attempts: .*rate limited"):
+    with pytest.raises(ProviderUnavailableError, match=r"gave up after 4 attempts: .*rate limited"):
         fetch(sim, retry=RetryPolicy(max_attempts=4, backoff_base_s=0.0, backoff_max_s=0.0),
               requests_per_second=500)
 

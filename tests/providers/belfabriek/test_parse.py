@@ -311,8 +311,8 @@ def test_unreadable_bodies_are_quarantined_whole(body, reason):
     ((FIXTURES / "error_invalid_hash.xml").read_text(), "1", "Invalid hash and/or user"),
     ("<RESPONSE><ERROR>5</ERROR><MESSAGE>Too many requests/second. Try again later</MESSAGE></RESPONSE>", "5",
      "Too many requests"),
-    ('<CALLER_DATA_RECORDS servicenumber="1"><ERROR>2</ERROR><MESSAGE>Invalid start_timestamp</MESSAGE>'
-     "</CALLER_DATA_RECORDS>", "2", "Invalid start_timestamp"),
+    (('<CALLER_DATA_RECORDS servicenumber="1"><ERROR>2</ERROR><MESSAGE>Invalid start_timestamp</MESSAGE>'
+      "</CALLER_DATA_RECORDS>"), "2", "Invalid start_timestamp"),
 ])
 def test_error_bodies_are_recognised_in_any_wrapper(body, code, message):
     (item,) = parse(body)
@@ -342,7 +342,7 @@ def test_a_huge_body_is_streamed_in_constant_memory(tmp_path):
     """200,000 records (about 45 MB) parse with less memory growth than the body's own size;
     building the tree would take about nine times the body."""
     path = tmp_path / "huge.xml"
-    start = datetime(2026, 11, 2, 1, 0)
+    start = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # only formatted, without an offset
     with path.open("w") as out:
         out.write('<CALLERS_DATA_RECORDS><CALLER_DATA_RECORDS servicenumber="318001234567">\n')
         for i in range(200_000):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -68,7 +69,8 @@ def got_keys(items) -> Counter:
     for item in items:
         assert type(item) is not Quarantined, item
         if type(item) is CallLeg:
-            seen[item.leg_key] = (orjson.loads(item.attributes)["profile_id"], item.call_type, item.started_at)
+            profile = orjson.loads(item.attributes)["profile_id"]
+            seen[item.leg_key] = (profile, item.call_type, item.started_at)
         else:
             seen[item.item_key] = (item.profile_id, item.item_type, item.billed_at)
     return Counter(seen.values())
@@ -81,8 +83,8 @@ def test_day_window_asks_whole_local_days_per_profile(sim):
     assert [(p.page, p.endpoint) for p in pages] == [
         (1, "/cdrs/getcalls/100201/2026-10-05/2026-10-07/json"),
         (2, "/cdrs/getcalls/100202/2026-10-05/2026-10-07/json")]
-    assert pages[0].request_params == {"profile_id": "100201", "start_date": "2026-10-05", "end_date": "2026-10-07",
-                                       "format": "json"}
+    assert pages[0].request_params == {"profile_id": "100201", "start_date": "2026-10-05",
+                                       "end_date": "2026-10-07", "format": "json"}
     assert all(p.http_status == 200 and p.records > 0 for p in pages)
     assert got_keys(parsed(pages, DAY)) == expected_keys(MixvoipData(calls_per_day=6), DAY)
 
@@ -92,9 +94,10 @@ def test_seven_month_window_is_split_into_valid_chunks(end_inclusive):
     data = MixvoipData(calls_per_day=3, end_inclusive=end_inclusive)
     window = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 8, 1, tzinfo=UTC))
     chunks = date_chunks(window, ZoneInfo("Europe/Luxembourg"))
-    assert chunks[0][0] == date(2026, 1, 1) and chunks[-1][1] == date(2026, 8, 2)  # 00:00 UTC is 02:00 local on Aug 1
+    # 00:00 UTC is 02:00 local on Aug 1
+    assert chunks[0][0] == date(2026, 1, 1) and chunks[-1][1] == date(2026, 8, 2)
     assert all(start < end <= start + timedelta(days=31) for start, end in chunks)
-    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))  # no gap whatever END's inclusivity
+    assert all(a[1] == b[0] for a, b in pairwise(chunks))  # no gap whatever END's inclusivity
     server, state = serve(data)
     with server, client(server.url) as c:
         pages = list(c.fetch_window(window))
@@ -135,8 +138,10 @@ def test_simulator_url_variants_and_range_rules(sim):
     assert get("2026-10-05/2026-10-06/csv").headers["content-type"].startswith("text/csv")
     assert get("2026-10-05/2026-10-06").headers["content-type"].startswith("application/json")
     assert get("2026-12-20/csv").headers["content-type"].startswith("text/csv")  # END defaults to today
-    for path, message in [("2026-10-06/2026-10-05", "must be smaller"), ("2026-10-05/2026-10-05", "must be smaller"),
-                          ("2026-01-01/2026-04-02", "cannot exceed 3 months"), ("05.10.2026/2026-10-06", "Invalid date")]:
+    for path, message in [("2026-10-06/2026-10-05", "must be smaller"),
+                          ("2026-10-05/2026-10-05", "must be smaller"),
+                          ("2026-01-01/2026-04-02", "cannot exceed 3 months"),
+                          ("05.10.2026/2026-10-06", "Invalid date")]:
         body = envelope(path)
         assert body["return"]["code"] == 400 and message in body["return"]["message"], path
     assert isinstance(envelope("2026-01-01/2026-04-01"), list)  # exactly 3 months is allowed
@@ -164,7 +169,8 @@ def test_client_enforces_the_range_rules_before_asking(sim):
 @pytest.mark.parametrize("error_status", [200, 401])
 @pytest.mark.parametrize("options, message", [
     ({"password": "wrong-pass-77aa"}, "credentials or profile link refused"),
-    ({"profiles": "100201," + OTHER_PROFILE}, f"profile {OTHER_PROFILE}: Profile {OTHER_PROFILE} is not linked"),
+    ({"profiles": "100201," + OTHER_PROFILE},
+     f"profile {OTHER_PROFILE}: Profile {OTHER_PROFILE} is not linked"),
 ])
 def test_refusals_are_auth_errors_without_secrets(options, message, error_status):
     server, state = serve(MixvoipData(calls_per_day=2, error_status=error_status))
@@ -182,8 +188,8 @@ def test_refusals_are_auth_errors_without_secrets(options, message, error_status
 
 def test_server_echoing_the_credentials_is_scrubbed():
     server, state = serve(MixvoipData(calls_per_day=2))
-    state.inject(Fault(kind="body", times=1, body='{"return":{"code":403,"message":"user %s / %s refused"}}'
-                       % (USER, PASSWORD)))
+    refusal = f'{{"return":{{"code":403,"message":"user {USER} / {PASSWORD} refused"}}}}'
+    state.inject(Fault(kind="body", times=1, body=refusal))
     with server, client(server.url) as c, pytest.raises(ProviderAuthError) as caught:
         list(c.fetch_window(DAY))
     assert PASSWORD not in str(caught.value) and USER not in str(caught.value) and "***" in str(caught.value)
@@ -191,7 +197,8 @@ def test_server_echoing_the_credentials_is_scrubbed():
 
 def test_transient_failures_are_retried(sim):
     server, state = sim
-    state.inject(Fault(kind="status", status=503, times=1, body="<html>busy</html>", content_type="text/html"))
+    state.inject(Fault(kind="status", status=503, times=1, body="<html>busy</html>",
+                       content_type="text/html"))
     state.inject(Fault(kind="body", times=1, body="<html>proxy error</html>", content_type="text/html"))
     state.inject(Fault(kind="truncate", times=1))
     with client(server.url, retry=RetryPolicy(max_attempts=5, backoff_base_s=0.01, backoff_max_s=0.02)) as c:

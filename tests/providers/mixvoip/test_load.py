@@ -28,16 +28,16 @@ def body(invoice: str = "N/A") -> bytes:
         rec("CALLOUT", source="+35220333320", destination="35220333000", destination_name="Luxembourg",
             duration="61", pbxextension="20", price="7.00"),
         rec("SMS"), rec("SMS"),
-        rec("SERVICE", destination="Cloud PBX seat", destination_name="Seat", call_start="2021-06-01 02:00:00",
-            quantity=3, price="1500.00"),
+        rec("SERVICE", destination="Cloud PBX seat", destination_name="Seat",
+            call_start="2021-06-01 02:00:00", quantity=3, price="1500.00"),
         rec("GIFTCARD", destination="Voucher"),
         rec("PAY", call_start="2021-06-01 01:59:59"),  # 23:59:59 UTC the day before: the other window's
     ])
 
 
 def load(url: str, invoice: str = "N/A"):
-    items = parse_pages([RawPage(None, 1, body(invoice), "application/json", {"profile_id": "100201"}, WINDOW)],
-                        "acct")
+    page = RawPage(None, 1, body(invoice), "application/json", {"profile_id": "100201"}, WINDOW)
+    items = parse_pages([page], "acct")
     with psycopg.connect(url) as conn, conn.transaction():
         return load_window(conn, "mixvoip", "acct", WINDOW, items, SPEC.extra_loaders)
 
@@ -46,11 +46,12 @@ def test_legs_and_billing_items_load_together_and_reload_changes_nothing(clean_w
     url = clean_warehouse
     stats = load(url)
     assert (stats.legs_parsed, stats.inserted) == (1, 1)
-    assert rows(url, "SELECT item_type, known_type, quantity, price, cost_eur, invoiced FROM cdr.fact_billing_item"
-                     " ORDER BY item_type, item_key") == [
+    assert rows(url, "SELECT item_type, known_type, quantity, price, cost_eur, invoiced"
+                     " FROM cdr.fact_billing_item ORDER BY item_type, item_key") == [
         ("GIFTCARD", False, 2, 9, Decimal("0.18"), False), ("SERVICE", True, 3, 1500, 45, False),
         ("SMS", True, 2, 9, Decimal("0.18"), False), ("SMS", True, 2, 9, Decimal("0.18"), False)]
-    assert scalar(url, "SELECT count(DISTINCT item_key) FROM cdr.fact_billing_item WHERE item_type = 'SMS'") == 2
+    assert scalar(url, "SELECT count(DISTINCT item_key) FROM cdr.fact_billing_item"
+                       " WHERE item_type = 'SMS'") == 2
     before = rows(url, "SELECT * FROM cdr.fact_billing_item ORDER BY item_key")
     stats = load(url)
     assert (stats.inserted, stats.updated, stats.unchanged) == (0, 0, 1)

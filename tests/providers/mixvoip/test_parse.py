@@ -57,14 +57,15 @@ def test_json_doc_example_maps_every_field():
         started_at=datetime(2021, 6, 29, 6, 24, 31, tzinfo=UTC), answered_at=None,
         ended_at=datetime(2021, 6, 29, 6, 25, 32, tzinfo=UTC), duration_s=61, billable_s=None,
         direction="outbound", caller_number="+35220333320", called_number="+35220333000", service_number=None,
-        call_type="CALLOUT", outcome="answered", hangup_cause=None, cost_eur=Decimal("0.14"), source_network=None,
-        extension="20", linked_leg_key=None,
+        call_type="CALLOUT", outcome="answered", hangup_cause=None, cost_eur=Decimal("0.14"),
+        source_network=None, extension="20", linked_leg_key=None,
         attributes='{"profile_id":"100201","destination_name":"Luxembourg","quantity":"2","price":"7.00",'
                    '"invoice":"N/A","invoiced":false}',
         raw_response_id=7)
     assert key.endswith(".0") and len(key) == 34
     assert (callin.direction, callin.call_type, callin.outcome) == ("inbound", "CALLIN", "unknown")
-    assert callin.started_at == datetime(2021, 6, 29, 6, 13, 50, tzinfo=UTC)  # the raw line break read as a space
+    # the raw line break read as a space
+    assert callin.started_at == datetime(2021, 6, 29, 6, 13, 50, tzinfo=UTC)
     assert (callin.caller_number, callin.called_number, callin.service_number) == \
         ("+35220333000", "+35220333320", "+35220333320")
     assert (callin.duration_s, callin.ended_at, callin.extension, callin.cost_eur) == \
@@ -96,8 +97,8 @@ def test_same_record_as_json_and_csv_gets_the_same_key():
      lambda leg: leg.started_at == at(2021, 6, 29, 8, 30, 15)),                 # unquoted date,time
     ("CALLOUT,'+35220333320,35220333000,\"Luxembourg\",\"2021-06-29 08:30:15\",61,'20,2,7.00,N/A",
      lambda leg: leg.caller_number == "+35220333320"),                          # Excel prefix on a number
-    ("CALLOUT,+35220333320,35220333000,\"Luxembourg\",\"2021-06-29 08:30:15\",\"2021-06-29 08:31:30\","
-     "61,'20,2,7.00,N/A", lambda leg: leg.ended_at == at(2021, 6, 29, 8, 31, 30)),  # a call_end column
+    (("CALLOUT,+35220333320,35220333000,\"Luxembourg\",\"2021-06-29 08:30:15\",\"2021-06-29 08:31:30\","
+      "61,'20,2,7.00,N/A"), lambda leg: leg.ended_at == at(2021, 6, 29, 8, 31, 30)),  # a call_end column
     ("CALLOUT,+35220333320,35220333000,\"Luxembourg\",\"2021-06-29\n08:30:15\",61,'20,2,7.00,N/A",
      lambda leg: leg.started_at == at(2021, 6, 29, 8, 30, 15)),                 # line break in quotes
     ("callout,+35220333320,35220333000,\"\",\"2021-06-29T08:30:15\",\"61\",,\"2\",\"7,00\",\"N/A\"",
@@ -112,12 +113,15 @@ def test_csv_variants_parse(line, check):
 
 
 @pytest.mark.parametrize("line, field, reason", [
-    ("CALLIN,+35220333000,35220333320,\"2021-06-29 10:40:00\",0,0,0.00,N/A", None, "expected 9 or 10 columns, got 8"),
+    ("CALLIN,+35220333000,35220333320,\"2021-06-29 10:40:00\",0,0,0.00,N/A", None,
+     "expected 9 or 10 columns, got 8"),
     ("CALLOUT,+352203,35220,Luxembourg, mobile,\"2021-06-29 08:30:15\",61,'20,2,7.00,N/A",
      "destination_name", "5 columns before call_start"),
     ("CALLOUT,+352203,35220,\"Luxembourg\",\"2021-06-29 08:30:15\",61,\"20,2,7.00,N/A", None, "unbalanced"),
-    ("CALLIN,+35220333000,35220333320,\"2021-13-45 10:40:00\",0,,0,0.00,N/A", "call_start", "not a timestamp"),
-    ("CALLIN,+35220333000,35220333320,\"0000-00-00 00:00:00\",0,,0,0.00,N/A", "call_start", "not a timestamp"),
+    ("CALLIN,+35220333000,35220333320,\"2021-13-45 10:40:00\",0,,0,0.00,N/A", "call_start",
+     "not a timestamp"),
+    ("CALLIN,+35220333000,35220333320,\"0000-00-00 00:00:00\",0,,0,0.00,N/A", "call_start",
+     "not a timestamp"),
     ("CALLIN,+35220333000,35220333320,yesterday,0,,0,0.00,N/A,x", "call_start", "no date-time column"),
     ("CALLIN,+35220333000,35220333320,\"2021-06-29 10:40:00\",-3,,0,0.00,N/A", "duration", "negative"),
     ("CALLIN,+35220333000,35220333320,\"2021-06-29 10:40:00\",0,,0,abc,N/A", "price", "not a number"),
@@ -152,18 +156,24 @@ def test_latin1_csv_is_read():
 
 
 @pytest.mark.parametrize("change, check", [
-    ({"duration": 61, "quantity": "2", "price": 7}, lambda leg: (leg.duration_s, leg.cost_eur) == (61, Decimal("0.14"))),
+    ({"duration": 61, "quantity": "2", "price": 7},
+     lambda leg: (leg.duration_s, leg.cost_eur) == (61, Decimal("0.14"))),
     ({"destination_name": ...}, lambda leg: "destination_name" not in orjson.loads(leg.attributes)),
     ({"destination_name": None}, lambda leg: "destination_name" not in orjson.loads(leg.attributes)),
     ({"call_end": "2021-06-29 08:26:00"}, lambda leg: leg.ended_at == at(2021, 6, 29, 8, 26)),
     ({"call_end": "2021-06-29 08:26:00", "duration": ...}, lambda leg: leg.duration_s == 89),
-    ({"duration": ..., "pbxextension": ...}, lambda leg: (leg.ended_at, leg.duration_s, leg.extension) == (None, None, None)),
-    ({"call_start": "2021-06-29T06:24:31Z"}, lambda leg: leg.started_at == datetime(2021, 6, 29, 6, 24, 31, tzinfo=UTC)),
-    ({"call_start": "2021-01-29 08:24:31"}, lambda leg: leg.started_at == datetime(2021, 1, 29, 7, 24, 31, tzinfo=UTC)),
-    ({"pbxextension": 20, "source": 35220333320}, lambda leg: (leg.extension, leg.caller_number) == ("20", "+35220333320")),
+    ({"duration": ..., "pbxextension": ...},
+     lambda leg: (leg.ended_at, leg.duration_s, leg.extension) == (None, None, None)),
+    ({"call_start": "2021-06-29T06:24:31Z"},
+     lambda leg: leg.started_at == datetime(2021, 6, 29, 6, 24, 31, tzinfo=UTC)),
+    ({"call_start": "2021-01-29 08:24:31"},
+     lambda leg: leg.started_at == datetime(2021, 1, 29, 7, 24, 31, tzinfo=UTC)),
+    ({"pbxextension": 20, "source": 35220333320},
+     lambda leg: (leg.extension, leg.caller_number) == ("20", "+35220333320")),
     ({"destination": "112"}, lambda leg: leg.called_number == "112"),
     ({"carrier": "POST", "invoice": "INV-1"},
-     lambda leg: orjson.loads(leg.attributes)["carrier"] == "POST" and orjson.loads(leg.attributes)["invoiced"]),
+     lambda leg: (orjson.loads(leg.attributes)["carrier"] == "POST"
+                  and orjson.loads(leg.attributes)["invoiced"])),
 ])
 def test_json_field_variants(change, check):
     item = one([record(**change)])
@@ -212,9 +222,10 @@ def test_empty_bodies_and_php_objects_with_digit_keys():
 @pytest.mark.parametrize("kind", ["PAY", "SETUP", "SERVICE", "SMS", "FAX", "HARDWARE", "DEV", "TRAVEL",
                                   "DELIVERY", "DOCUMENTATION", "MDATA", "MSMS"])
 def test_billing_types_go_to_the_billing_fact(kind):
-    item = one([record(kind=kind, source="reseller1", destination="Cloud PBX seat", destination_name="Seat licence",
-                       call_start="2021-06-01 00:00:00", call_end="2021-06-01 00:00:00", duration=...,
-                       pbxextension=..., quantity=4, price="1500.00", invoice="INV-2021-06")])
+    item = one([record(kind=kind, source="reseller1", destination="Cloud PBX seat",
+                       destination_name="Seat licence", call_start="2021-06-01 00:00:00",
+                       call_end="2021-06-01 00:00:00", duration=..., pbxextension=..., quantity=4,
+                       price="1500.00", invoice="INV-2021-06")])
     assert item == BillingItem(
         provider="mixvoip", account="acct", item_key=item.item_key, profile_id="100201", item_type=kind,
         known_type=True, billed_at=at(2021, 6, 1), billed_until=at(2021, 6, 1), username="reseller1",
@@ -250,7 +261,8 @@ def test_timezone_is_configurable(monkeypatch):
 def test_identical_records_get_ordinals_and_overlapping_pages_the_same_keys():
     body = [record(), record(), record(kind="CALLIN")]
     first, second, callin = parse(body)
-    assert first.leg_key[:-2] == second.leg_key[:-2] and (first.leg_key[-2:], second.leg_key[-2:]) == (".0", ".1")
+    assert first.leg_key[:-2] == second.leg_key[:-2]
+    assert (first.leg_key[-2:], second.leg_key[-2:]) == (".0", ".1")
     # the same day fetched twice in one window (chunks sharing a date): the same keys again
     again = parse(body, body)
     assert [leg.leg_key for leg in again] == [first.leg_key, second.leg_key, callin.leg_key] * 2
@@ -274,9 +286,11 @@ def test_cli_parse_prints_legs_and_billing_items(tmp_path):
     body = tmp_path / "page.json"
     body.write_bytes(orjson.dumps([record(), record(kind="SMS", source="reseller1", destination="SMS")]))
     result = subprocess.run([sys.executable, "-m", "pipelines.cli", "parse", "--provider", "mixvoip",
-                             "--params", '{"profile_id": "100201"}', str(body)], capture_output=True, check=True)
+                             "--params", '{"profile_id": "100201"}', str(body)],
+                            capture_output=True, check=True)
     leg, item = [orjson.loads(line) for line in result.stdout.splitlines()]
-    assert (leg["call_type"], leg["cost_eur"], leg["attributes"]["profile_id"]) == ("CALLOUT", "0.14", "100201")
+    assert (leg["call_type"], leg["cost_eur"], leg["attributes"]["profile_id"]) == \
+        ("CALLOUT", "0.14", "100201")
     assert (item["item_type"], item["username"], item["known_type"], item["profile_id"]) == \
         ("SMS", "reseller1", True, "100201")
 

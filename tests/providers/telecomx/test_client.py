@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 import pytest
+from openpyxl import load_workbook
 
 from pipelines.errors import ProviderAuthError, ProviderRequestError
 from pipelines.providers.base import RetryPolicy
@@ -38,7 +39,8 @@ def fresh(sim):
 
 def client(sim, **options) -> TelecomXClient:
     credentials = {} if "username" in options else {"token": TOKEN}
-    return TelecomXClient(account="acct", base_url=sim[0], retry=FAST, **{"customers": ["C1"], **credentials, **options})
+    return TelecomXClient(account="acct", base_url=sim[0], retry=FAST,
+                          **{"customers": ["C1"], **credentials, **options})
 
 
 def test_m2m_token_goes_in_the_query_and_never_into_request_params(sim):
@@ -93,23 +95,24 @@ def test_access_denied_is_fatal(sim):
 
 @pytest.mark.parametrize("code", ["from", "format", "groupingInterval"])
 def test_422_field_errors_are_typed_request_errors(sim, code):
-    sim[1].inject(Fault("status", status=422, body=orjson.dumps({"error": code, "message": "Invalid"}).decode(),
-                        path="/pbx/cdrstats"))
+    body = orjson.dumps({"error": code, "message": "Invalid"}).decode()
+    sim[1].inject(Fault("status", status=422, body=body, path="/pbx/cdrstats"))
     with pytest.raises(ProviderRequestError, match=f"request field '{code}' refused") as caught:
         list(client(sim).fetch_window(DAY))
     assert caught.value.code == code and "window [2026-11-02" in str(caught.value)
 
 
 def test_internal_error_is_retried(sim):
-    sim[1].inject(Fault("status", status=500, times=2, body='{"error": "internal_error"}', path="/pbx/cdrstats"))
+    sim[1].inject(Fault("status", status=500, times=2, body='{"error": "internal_error"}',
+                        path="/pbx/cdrstats"))
     with client(sim) as c:
         (page,) = c.fetch_window(DAY)
     assert page.records == 6 and sim[2].stats_requests == 1  # faults answer before the handler counts
 
 
 def test_token_echoed_in_an_error_body_is_masked(sim):
-    sim[1].inject(Fault("status", status=400, body=f'{{"error": "bad request", "message": "token {TOKEN} odd"}}',
-                        path="/pbx/cdrstats"))
+    body = f'{{"error": "bad request", "message": "token {TOKEN} odd"}}'
+    sim[1].inject(Fault("status", status=400, body=body, path="/pbx/cdrstats"))
     with pytest.raises(ProviderRequestError) as caught:
         list(client(sim).fetch_window(DAY))
     assert TOKEN not in str(caught.value) and "***" in str(caught.value)
@@ -151,11 +154,10 @@ def test_simulator_answers_documented_errors(sim, body, status, code):
 
 
 def test_simulator_serves_csv_and_excel_with_the_same_rows(sim):
-    from openpyxl import load_workbook
-
     intervals = sum(len(e["data"]) for e in stats(sim).json())
     csv_lines = stats(sim, format="CSV").text.splitlines()
-    assert csv_lines[0].startswith("employeeId,employeeName,extensionId,extensionNumber,interval,outboundCalls")
+    assert csv_lines[0].startswith(
+        "employeeId,employeeName,extensionId,extensionNumber,interval,outboundCalls")
     sheet = load_workbook(io.BytesIO(stats(sim, format="EXCEL").content)).active
     assert len(csv_lines) - 1 == sheet.max_row - 1 == intervals > 0
 
@@ -167,7 +169,9 @@ def test_simulator_filters_and_logout_ends_sessions(sim):
     assert all(v["outboundCalls"] == 0 for e in inbound_only for v in e["data"].values())
     assert sum(v["inboundCalls"] for e in inbound_only for v in e["data"].values()) == sum(
         v["inboundCalls"] for e in everything for v in e["data"].values())
-    login = httpx.post(f"{sim[0]}/auth/login", json={"username": "bo@example.dk", "password": "pw-secret"}).json()
+    login = httpx.post(f"{sim[0]}/auth/login",
+                       json={"username": "bo@example.dk", "password": "pw-secret"}).json()
     assert login["expiresInMinutes"] == 15
     assert httpx.get(f"{sim[0]}/auth/logout", params={"token": login["token"]}).status_code == 200
-    assert httpx.post(f"{sim[0]}/pbx/cdrstats", params={"token": login["token"]}).json()["error"] == "credentials_invalid"
+    after_logout = httpx.post(f"{sim[0]}/pbx/cdrstats", params={"token": login["token"]}).json()
+    assert after_logout["error"] == "credentials_invalid"

@@ -22,11 +22,12 @@ def load(url: str, document: list, raw_id: int = 1):
 def test_doc_example_lands_on_the_right_interval_starts(clean_warehouse):
     stats = load(clean_warehouse, doc_example())
     assert (stats.rows_parsed, stats.inserted, stats.updated, stats.unchanged) == (9, 9, 0, 0)
-    assert rows(clean_warehouse, "SELECT DISTINCT interval_key, interval_start, grain FROM cdr.fact_pbx_stats ORDER BY 1") == [
+    assert rows(clean_warehouse, "SELECT DISTINCT interval_key, interval_start, grain"
+                                 " FROM cdr.fact_pbx_stats ORDER BY 1") == [
         ("49", datetime(2020, 11, 30, tzinfo=UTC), "WEEK"), ("50", datetime(2020, 12, 7, tzinfo=UTC), "WEEK"),
         ("51", datetime(2020, 12, 14, tzinfo=UTC), "WEEK")]
-    assert rows(clean_warehouse, "SELECT customer, employee_name, outbound_calls, inbound_calls, inbound_answered,"
-                                 " inbound_unanswered, inbound_busy FROM cdr.fact_pbx_stats"
+    assert rows(clean_warehouse, "SELECT customer, employee_name, outbound_calls, inbound_calls,"
+                                 " inbound_answered, inbound_unanswered, inbound_busy FROM cdr.fact_pbx_stats"
                                  " WHERE interval_key = '49' ORDER BY extension_number") == [
         ("12345678901234567890ABCD", "Bo Madsen", 80, 111, 0, 9, 0),
         ("12345678901234567890ABCD", "Benny Andersen", 71, 63, 0, 11, 1),
@@ -44,7 +45,8 @@ def test_re_pull_replaces_counts_and_identical_re_pull_rewrites_nothing(clean_wa
     stats = load(clean_warehouse, changed, raw_id=3)
     assert (stats.inserted, stats.updated, stats.unchanged) == (0, 1, 8)
     assert scalar(clean_warehouse, "SELECT count(*) FROM cdr.fact_pbx_stats") == 9
-    assert scalar(clean_warehouse, "SELECT outbound_calls FROM cdr.fact_pbx_stats WHERE employee_name = 'Bo Madsen'"
+    assert scalar(clean_warehouse, "SELECT outbound_calls FROM cdr.fact_pbx_stats"
+                                   " WHERE employee_name = 'Bo Madsen'"
                                    " AND interval_key = '49'") == 95  # replaced, not 80 + 95
 
 

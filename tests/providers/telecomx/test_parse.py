@@ -49,11 +49,13 @@ def test_doc_example_maps_week_keys_to_their_mondays_and_keeps_raw_counters():
         employee_id="5450f1834b75ff21032563a1", extension_id="5bf2b81b462b727cd09b05cd",
         interval_start=day(2020, 11, 30), grain="WEEK", time_zone="UTC", interval_key="49",
         employee_name="Bo Madsen", extension_number="232",
-        outbound_calls=80, outbound_seconds=14276, outbound_answered=66, outbound_unanswered=14, outbound_failed=0,
+        outbound_calls=80, outbound_seconds=14276, outbound_answered=66, outbound_unanswered=14,
+        outbound_failed=0,
         inbound_calls=111, inbound_seconds=27041, inbound_answered=0, inbound_unanswered=9, inbound_busy=0,
         raw_response_id=7)
     # inboundAnswered stays 0 although inboundCalls exceed unanswered + busy: not "fixed"
-    assert all(i.inbound_answered == 0 and i.inbound_calls > i.inbound_unanswered + i.inbound_busy for i in items)
+    assert all(i.inbound_answered == 0 and i.inbound_calls > i.inbound_unanswered + i.inbound_busy
+               for i in items)
 
 
 def test_sunday_week_scheme_reads_the_same_keys_as_sunday_start_weeks():
@@ -67,7 +69,8 @@ def test_hour_keys_of_a_utc_day_and_zero_padding():
     starts = interval_starts(day(2026, 11, 2), day(2026, 11, 2, 23, 59, 59), "HOUR")
     assert starts == {h: day(2026, 11, 2, h) for h in range(24)}
     body = [{"employeeId": "e1", "data": {"07": {"inboundCalls": 3}}}]
-    params = {"from": "2026-11-02T00:00:00.000Z", "to": "2026-11-02T23:59:59.999Z", "groupingInterval": "HOUR"}
+    params = {"from": "2026-11-02T00:00:00.000Z", "to": "2026-11-02T23:59:59.999Z",
+              "groupingInterval": "HOUR"}
     (row,) = parse(body, params)
     assert (row.interval_start, row.interval_key, row.customer, row.inbound_calls, row.outbound_calls) == (
         day(2026, 11, 2, 7), "07", "", 3, None)
@@ -79,8 +82,10 @@ def test_hour_keys_read_in_copenhagen_time():
 
 
 def test_day_and_month_keys():
-    assert interval_starts(day(2026, 1, 1), day(2026, 1, 31, 23), "DAY") == {d: day(2026, 1, d) for d in range(1, 32)}
-    assert interval_starts(day(2026, 1, 1), day(2026, 12, 31, 23), "MONTH") == {m: day(2026, m, 1) for m in range(1, 13)}
+    assert interval_starts(day(2026, 1, 1), day(2026, 1, 31, 23), "DAY") == \
+        {d: day(2026, 1, d) for d in range(1, 32)}
+    assert interval_starts(day(2026, 1, 1), day(2026, 12, 31, 23), "MONTH") == \
+        {m: day(2026, m, 1) for m in range(1, 13)}
 
 
 @pytest.mark.parametrize("first, last, grain, tz", [
@@ -96,16 +101,18 @@ def test_ambiguous_windows_are_refused(first, last, grain, tz):
 
 
 def test_ambiguous_request_body_is_quarantined_whole():
-    params = {"from": "2026-11-02T00:00:00.000Z", "to": "2026-11-03T12:00:00.000Z", "groupingInterval": "HOUR"}
+    params = {"from": "2026-11-02T00:00:00.000Z", "to": "2026-11-03T12:00:00.000Z",
+              "groupingInterval": "HOUR"}
     (item,) = parse([{"employeeId": "e1", "data": {"3": {}}}], params)
     assert type(item) is Quarantined and item.record_index == -1 and "would name both" in item.reason
 
 
 def test_week_and_month_requests_cover_whole_periods():
     wednesday = (day(2026, 11, 4), day(2026, 11, 5))
-    assert request_bounds(wednesday, "HOUR") == (day(2026, 11, 4), day(2026, 11, 5) - timedelta(milliseconds=1))
-    assert request_bounds(wednesday, "WEEK") == (day(2026, 11, 2), day(2026, 11, 9) - timedelta(milliseconds=1))
-    assert request_bounds(wednesday, "MONTH") == (day(2026, 11, 1), day(2026, 12, 1) - timedelta(milliseconds=1))
+    just_before = timedelta(milliseconds=1)
+    assert request_bounds(wednesday, "HOUR") == (day(2026, 11, 4), day(2026, 11, 5) - just_before)
+    assert request_bounds(wednesday, "WEEK") == (day(2026, 11, 2), day(2026, 11, 9) - just_before)
+    assert request_bounds(wednesday, "MONTH") == (day(2026, 11, 1), day(2026, 12, 1) - just_before)
 
 
 @pytest.mark.parametrize("change, field", [
@@ -126,7 +133,8 @@ def test_bad_records_are_quarantined_with_the_field(change, field):
     items = parse([record])
     bad = [i for i in items if type(i) is Quarantined]
     assert len(bad) == 1
-    assert (bad[0].provider, bad[0].field, bad[0].record_index, bad[0].raw_response_id) == ("telecomx", field, 0, 7)
+    assert (bad[0].provider, bad[0].field, bad[0].record_index, bad[0].raw_response_id) == \
+        ("telecomx", field, 0, 7)
 
 
 def test_a_bad_interval_keeps_the_employees_other_intervals():

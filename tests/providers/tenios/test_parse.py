@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 from pipelines.model import CallLeg, Quarantined, RawPage
-from pipelines.providers.tenios.parse import parse_pages
+from pipelines.providers.tenios.parse import _parse_page_fast, parse_pages
+from pipelines.providers.tenios.simulator import TeniosData, day_legs
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "tenios"
 
@@ -31,7 +32,7 @@ def one(record: dict):
 
 
 def test_doc_example_maps_every_field():
-    inbound, forwarded, unanswered = parse(doc_example())
+    inbound, forwarded, _unanswered = parse(doc_example())
     assert inbound == CallLeg(
         provider="tenios", account="acct", leg_key="5d3e1d0c-4b1a-4f0e-9f57-0c5c2a1d7a01",
         call_key="5d3e1d0c-4b1a-4f0e-9f57-0c5c2a1d7a01",
@@ -64,8 +65,9 @@ def test_colon_milliseconds_national_numbers_and_unanswered_leg():
 
 def test_offsets_and_naive_stamps_become_utc():
     base = doc_example()["items"][0]
-    assert one({**base, "start_stamp": "2018-03-20T10:15:02+01:00"}).started_at == datetime(2018, 3, 20, 9, 15, 2, tzinfo=UTC)
-    assert one({**base, "start_stamp": "2018-03-20 09:15:02"}).started_at == datetime(2018, 3, 20, 9, 15, 2, tzinfo=UTC)
+    utc = datetime(2018, 3, 20, 9, 15, 2, tzinfo=UTC)
+    assert one({**base, "start_stamp": "2018-03-20T10:15:02+01:00"}).started_at == utc
+    assert one({**base, "start_stamp": "2018-03-20 09:15:02"}).started_at == utc
 
 
 @pytest.mark.parametrize("field", ["bleg_uuid", "main_leg_uuid", "routing_status", "billing_status",
@@ -79,7 +81,8 @@ def test_nullable_and_missing_fields_still_load(field):
 
 def test_unknown_call_type_and_cause_are_kept_as_data():
     base = doc_example()["items"][2]
-    leg = one({**base, "call_type": "VIDEOINBOUND", "hangup_cause": "MEDIA_TIMEOUT", "source_type": "SATELLITE"})
+    leg = one({**base, "call_type": "VIDEOINBOUND", "hangup_cause": "MEDIA_TIMEOUT",
+               "source_type": "SATELLITE"})
     assert (leg.call_type, leg.direction) == ("VIDEOINBOUND", "unknown")
     assert (leg.hangup_cause, leg.outcome) == ("MEDIA_TIMEOUT", "failed")
     assert leg.source_network == "SATELLITE"
@@ -151,19 +154,17 @@ def test_cli_parse_writes_json_lines():
 def test_cli_parse_names_provider_and_field_on_bad_input(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_bytes(orjson.dumps({"items": [{"uuid": "x", "start_stamp": "soon"}], "total_items": 1}))
-    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "parse", "--provider", "tenios", str(bad)],
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "parse", "--provider", "tenios",
+                             str(bad)], capture_output=True, text=True, check=False)
     assert result.returncode == 1
     assert "tenios: record 0: field 'start_stamp': not a timestamp" in result.stderr
 
 
 def simulated_pages(day: str = "2026-03-29", legs: int = 1500):
-    from datetime import date
-
-    from pipelines.providers.tenios.simulator import TeniosData, day_legs
-
-    records = [r for _, _, r in day_legs(TeniosData(seed=3, legs_per_day=legs), "acct", date.fromisoformat(day))]
-    return [RawPage(i + 1, i + 1, orjson.dumps({"items": records[i * 500:(i + 1) * 500], "total_items": len(records)}),
+    data = TeniosData(seed=3, legs_per_day=legs)
+    records = [r for _, _, r in day_legs(data, "acct", date.fromisoformat(day))]
+    return [RawPage(i + 1, i + 1,
+                    orjson.dumps({"items": records[i * 500:(i + 1) * 500], "total_items": len(records)}),
                     "application/json") for i in range((len(records) + 499) // 500)]
 
 
@@ -183,16 +184,14 @@ def awkward_variants() -> list[dict]:
 
 
 def test_fast_and_field_by_field_paths_agree():
-    pages = simulated_pages() + [RawPage(90, 1, orjson.dumps(doc_example()), None),
-                                 RawPage(91, 1, orjson.dumps({"items": awkward_variants()}), None)]
+    pages = [*simulated_pages(), RawPage(90, 1, orjson.dumps(doc_example()), None),
+             RawPage(91, 1, orjson.dumps({"items": awkward_variants()}), None)]
     fast = list(parse_pages(pages, "acct"))
     slow = list(parse_pages(pages, "acct", fast=False))
     assert len(fast) > 1500 and all(type(item) is CallLeg for item in fast)
     assert fast == slow
     assert [type(v) for v in (fast[-4].cost_eur, fast[-4].billable_s)] == [Decimal, Decimal]
     # and the fast path did read them itself, rather than handing every page to the slow one
-    from pipelines.providers.tenios.parse import _parse_page_fast
-
     assert sum(len(_parse_page_fast(p.body, "acct", p.raw_response_id, UTC)) for p in pages) == len(fast)
 
 
@@ -201,6 +200,6 @@ def test_fast_and_field_by_field_paths_agree():
     {"callerid_name": "nul \u0000 inside"}, {"duration": "212"}, {"prepaid": "yes"},
 ])
 def test_pages_the_fast_path_is_unsure_of_get_the_field_by_field_treatment(change):
-    page = [RawPage(5, 1, orjson.dumps({"items": [doc_example()["items"][1], {**doc_example()["items"][0], **change}]}),
-                    None)]
+    items = [doc_example()["items"][1], {**doc_example()["items"][0], **change}]
+    page = [RawPage(5, 1, orjson.dumps({"items": items}), None)]
     assert list(parse_pages(page, "acct")) == list(parse_pages(page, "acct", fast=False))
