@@ -30,6 +30,7 @@ check: install
 	$(BIN)/mypy || status=1; \
 	$(BIN)/lint-imports || status=1; \
 	$(BIN)/python tools/check_import_cycles.py || status=1; \
+	$(BIN)/python tools/check_provider_independence.py || status=1; \
 	exit $$status
 
 ## make bench: throughput and memory figures (LEGS=1000000 by default)

