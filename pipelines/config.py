@@ -8,6 +8,7 @@ assets and the commands are handed. Nothing else in the package reads os.environ
 | `CDR_REPULL_DAYS` | 3 | days the nightly run loads (yesterday and the days before it) |
 | `CDR_FORCE_RELOAD` | off | parse and merge every day, even one whose raw pages did not change |
 | `CDR_PROVIDER_MODULES` | none | plug-in providers: modules exporting a `SPEC` |
+| `CDR_WAREHOUSE_URL` | embedded | the warehouse; else database `CDR_DATABASE` of the embedded server in `CDR_PGDATA` |
 | `<PROVIDER>_<SETTING>` | per provider | that provider's settings (docs/providers/) |
 | `CDR_HTTP_<SETTING>` | 30 s, 5 attempts, … | HTTP settings of every provider not set per provider |
 """
@@ -23,6 +24,7 @@ from pipelines.providers.base import ProviderClient
 from pipelines.providers.settings import ProviderSettings, read_settings, settings_from_env
 from pipelines.providers.spec import ProviderSpec, resolve_credentials
 from pipelines.registry import registry
+from pipelines.warehouse.connection import DEFAULT_DATABASE, PROJECT_ROOT
 
 DEFAULT_START_DATE = "2024-01-01"
 DEFAULT_REPULL_DAYS = 3
@@ -80,6 +82,11 @@ class Configuration:
     start_date: str = DEFAULT_START_DATE
     repull_days: int = DEFAULT_REPULL_DAYS
     force_reload: bool = False
+    # the warehouse: the variable holding its URL (a secret: it may hold a password), or, unset,
+    # a database of the embedded server
+    warehouse_url_variable: str | None = None
+    embedded_database: str = DEFAULT_DATABASE
+    pgdata: str = str(PROJECT_ROOT / ".pgdata")
     # where credential references are resolved: the environment, read when a client opens
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -96,6 +103,9 @@ class Configuration:
             start_date=_date(environ, "CDR_START_DATE", DEFAULT_START_DATE),
             repull_days=_positive(environ, "CDR_REPULL_DAYS", DEFAULT_REPULL_DAYS),
             force_reload=_flag(environ, "CDR_FORCE_RELOAD"),
+            warehouse_url_variable="CDR_WAREHOUSE_URL" if environ.get("CDR_WAREHOUSE_URL", "").strip() else None,
+            embedded_database=environ.get("CDR_DATABASE", "").strip() or DEFAULT_DATABASE,
+            pgdata=str(Path(environ.get("CDR_PGDATA", "").strip() or PROJECT_ROOT / ".pgdata").resolve()),
             secrets=environ,
         )
 

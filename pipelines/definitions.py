@@ -32,7 +32,7 @@ warnings.filterwarnings("ignore", category=BetaWarning)
 NIGHTLY_JOB = "nightly_cdr_load"
 
 
-def build_definitions(config: Configuration, *, warehouse_url_variable: str | None = None) -> Definitions:
+def build_definitions(config: Configuration) -> Definitions:
     """Everything Dagster runs for `config`. The warehouse URL (a secret: it may hold a password)
     is passed as a reference to its environment variable, or the embedded server is used."""
     partitions = daily_partitions(config.start_date)
@@ -60,8 +60,8 @@ def build_definitions(config: Configuration, *, warehouse_url_variable: str | No
                   ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
         )
 
-    warehouse = WarehouseResource(url=EnvVar(warehouse_url_variable)) if warehouse_url_variable \
-        else WarehouseResource()
+    warehouse = WarehouseResource(url=EnvVar(config.warehouse_url_variable)) if config.warehouse_url_variable \
+        else WarehouseResource(embedded_database=config.embedded_database, pgdata=config.pgdata)
     return Definitions(
         assets=[*(a for assets in built for a in (assets.raw_pages, assets.load)), *derived],
         asset_checks=[check for assets in built for check in assets.checks],
@@ -72,8 +72,7 @@ def build_definitions(config: Configuration, *, warehouse_url_variable: str | No
 
 
 def definitions_from_env(environ: Mapping[str, str]) -> Definitions:
-    return build_definitions(Configuration.from_env(environ),
-                             warehouse_url_variable="CDR_WAREHOUSE_URL" if environ.get("CDR_WAREHOUSE_URL") else None)
+    return build_definitions(Configuration.from_env(environ))
 
 
 defs = definitions_from_env(os.environ)

