@@ -43,7 +43,8 @@ class RedactQueryValues(logging.Filter):
 
 
 # Logger filters see only records logged to that very logger, so each of httpx's and httpcore's.
-for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy"):
+for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2",
+              "httpcore.proxy"):
     logging.getLogger(_name).addFilter(RedactQueryValues())
 
 class ProviderClient(Protocol):

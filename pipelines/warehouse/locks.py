@@ -5,17 +5,18 @@ from datetime import datetime
 
 import psycopg
 
+from pipelines.sql import sql_file
+
 
 def advisory_lock(conn: psycopg.Connection, *key_parts: object) -> None:
     """A transaction-scoped advisory lock on `key_parts`: released at commit or rollback, and by
     the server if the process dies, so a killed run never leaves it held."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("|".join(map(str, key_parts)),))
+    conn.execute(sql_file("locks/exclusive.sql"), {"key": "|".join(map(str, key_parts))})
 
 
 def advisory_lock_shared(conn: psycopg.Connection, *key_parts: object) -> None:
     """The shared form of `advisory_lock`: any number of holders, excluding the exclusive one."""
-    conn.execute("SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))",
-                 ("|".join(map(str, key_parts)),))
+    conn.execute(sql_file("locks/shared.sql"), {"key": "|".join(map(str, key_parts))})
 
 
 def enter_leg_changes(conn: psycopg.Connection) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 
-from pipelines.sql import SQL_DIR
+from pipelines.sql import SQL_DIR, sql_file
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 PROVIDER_MIGRATIONS = Path(__file__).resolve().parents[1] / "providers"
@@ -43,14 +43,10 @@ def migrate(url: str, extra_dirs: Iterable[Path] = ()) -> list[str]:
     """Bring the warehouse at `url` up to date; return the names of the migrations applied."""
     applied_now: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        conn.execute(sql_file("migrate/lock.sql"), {"key": _LOCK_KEY})
         try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS public.cdr_schema_migrations ("
-                " version text PRIMARY KEY, sha256 text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            done: dict[str, str] = dict(conn.execute("SELECT version, sha256 FROM public.cdr_schema_migrations").fetchall())
+            conn.execute(sql_file("migrate/versions_table.sql"))
+            done: dict[str, str] = dict(conn.execute(sql_file("migrate/applied.sql")).fetchall())
             for path in pending_files(extra_dirs):
                 text = path.read_text()
                 digest = hashlib.sha256(text.encode()).hexdigest()
@@ -61,10 +57,8 @@ def migrate(url: str, extra_dirs: Iterable[Path] = ()) -> list[str]:
                     continue
                 with conn.transaction():
                     conn.execute(text)
-                    conn.execute(
-                        "INSERT INTO public.cdr_schema_migrations (version, sha256) VALUES (%s, %s)",
-                        (path.stem, digest))
+                    conn.execute(sql_file("migrate/record.sql"), {"version": path.stem, "sha256": digest})
                 applied_now.append(path.stem)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+            conn.execute(sql_file("migrate/unlock.sql"), {"key": _LOCK_KEY})
     return applied_now

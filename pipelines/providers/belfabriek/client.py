@@ -174,6 +174,7 @@ class BelfabriekClient(HttpProviderClient):
             reason = self._mask(problem.reason)
             raise ProviderResponseError(PROVIDER, f"body is not a statistics document: {reason}",
                                         window=window, status=status)
+        assert summary is not None  # summarize() either returned it or raised (problem above)
         return summary
 
     def _error(self, error: ErrorBody, status: int, window: Window) -> Exception:

@@ -66,12 +66,13 @@ _HEAD = re.compile(rb"(?:\xef\xbb\xbf)?(?:\s*<\?xml[^>]*\?>)?")
 _TIMESTAMP = re.compile(r"(\d{1,2})-(\d{1,2})-(\d{4})\s+(\d{1,2}):(\d{2}):(\d{2})")
 _KNOWN_FIELDS = frozenset({"TIMESTAMP", "NUMBER", "LOCATION", "PEAK", "DURATION", "EXTENSION_ID",
                            "EXTENSION_NAME"})
+DEFAULT_PARSE_SETTINGS = BelfabriekParseSettings()
 
 
 class RawRecord(NamedTuple):
     """One RECORD as found: its place in the body, its block's service number and child texts."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index(); the record's place in the body
     service_number: str | None
     fields: dict[str, str | None]  # child name -> stripped text, None when empty
     problem: tuple[str | None, str] | None  # (field, reason) when the element itself is malformed
@@ -96,7 +97,9 @@ def _name(tag) -> str | None:
 
 
 def _chunks(body: bytes) -> Iterator[bytes]:
-    head = _HEAD.match(body).end()  # a BOM and <?xml ...?> must stay before the synthetic root
+    # A BOM and <?xml ...?> must stay before the synthetic root. Every part of _HEAD is optional,
+    # so it always matches (at worst the empty string).
+    head = _HEAD.match(body).end()  # type: ignore[union-attr]
     if head:
         yield body[:head]
     yield f"<{_WRAPPER}>".encode()
@@ -123,7 +126,8 @@ def _events(body: bytes) -> Iterator[tuple[str, etree._Element]]:
             parser.feed(chunk)
         except etree.XMLSyntaxError as exc:
             failure = exc
-        yield from parser.read_events()
+        # Only the "start" and "end" events asked for above arrive; lxml-stubs types every kind.
+        yield from parser.read_events()  # type: ignore[misc]
         if failure is not None:
             raise _syntax_error(failure)
     try:
@@ -182,8 +186,11 @@ def walk(body: bytes) -> Iterator[RawRecord | ErrorBody]:
             fields, problem = _read_record(element)
             yield RawRecord(index, services[-1], fields, problem, element)
             index += 1
-            element.clear(keep_tail=True)  # free the record and every sibling before it
+            # Free the record and every sibling before it. keep_tail exists since lxml 4.4;
+            # lxml-stubs does not know it.
+            element.clear(keep_tail=True)  # type: ignore[call-arg]
             container = element.getparent()
+            assert container is not None  # a RECORD always sits in its block
             while element.getprevious() is not None:
                 del container[0]
             continue
@@ -195,9 +202,11 @@ def walk(body: bytes) -> Iterator[RawRecord | ErrorBody]:
             name = _name(element.tag) or ""
             parent = stack[-1]
             if parent == _ROOT:
-                _check_no_text(previous_top.tail if previous_top is not None else element.getparent().text)
+                wrapper = element.getparent()
+                assert wrapper is not None  # a top-level element's parent is the synthetic root
+                _check_no_text(previous_top.tail if previous_top is not None else wrapper.text)
                 if previous_top is not None:  # done with it, tail checked: drop it
-                    element.getparent().remove(previous_top)
+                    wrapper.remove(previous_top)
                 top_level += 1
                 if name in BLOCK_TAGS:
                     services.append(element.get("servicenumber"))
@@ -213,7 +222,8 @@ def walk(body: bytes) -> Iterator[RawRecord | ErrorBody]:
                     raise ParseError(PROVIDER, name, f"unexpected element <{name}> in <{parent}>,"
                                                      " expected RECORD or NO_RECORD")
             elif parent in _ERROR_TAGS or parent == "NO_RECORD":  # text-only elements
-                raise ParseError(PROVIDER, name, f"unexpected element <{name}> in <{parent}>, expected text")
+                raise ParseError(PROVIDER, name,
+                                 f"unexpected element <{name}> in <{parent}>, expected text")
             elif parent.startswith("?") and name not in _ERROR_TAGS:
                 raise _wrong_root(parent[1:])
             stack.append(name)
@@ -237,11 +247,12 @@ def walk(body: bytes) -> Iterator[RawRecord | ErrorBody]:
         elif name.startswith("?") and error_code is None and error_message is None:
             raise _wrong_root(name[1:])
         if parent == _ROOT:
-            element.clear(keep_tail=True)
+            element.clear(keep_tail=True)  # type: ignore[call-arg]  # lxml >= 4.4; not in lxml-stubs
             previous_top = element
         elif parent in BLOCK_TAGS:  # an inner block or NO_RECORD is finished: free it and its siblings
-            element.clear(keep_tail=True)
+            element.clear(keep_tail=True)  # type: ignore[call-arg]  # lxml >= 4.4; not in lxml-stubs
             container = element.getparent()
+            assert container is not None  # it sits in its block
             while element.getprevious() is not None:
                 del container[0]
     if top_level == 0:
@@ -275,7 +286,8 @@ def local_time(value: str | None) -> datetime:
     if year not in YEARS:
         raise ParseError(PROVIDER, "TIMESTAMP", f"implausible year in {value!r}")
     try:
-        return datetime(year, month, day, hour, minute, second)
+        # Naive on purpose: Amsterdam wall-clock time, which to_utc() resolves (DST gap, repeated hour).
+        return datetime(year, month, day, hour, minute, second)  # noqa: DTZ001
     except ValueError as exc:
         raise ParseError(PROVIDER, "TIMESTAMP", f"not a valid time: {value!r} ({exc})") from None
 
@@ -333,7 +345,9 @@ def parse_record(record: RawRecord, account: str, raw_response_id: int | None, *
     if duration_text.isascii() and duration_text.isdigit():  # the common case, without Decimal
         duration = int(duration_text)
     else:
-        duration = whole_seconds(PROVIDER, duration_text, "DURATION")
+        # duration_text is not None and not empty (fields hold None for empty text), so
+        # whole_seconds returns an int or raises.
+        duration = whole_seconds(PROVIDER, duration_text, "DURATION")  # type: ignore[assignment]
     if duration > MAX_DURATION_S:
         raise ParseError(PROVIDER, "DURATION", f"implausible duration of {duration} seconds")
     number = to_e164(fields.get("NUMBER"), COUNTRY_CODE)
@@ -349,7 +363,7 @@ def parse_record(record: RawRecord, account: str, raw_response_id: int | None, *
     if location is not None:
         attributes["location"] = location
         lowered = location.lower()
-        network = LOCATION_NETWORKS[lowered] if lowered in LOCATION_NETWORKS else PLACE_NETWORK
+        network = LOCATION_NETWORKS.get(lowered, PLACE_NETWORK)
     if peak is not None:
         attributes["peak"] = peak
         period = TARIFF_PERIODS.get(peak.lower())
@@ -365,7 +379,10 @@ def parse_record(record: RawRecord, account: str, raw_response_id: int | None, *
             if name not in _KNOWN_FIELDS and value is not None:
                 attributes.setdefault(name.lower(), value)
 
-    content = _content_key(service_number, local.isoformat(), number or "", str(duration), extension or "")
+    # service_raw is not blank (the block's attribute stripped, or the servicenumber the client
+    # checked to be digits), so to_e164 returns text, not None.
+    content = _content_key(service_number, local.isoformat(), number or "", str(duration),  # type: ignore[arg-type]
+                           extension or "")
     if occurrences is None:
         occurrences = {}
     ordinal = occurrences.get(content, 0)
@@ -398,7 +415,8 @@ def parse_record(record: RawRecord, account: str, raw_response_id: int | None, *
 
 
 def parse_pages(pages: Iterable[RawPage], account: str,
-                settings: BelfabriekParseSettings = BelfabriekParseSettings()) -> Iterator[CallLeg | Quarantined]:
+                settings: BelfabriekParseSettings = DEFAULT_PARSE_SETTINGS
+                ) -> Iterator[CallLeg | Quarantined]:
     """Every RECORD of every page of one window as a CallLeg, or Quarantined with its reason.
 
     `pages` must be all the pages of one window: the occurrence ordinal in the leg key counts
@@ -412,7 +430,7 @@ def parse_pages(pages: Iterable[RawPage], account: str,
         requested = params.get("servicenumber")
         try:
             for item in walk(page.body):
-                if type(item) is ErrorBody:
+                if isinstance(item, ErrorBody):  # not `type() is`, so mypy narrows; no subclasses
                     raise ParseError(PROVIDER, "ERROR", f"error body: code {item.code}: {item.message}")
                 try:
                     yield parse_record(item, account, page.raw_response_id, repeated_hour=policy,

@@ -74,7 +74,8 @@ def parse_profiles(value: str | list[str]) -> list[str]:
         raise ProviderRequestError(PROVIDER, "no profile ids configured (MIXVOIP_PROFILE_IDS)")
     for profile in profiles:
         if not _PROFILE.match(profile):
-            raise ProviderRequestError(PROVIDER, f"profile id {profile[:20]!r} is not a plain customer number")
+            raise ProviderRequestError(PROVIDER,
+                                       f"profile id {profile[:20]!r} is not a plain customer number")
     return list(dict.fromkeys(profiles))
 
 
@@ -100,14 +101,16 @@ def date_chunks(window: Window, tz: tzinfo, chunk_days: int = DEFAULT_CHUNK_DAYS
 class MixvoipClient(HttpProviderClient):
     provider = PROVIDER
 
-    def __init__(self, username: str, password: str, *, account: str, profiles: str | list[str], base_url: str,
-                 fmt: str = DEFAULT_FORMAT, legacy_urls: bool = False, chunk_days: int = DEFAULT_CHUNK_DAYS,
-                 tz: tzinfo | None = None, timeout_s: float = 30.0, retry: RetryPolicy | None = None,
-                 transport=None):
+    def __init__(self, username: str, password: str, *, account: str, profiles: str | list[str],
+                 base_url: str, fmt: str = DEFAULT_FORMAT, legacy_urls: bool = False,
+                 chunk_days: int = DEFAULT_CHUNK_DAYS, tz: tzinfo | None = None, timeout_s: float = 30.0,
+                 retry: RetryPolicy | None = None, transport=None):
         if not username or not password:
-            raise ProviderAuthError(PROVIDER, "no credentials configured (MIXVOIP_USERNAME, MIXVOIP_PASSWORD)")
+            raise ProviderAuthError(PROVIDER,
+                                    "no credentials configured (MIXVOIP_USERNAME, MIXVOIP_PASSWORD)")
         if not base_url:
-            raise ProviderRequestError(PROVIDER, "no base URL configured (MIXVOIP_BASE_URL); the docs give none")
+            raise ProviderRequestError(PROVIDER,
+                                       "no base URL configured (MIXVOIP_BASE_URL); the docs give none")
         fmt = fmt.strip().lower()
         if fmt not in FORMATS:
             raise ProviderRequestError(PROVIDER, f"format must be one of {FORMATS}, got {fmt!r}")
@@ -133,7 +136,8 @@ class MixvoipClient(HttpProviderClient):
     def path(self, profile: str, start: date, end: date) -> str:
         if not start < end:  # the API's own rule, enforced before asking
             raise ProviderRequestError(PROVIDER, f"START_DATE {start} is not before END_DATE {end}")
-        parts = [GETCALLS_PATH, quote(profile, safe=""), start.strftime(DATE_FORMAT), end.strftime(DATE_FORMAT)]
+        parts = [GETCALLS_PATH, quote(profile, safe=""), start.strftime(DATE_FORMAT),
+                 end.strftime(DATE_FORMAT)]
         return "/".join(parts + ([self._segment] if self._segment else []))
 
     def _check(self, response: httpx.Response, window: Window, profile: str) -> int:
@@ -153,8 +157,9 @@ class MixvoipClient(HttpProviderClient):
             detail = self._scrub(f"profile {profile}: {message or 'request failed'}")
             status = code if isinstance(code, int) and code >= 400 else response.status_code
             if status in (401, 403):
-                raise ProviderAuthError(PROVIDER, f"credentials or profile link refused: {detail}", window=window,
-                                        status=response.status_code, code=None if code is None else str(code))
+                raise ProviderAuthError(PROVIDER, f"credentials or profile link refused: {detail}",
+                                        window=window, status=response.status_code,
+                                        code=None if code is None else str(code))
             if status == 429 or status >= 500:
                 raise ProviderUnavailableError(PROVIDER, detail, window=window, status=response.status_code,
                                                code=None if code is None else str(code))
@@ -163,7 +168,8 @@ class MixvoipClient(HttpProviderClient):
                 raise ProviderRequestError(PROVIDER, f"error envelope: {detail}", window=window,
                                            status=response.status_code, code=str(code))
             if isinstance(document, dict) and code == 200:
-                raise ProviderResponseError(PROVIDER, f"profile {profile}: envelope without records", window=window)
+                raise ProviderResponseError(PROVIDER, f"profile {profile}: envelope without records",
+                                            window=window)
         if isinstance(document, list):
             return len(document)
         if isinstance(document, dict) and all(k.isdigit() for k in document):
@@ -187,17 +193,19 @@ class MixvoipClient(HttpProviderClient):
                 path = self.path(profile, start, end)
                 page += 1
 
-                def send() -> httpx.Response:
+                # call_with_retries runs both within this iteration; the defaults bind its path
+                # and profile explicitly rather than through the loop variables (B023).
+                def send(path: str = path) -> httpx.Response:
                     return self._http.get(path, params=self._credentials)
 
-                def check(response: httpx.Response) -> tuple[httpx.Response, int]:
+                def check(response: httpx.Response, profile: str = profile) -> tuple[httpx.Response, int]:
                     return response, self._check(response, window, profile)
 
                 response, records = call_with_retries(PROVIDER, window, self._retry, send, check, log=log)
                 params = {"profile_id": profile, "start_date": start.isoformat(), "end_date": end.isoformat(),
                           "format": self.format}
-                yield FetchedPage(path, params, page, response.status_code, response.headers.get("content-type"),
-                                  response.content, records)
+                yield FetchedPage(path, params, page, response.status_code,
+                                  response.headers.get("content-type"), response.content, records)
 
     def provider_count(self, window: Window) -> int | None:
         """getcalls has no count endpoint."""

@@ -45,6 +45,7 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
+from typing import Literal, overload
 
 import orjson
 
@@ -100,6 +101,14 @@ def _text(value, field: str) -> str | None:
     return text_or_none(PROVIDER, {field: value}, field)
 
 
+@overload
+def _moment(value, field: str, tz: tzinfo, required: Literal[True]) -> datetime: ...
+
+
+@overload
+def _moment(value, field: str, tz: tzinfo, required: bool = ...) -> datetime | None: ...
+
+
 def _moment(value, field: str, tz: tzinfo, required: bool = False) -> datetime | None:
     """A provider time as UTC: local `YYYY-MM-DD[ |T|,|newline]HH:MM[:SS]` in `tz`, or ISO with offset."""
     value = _clean(value)
@@ -129,11 +138,13 @@ def _json_records(body: bytes) -> list:
     if isinstance(document, dict):
         envelope = document.get("return")
         if isinstance(envelope, dict):
-            raise ParseError(PROVIDER, "return", record_text(f"error envelope: code {envelope.get('code')!r:.20}"
-                                                             f" {str(envelope.get('message') or '')[:200]}"))
+            raise ParseError(PROVIDER, "return",
+                             record_text(f"error envelope: code {envelope.get('code')!r:.20}"
+                                         f" {str(envelope.get('message') or '')[:200]}"))
         if all(isinstance(k, str) and k.isdigit() for k in document):
             return [document[k] for k in sorted(document, key=int)]
-    raise ParseError(PROVIDER, None, f"body is a JSON {type(document).__name__}, expected an array of records")
+    raise ParseError(PROVIDER, None,
+                     f"body is a JSON {type(document).__name__}, expected an array of records")
 
 
 def _csv_records(body: bytes) -> list[str]:
@@ -214,10 +225,12 @@ def _csv_fields(line: str) -> tuple[object, dict]:
                                          f" ({', '.join(_CSV_TAIL)}), got {len(tail)}{quote_note}")
     head = fields[:i]
     if len(head) > 4:
-        raise ParseError(PROVIDER, "destination_name", f"{len(head)} columns before call_start, expected 3 or 4"
-                                                       " (an unquoted comma in destination or destination_name?)")
-    data.update(source=head[1], destination=head[2], destination_name=head[3] if len(head) == 4 else None)
-    data.update(zip(_CSV_TAIL, tail))
+        raise ParseError(PROVIDER, "destination_name",
+                         f"{len(head)} columns before call_start, expected 3 or 4"
+                         " (an unquoted comma in destination or destination_name?)")
+    data.update(source=head[1], destination=head[2],
+                destination_name=head[3] if len(head) == 4 else None)
+    data.update(zip(_CSV_TAIL, tail, strict=True))  # equal lengths: checked above
     return head[0], data
 
 
@@ -310,8 +323,8 @@ def parse_record(kind: str, raw, ctx: _Context, profile: str | None, window, raw
         answered_at=None, ended_at=ended, duration_s=duration, billable_s=None, direction=direction,
         caller_number=caller, called_number=called, service_number=called if direction == "inbound" else None,
         call_type=record_type, outcome="answered" if duration else "unknown", hangup_cause=None,
-        cost_eur=cost, source_network="mobile" if record_type in MOBILE_CALL_TYPES else None, extension=extension,
-        linked_leg_key=None,
+        cost_eur=cost, source_network="mobile" if record_type in MOBILE_CALL_TYPES else None,
+        extension=extension, linked_leg_key=None,
         attributes=attributes_json(PROVIDER, {k: v for k, v in attributes.items() if v is not None}),
         raw_response_id=raw_response_id,
     )
@@ -324,7 +337,8 @@ def _profile(page) -> str | None:
 
 
 def parse_pages(pages: Iterable[RawPage], account: str,
-                settings: MixvoipParseSettings = DEFAULT_PARSE_SETTINGS) -> Iterator[CallLeg | BillingItem | Quarantined]:
+                settings: MixvoipParseSettings = DEFAULT_PARSE_SETTINGS
+                ) -> Iterator[CallLeg | BillingItem | Quarantined]:
     """Every record of every page as a CallLeg or BillingItem, or Quarantined with its reason.
     A pure function of the pages and `settings` (time zone, price meaning, extra call types)."""
     ctx = _Context(account, settings)
@@ -336,7 +350,8 @@ def parse_pages(pages: Iterable[RawPage], account: str,
             yield Quarantined(PROVIDER, account, raw_id, -1, exc.field, exc.reason,
                               record_text(page.body[:2000].decode("utf-8", "replace")))
             continue
-        profile, window, ordinals = _profile(page), getattr(page, "window", None), {}
+        profile, window = _profile(page), getattr(page, "window", None)
+        ordinals: dict[str, int] = {}
         for index, raw in enumerate(records):
             try:
                 item = parse_record(kind, raw, ctx, profile, window, raw_id, ordinals)

@@ -92,13 +92,14 @@ class TelecomXClient(HttpProviderClient):
                  ignore_local: bool | None = None, employees: Sequence[str] = (), timeout_s: float = 30.0,
                  retry: RetryPolicy | None = None, transport=None):
         if not token and not (username and password):
-            raise ProviderAuthError(PROVIDER, "no credentials configured: set TELECOMX_TOKEN (machine-to-machine"
-                                              " token), or TELECOMX_USERNAME and TELECOMX_PASSWORD")
+            raise ProviderAuthError(PROVIDER, "no credentials configured: set TELECOMX_TOKEN"
+                                              " (machine-to-machine token), or TELECOMX_USERNAME and"
+                                              " TELECOMX_PASSWORD")
         self.account = account
         self._m2m = bool(token)
         self._token: str | None = token or None
         self._login_body = orjson.dumps({"username": username, "password": password}) if not token else b""
-        self._customers = list(customers) or [None]
+        self._customers: list[str | None] = list(customers) or [None]
         self._grouping, self._grouping_tz, self._week_scheme = grouping, grouping_tz, week_scheme
         self._options = {k: v for k, v in (("ignoreBelow", ignore_below), ("ignoreLocal", ignore_local),
                                            ("employees", list(employees) or None)) if v is not None}
@@ -118,31 +119,36 @@ class TelecomXClient(HttpProviderClient):
                 # Undocumented, but a proxy or the API may report a failure (a rate limit) inside a
                 # success: never land it as data. Retried like a broken body, then the run fails.
                 _, detail = error_code(response)
-                raise ProviderResponseError(PROVIDER, f"{what}: error body with HTTP {response.status_code}: "
-                                            f"{self._mask(detail)}", window=window, status=response.status_code)
+                raise ProviderResponseError(PROVIDER, f"{what}: error body with HTTP {response.status_code}:"
+                                            f" {self._mask(detail)}", window=window,
+                                            status=response.status_code)
             return response
         code, detail = error_code(response)
         detail, status = self._mask(detail), response.status_code
         if status == 401 and code in (EXPIRED, CREDENTIALS_INVALID) and what != "login":
             raise SessionExpired(PROVIDER, f"{what}: token no longer accepted ({code})"
-                                 + ("; the configured TELECOMX_TOKEN has expired or was revoked" if self._m2m else ""),
+                                 + ("; the configured TELECOMX_TOKEN has expired or was revoked"
+                                    if self._m2m else ""),
                                  window=window, status=status, code=code)
         if status == 401 and code == INVALID_TOKEN:
-            raise ProviderAuthError(PROVIDER, f"{what}: token is bound to another IP address (invalid_token);"
-                                    " run from the IP address it was issued for", window=window, status=status, code=code)
+            raise ProviderAuthError(PROVIDER, f"{what}: token is bound to another IP address"
+                                    " (invalid_token); run from the IP address it was issued for",
+                                    window=window, status=status, code=code)
         if status == 403 and code == BLACKLISTED:
-            raise ProviderAuthError(PROVIDER, f"{what}: this machine's IP address is blacklisted by Telecom X;"
-                                    " retrying cannot help, ask Telecom X to lift it", window=window, status=status,
-                                    code=code)
+            raise ProviderAuthError(PROVIDER, f"{what}: this machine's IP address is blacklisted by"
+                                    " Telecom X; retrying cannot help, ask Telecom X to lift it",
+                                    window=window, status=status, code=code)
         if status == 403 and code == ACCESS_DENIED:
-            raise ProviderAuthError(PROVIDER, f"{what}: access denied; the token's employee needs VIEWER, MANAGE or"
-                                    " OWNER on the customer (or RESELLER of it)", window=window, status=status, code=code)
+            raise ProviderAuthError(PROVIDER, f"{what}: access denied; the token's employee needs VIEWER,"
+                                    " MANAGE or OWNER on the customer (or RESELLER of it)",
+                                    window=window, status=status, code=code)
         if status == 422 and code in REQUEST_FIELD_ERRORS:
             raise ProviderRequestError(PROVIDER, f"{what}: request field {code!r} refused: {detail}",
                                        window=window, status=status, code=code)
         if what == "login" and status in (400, 401):
-            raise ProviderAuthError(PROVIDER, f"login refused ({detail or status}): check TELECOMX_USERNAME and"
-                                    " TELECOMX_PASSWORD (two-factor accounts need a machine-to-machine token)",
+            raise ProviderAuthError(PROVIDER, f"login refused ({detail or status}): check TELECOMX_USERNAME"
+                                    " and TELECOMX_PASSWORD (two-factor accounts need a"
+                                    " machine-to-machine token)",
                                     status=status, code=code)
         raise_for_status(PROVIDER, window, response, f"{what}: {detail}")
         raise ProviderRequestError(PROVIDER, f"{what}: {detail}", window=window, status=status, code=code)
@@ -158,7 +164,8 @@ class TelecomXClient(HttpProviderClient):
         except (orjson.JSONDecodeError, AttributeError):
             token = None
         if not isinstance(token, str) or not token:
-            raise ProviderAuthError(PROVIDER, "login answered without a token (two-factor required?)", window=window)
+            raise ProviderAuthError(PROVIDER, "login answered without a token (two-factor required?)",
+                                    window=window)
         self._token = token
         self.logins += 1
 
@@ -184,10 +191,11 @@ class TelecomXClient(HttpProviderClient):
     def request_params(self, window: Window, customer: str | None) -> dict:
         """The body of the stats request for `window` (no secret in it: the token is a query param)."""
         first, last = request_bounds(window, self._grouping, self._grouping_tz, self._week_scheme)
-        interval_starts(first, last, self._grouping, self._grouping_tz, self._week_scheme)  # refuse ambiguity
-        return {**({"customer": customer} if customer else {}), "from": format_date(first), "to": format_date(last),
-                "direction": "BOTH", "groupingInterval": self._grouping, "fields": list(REQUEST_FIELDS),
-                "format": "JSON", **self._options}
+        # Refuses an ambiguous window before asking.
+        interval_starts(first, last, self._grouping, self._grouping_tz, self._week_scheme)
+        return {**({"customer": customer} if customer else {}), "from": format_date(first),
+                "to": format_date(last), "direction": "BOTH", "groupingInterval": self._grouping,
+                "fields": list(REQUEST_FIELDS), "format": "JSON", **self._options}
 
     def fetch_window(self, window: Window) -> Iterator[FetchedPage]:
         """One page per configured customer: its employees' counters for the window."""
@@ -199,7 +207,8 @@ class TelecomXClient(HttpProviderClient):
             except orjson.JSONDecodeError:
                 document = None
             require(PROVIDER, window, isinstance(document, list),
-                    f"cdrstats body for customer {customer or '(own)'} is not a JSON array (truncated or not JSON)")
+                    f"cdrstats body for customer {customer or '(own)'} is not a JSON array"
+                    " (truncated or not JSON)")
             yield FetchedPage(STATS_PATH, params, page, response.status_code,
                               response.headers.get("content-type"), response.content, len(document))
 

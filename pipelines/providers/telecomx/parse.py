@@ -55,6 +55,7 @@ from pipelines.providers.telecomx.settings import (
 )
 
 UTC = UTC
+DEFAULT_PARSE_SETTINGS = TelecomXParseSettings()
 _BARE_NUMBER = re.compile(r"\d{1,4}")
 
 
@@ -112,9 +113,11 @@ def interval_starts(first: datetime, last: datetime, grain: str, tz: str = "UTC"
     """Map every interval key the API can return for the inclusive window [first, last] to the
     UTC start of its interval; raise AmbiguousWindowError when a key would name two intervals."""
     if grain not in GROUPINGS:
-        raise ProviderRequestError(PROVIDER, f"groupingInterval {grain!r} is not one of {', '.join(GROUPINGS)}")
+        raise ProviderRequestError(PROVIDER,
+                                   f"groupingInterval {grain!r} is not one of {', '.join(GROUPINGS)}")
     if week_scheme not in WEEK_SCHEMES:
-        raise ProviderRequestError(PROVIDER, f"week scheme {week_scheme!r} is not one of {', '.join(WEEK_SCHEMES)}")
+        raise ProviderRequestError(PROVIDER,
+                                   f"week scheme {week_scheme!r} is not one of {', '.join(WEEK_SCHEMES)}")
     if last < first:
         raise ProviderRequestError(PROVIDER, "field 'to' is before 'from'", window=(first, last))
     try:
@@ -141,8 +144,9 @@ def interval_starts(first: datetime, last: datetime, grain: str, tz: str = "UTC"
     for key, start in candidates:
         if starts.setdefault(key, start) != start:
             raise AmbiguousWindowError(
-                PROVIDER, f"{grain} key {key} would name both {starts[key].isoformat()} and {start.isoformat()}"
-                f" (keys read in {tz}); use a shorter window or a coarser groupingInterval",
+                PROVIDER, f"{grain} key {key} would name both {starts[key].isoformat()}"
+                f" and {start.isoformat()} (keys read in {tz}); use a shorter window or a coarser"
+                " groupingInterval",
                 window=(first, last), code="groupingInterval")
     return starts
 
@@ -188,11 +192,13 @@ def decode_body(body: bytes) -> list:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise ParseError(PROVIDER, None, f"body is not JSON ({exc}); only format JSON is parsed") from None
+        raise ParseError(PROVIDER, None,
+                         f"body is not JSON ({exc}); only format JSON is parsed") from None
     if isinstance(document, dict):
         detail = next((str(document[k]) for k in ("error", "code", "message") if document.get(k)), "")
         raise ParseError(PROVIDER, "error" if detail else None,
-                         record_text(f"error body: {detail}") if detail else "body is a JSON object, expected an array")
+                         record_text(f"error body: {detail}") if detail
+                         else "body is a JSON object, expected an array")
     if not isinstance(document, list):
         raise ParseError(PROVIDER, None, f"body is a JSON {type(document).__name__}, expected an array")
     return document
@@ -207,7 +213,8 @@ class RequestContext(NamedTuple):
     starts: dict[int, datetime]
 
 
-def request_context(params: dict | None, grouping_tz: str = "UTC", week_scheme: str = "iso") -> RequestContext:
+def request_context(params: dict | None, grouping_tz: str = "UTC",
+                    week_scheme: str = "iso") -> RequestContext:
     """The key -> interval start map for the page's request, or ParseError naming the field."""
     if not isinstance(params, dict):
         raise ParseError(PROVIDER, "request_params", "no request window: interval keys cannot be mapped"
@@ -229,7 +236,8 @@ def parse_record(record, account: str, context: RequestContext, raw_response_id:
     if not isinstance(record, dict):
         raise ParseError(PROVIDER, None, f"record is a JSON {type(record).__name__}, expected an object")
     employee_id = required_text(PROVIDER, record, "employeeId")
-    identity = (text_or_none(PROVIDER, record, "extensionId"), text_or_none(PROVIDER, record, "employeeName"),
+    identity = (text_or_none(PROVIDER, record, "extensionId"),
+                text_or_none(PROVIDER, record, "employeeName"),
                 text_or_none(PROVIDER, record, "extensionNumber"))
     data = record.get("data")
     if data is None:
@@ -245,34 +253,41 @@ def parse_record(record, account: str, context: RequestContext, raw_response_id:
                 raise ParseError(PROVIDER, field, f"interval key {text[:20]!r} is not a bare number")
             start = context.starts.get(int(text))
             if start is None:
-                raise ParseError(PROVIDER, field, f"{context.grain} key {text} names no interval of the request window")
+                raise ParseError(PROVIDER, field,
+                                 f"{context.grain} key {text} names no interval of the request window")
             if not isinstance(counters, dict):
-                raise ParseError(PROVIDER, field, f"expected an object of counters, got {type(counters).__name__}")
+                raise ParseError(PROVIDER, field,
+                                 f"expected an object of counters, got {type(counters).__name__}")
             values = [counter(counters.get(name), f"{field}.{name}",
                               INT8_MAX if name.endswith("Seconds") else INT4_MAX)  # bigint / integer columns
                       for name in COUNTER_FIELDS]
         except ParseError as exc:
             errors.append(exc)
             continue
-        rows.append(PbxStatsRow(PROVIDER, account, context.customer, employee_id, identity[0], start,
-                                context.grain, context.time_zone, text, identity[1], identity[2], *values,
-                                raw_response_id))
+        # `values` holds one counter per COUNTER_FIELDS entry, the row's counter columns in order;
+        # mypy cannot count a starred list.
+        rows.append(PbxStatsRow(PROVIDER, account, context.customer, employee_id,  # type: ignore[call-arg]
+                                identity[0], start, context.grain, context.time_zone, text, identity[1],
+                                identity[2], *values, raw_response_id))
     return rows, errors
 
 
 def _quarantine(page, account: str, index: int, errors: list[ParseError], record) -> Quarantined:
-    reason = "; ".join(f"{e.field}: {e.reason}" if len(errors) > 1 and e.field else e.reason for e in errors)
+    reason = "; ".join(f"{e.field}: {e.reason}" if len(errors) > 1 and e.field else e.reason
+                       for e in errors)
     text = record_text(record) if isinstance(record, str) else record_json(record)
     return Quarantined(PROVIDER, account, page.raw_response_id, index, errors[0].field, reason, text)
 
 
 def parse_pages(pages: Iterable[RawPage], account: str,
-                settings: TelecomXParseSettings = TelecomXParseSettings()) -> Iterator[PbxStatsRow | Quarantined]:
+                settings: TelecomXParseSettings = DEFAULT_PARSE_SETTINGS
+                ) -> Iterator[PbxStatsRow | Quarantined]:
     """Every interval of every employee of every page as a PbxStatsRow; what cannot be read
     becomes Quarantined with its reason (record_index -1: the whole body)."""
     for page in pages:
         try:
-            context = request_context(page.request_params, settings.grouping_timezone, settings.week_scheme)
+            context = request_context(page.request_params, settings.grouping_timezone,
+                                      settings.week_scheme)
             records = decode_body(page.body)
         except ParseError as exc:
             yield _quarantine(page, account, -1, [exc], page.body[:2000].decode("utf-8", "replace"))

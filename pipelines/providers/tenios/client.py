@@ -51,7 +51,8 @@ def format_date(moment: datetime) -> str:
 
 def _window_bounds(window: Window) -> dict[str, str]:
     start, end = window
-    return {"start_date_from": format_date(start), "start_date_to": format_date(end - timedelta(milliseconds=1))}
+    return {"start_date_from": format_date(start),
+            "start_date_to": format_date(end - timedelta(milliseconds=1))}
 
 
 class TeniosClient(HttpProviderClient):
@@ -87,7 +88,8 @@ class TeniosClient(HttpProviderClient):
             document = None
         error_code = document.get("error_code") if isinstance(document, dict) else None
         if error_code is not None or response.status_code >= 400:
-            message = str(document.get("error_message") or error_code or "") if isinstance(document, dict) else ""
+            message = (str(document.get("error_message") or error_code or "")
+                       if isinstance(document, dict) else "")
             fields = document.get("fields") if isinstance(document, dict) else None
             detail = message + (f" (fields: {', '.join(map(str, fields))})" if fields else "")
             detail = detail.replace(self._access_key, "***")
@@ -123,26 +125,30 @@ class TeniosClient(HttpProviderClient):
             require(PROVIDER, window, isinstance(items, list), "field 'items' is not a list")
             require(PROVIDER, window, isinstance(total, int) and total >= 0,
                     f"field 'total_items' is not a count: {total!r:.40}")
+            assert isinstance(total, int)  # require() above raised otherwise; narrows it for mypy
             if expected_total is None:
                 expected_total = total
             elif total != expected_total:
                 raise WindowInconsistentError(
-                    PROVIDER, f"total_items changed from {expected_total} to {total} while paging", window=window)
+                    PROVIDER, f"total_items changed from {expected_total} to {total} while paging",
+                    window=window)
             if not items and received < total:
                 raise WindowInconsistentError(
                     PROVIDER, f"page {page} is empty after {received} of {total} records", window=window)
             received += len(items)
-            seen.update(hash(item.get("uuid")) if isinstance(item, dict) else hash(repr(item)) for item in items)
+            seen.update(hash(item.get("uuid")) if isinstance(item, dict) else hash(repr(item))
+                        for item in items)
             yield FetchedPage(RETRIEVE_PATH, params, page, response.status_code,
                               response.headers.get("content-type"), response.content, len(items))
             if not items or received >= total:
                 if len(seen) < min(received, total):
                     raise WindowInconsistentError(
-                        PROVIDER, f"{received - len(seen)} records repeated across pages (records moved while "
-                                  f"paging): {len(seen)} distinct of {total}", window=window)
+                        PROVIDER, f"{received - len(seen)} records repeated across pages (records moved"
+                                  f" while paging): {len(seen)} distinct of {total}", window=window)
                 return
             if page > total:  # a provider that never stops paging
-                raise ProviderResponseError(PROVIDER, f"paging did not end after {page} pages", window=window)
+                raise ProviderResponseError(PROVIDER, f"paging did not end after {page} pages",
+                                            window=window)
             page += 1
 
     def provider_count(self, window: Window) -> int | None:
@@ -151,7 +157,8 @@ class TeniosClient(HttpProviderClient):
             raise ValueError("TENIOS /cdrs/count accepts at most one day")
         _, document = self._post(COUNT_PATH, _window_bounds(window), window)
         total = document.get("total_items")
-        require(PROVIDER, window, isinstance(total, int), f"count 'total_items' is not a count: {total!r:.40}")
+        require(PROVIDER, window, isinstance(total, int),
+                f"count 'total_items' is not a count: {total!r:.40}")
         return total
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime, tzinfo
 from decimal import Decimal
+from typing import overload
 
 import msgspec
 import orjson
@@ -176,6 +177,14 @@ def _text(value: str | None) -> str | None:
     return None if value is None else (value.strip() or None)
 
 
+@overload
+def _stamp(value: str, naive_tz: tzinfo) -> datetime: ...
+
+
+@overload
+def _stamp(value: str | None, naive_tz: tzinfo) -> datetime | None: ...
+
+
 def _stamp(value: str | None, naive_tz: tzinfo) -> datetime | None:
     if value is None:
         return None
@@ -194,7 +203,8 @@ def _decimal(value: int | float | None, field: str, limit) -> Decimal | None:
     return result
 
 
-def _parse_page_fast(body: bytes, account: str, raw_response_id: int | None, naive_tz: tzinfo) -> list[CallLeg]:
+def _parse_page_fast(body: bytes, account: str, raw_response_id: int | None,
+                     naive_tz: tzinfo) -> list[CallLeg]:
     """The legs of a well-formed page, or _NotFast. Same results as parse_record, record for record."""
     if b"\\u0000" in body:
         raise _NotFast("NUL escape")
@@ -224,10 +234,12 @@ def _parse_page_fast(body: bytes, account: str, raw_response_id: int | None, nai
                 if value is not None:
                     attributes[name] = value
             legs.append(CallLeg(
-                PROVIDER, account, uuid, main_leg or uuid, started_at, answered_at, _stamp(r.end_stamp, naive_tz),
+                PROVIDER, account, uuid, main_leg or uuid, started_at, answered_at,
+                _stamp(r.end_stamp, naive_tz),
                 r.duration, None if billusec is None else billusec / _MICRO, direction,
                 to_e164(_text(r.callerid_number), COUNTRY_CODE), destination,
-                destination if direction == "inbound" else None, call_type, _outcome(answered_at is not None, cause),
+                destination if direction == "inbound" else None, call_type,
+                _outcome(answered_at is not None, cause),
                 cause, _decimal(r.cost, "cost", NUMERIC_14_6_LIMIT), _text(r.source_type), None,
                 _text(r.bleg_uuid), orjson.dumps(attributes).decode(), raw_response_id))
     except (ValueError, OverflowError):

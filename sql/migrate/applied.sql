@@ -1,0 +1,1 @@
+SELECT version, sha256 FROM public.cdr_schema_migrations;
