@@ -10,7 +10,8 @@ checks, the derived tables, the shared test suites) is built from that declarati
   secrets, which are only ever references to environment variables.
 - `open_client(settings, credentials)` and `parse_pages(pages, account, parse_settings)`.
 - `simulator`: its API on loopback, for the demo, the tests and the benchmark.
-- `conformance`: what the shared test suites need to know of it (tests/README.md).
+- `conformance`: what the shared test suites need to know of it, from its `conformance.py`
+  (`Conformance` below; the suites take its row types and tables from `items`).
 """
 from __future__ import annotations
 
@@ -110,13 +111,56 @@ def simulated_environment(provider: str, **values: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Login:
+    """One of the provider's credential alternatives, as the secrets suite runs it against the
+    simulator. Keys are credential names; the suite sets them as `<PROVIDER>_<NAME>` variables."""
+
+    name: str  # names the test case: "token", "password"
+    # credentials the simulator refuses; the values of these credentials, right and wrong, are
+    # the secrets searched for (a user name is not one)
+    wrong: Mapping[str, str]
+    # over the simulator's environment, to choose this alternative ("": unset, as a blank variable is)
+    credentials: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Conformance:
     """What the shared test suites (fault matrix, fuzzing, one bad record, secrets, hostile
-    strings) need to know of a provider, supplied from its own folder (`conformance.py`)."""
+    strings) need to know of a provider, supplied from its own folder (`conformance.py`).
+
+    Its row types and tables are not repeated here: the suites read them from `ProviderSpec.items`.
+    The callables are pure, bytes in and bytes out, on a body as the provider's simulator serves it.
+    """
 
     data_path: str  # the endpoint whose answers carry the records (where faults are injected)
     empty_answer: tuple[str, str]  # a well-formed answer with no records: (body, content type)
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # an error reported inside an HTTP 200 answer, (body, content type); None: the API has none
+    error_answer: tuple[str, str] | None
+    # the doc examples (files in `<folder>/conformance/`), each with the request params that
+    # produced it: a parser may read them (Telecom X maps interval keys through them)
+    fixtures: tuple[tuple[Path, Mapping[str, Any]], ...]
+    record_count: Callable[[bytes], int]
+    # the body with record `index` made unreadable by a bad value in a field the parser requires
+    break_record: Callable[[bytes, int, str], bytes]
+    # the body with record `index`'s free-text fields (ones the parser keeps verbatim) set to `text`
+    with_text: Callable[[bytes, int, str], bytes]
+    logins: tuple[Login, ...]  # every credential alternative of `ProviderSpec.credentials`
+    rows_per_record: int | None = 1  # rows a good record yields; None: it varies
+    # its answers carry a record count (TENIOS's total_items), so an empty answer for a day with
+    # calls is refused instead of being taken for a quiet day
+    reports_record_count: bool = False
+    # it pages by offset: the fault matrix also moves and repeats records across pages, with
+    # `paging_settings` (setting name -> value) making a simulated day span several pages
+    paging_faults: bool = False
+    paging_settings: Mapping[str, str] = field(default_factory=dict)
+    # for the fuzzer: bodies that attack the format itself (XML entity expansion), tried in about
+    # one structural mutation in ten, and request-param values the parser gives a meaning to
+    hostile_bodies: tuple[bytes, ...] = ()
+    param_values: tuple[str, ...] = ()
+
+    def fixture_pages(self) -> list[tuple[bytes, dict[str, Any]]]:
+        """Each doc example's body and request params."""
+        return [(path.read_bytes(), dict(params)) for path, params in self.fixtures]
 
 
 @dataclass(frozen=True)

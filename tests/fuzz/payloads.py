@@ -1,72 +1,68 @@
 """Seed pages and hypothesis strategies that mutate them, for the parser fuzz tests.
 
-Seeds are the checked-in fixtures (the providers' doc examples) plus one day of each simulator's
+Seeds are each provider's doc examples (its conformance fixtures) plus one day of its simulator's
 output, fetched over loopback by the provider's own client, so the mutations start from bodies
-that parse and exercise the parsers' deep paths, not only their "not JSON" exits.
+that parse and exercise the parsers' deep paths, not only their "not JSON" exits. What a
+provider adds to the mutations (its error answers, attacks on its format, request values its
+parser reads) comes from its conformance; the rest depends on the body's format alone.
 """
 from __future__ import annotations
 
 import copy
 import json
 import os
+import re
 import signal
-from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
+from functools import cache
 
 import orjson
+import psycopg
 from hypothesis import strategies as st
 from lxml import etree
 
-from pipelines.providers import registry
-from pipelines.simulators import running_simulators
+from pipelines.config import account_from_env
 from pipelines.model import RawPage
+from pipelines.simulators import running_simulators
+from tests.providers_under_test import providers_under_test
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
-PROVIDERS = ("tenios", "mixvoip", "telecomx", "belfabriek")
-SEED_DAY = datetime(2026, 3, 29, tzinfo=timezone.utc)  # a DST change in Europe: odd local times
+SPECS = providers_under_test()
+SEED_DAY = datetime(2026, 3, 29, tzinfo=UTC)  # a DST change in Europe: odd local times
 SEED_WINDOW = (SEED_DAY, SEED_DAY + timedelta(days=1))
 RECORDS_PER_SEED = 6  # small bodies keep an example fast; mutations duplicate records anyway
-
-# The requests that produced the checked-in fixtures (Telecom X maps interval keys through them).
-_FIXTURE_PARAMS = {
-    "tenios": {"page": 1, "page_size": 500},
-    "mixvoip": {"profile_id": "100201", "start_date": "2021-06-29", "end_date": "2021-06-30", "format": "json"},
-    "telecomx": {"customer": "12345678901234567890ABCD", "from": "2020-11-30T00:00:00.000Z",
-                 "to": "2020-12-20T23:59:59.999Z", "groupingInterval": "WEEK"},
-    "belfabriek": {"servicenumber": "318001234567"},
-}
 
 
 # --- seeds ------------------------------------------------------------------------------------
 
 def _trim(body: bytes) -> bytes:
-    """The first few records of a JSON body (an array, or TENIOS's {"items": [...]})."""
+    """The first few records of a JSON body (an array, or the arrays of an envelope object)."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
         return body
     if isinstance(document, list):
         return orjson.dumps(document[:RECORDS_PER_SEED])
-    if isinstance(document, dict) and isinstance(document.get("items"), list):
-        return orjson.dumps({**document, "items": document["items"][:RECORDS_PER_SEED]})
+    if isinstance(document, dict):
+        return orjson.dumps({key: value[:RECORDS_PER_SEED] if isinstance(value, list) else value
+                             for key, value in document.items()})
     return body
 
 
 def _simulator_pages() -> dict[str, list[RawPage]]:
     """One day of every simulator, fetched by each provider's own client; os.environ restored."""
     saved = dict(os.environ)
-    pages: dict[str, list[RawPage]] = {name: [] for name in PROVIDERS}
+    pages: dict[str, list[RawPage]] = {name: [] for name in SPECS}
     try:
-        with running_simulators(list(PROVIDERS), legs_per_day=12):
-            for name, spec in registry().items():
-                client = spec.resource_from_env().process_config_and_initialize().open_client()
+        with running_simulators(list(SPECS), legs_per_day=12):
+            for name, spec in SPECS.items():
+                client = account_from_env(spec, os.environ).open_client(os.environ)
                 try:
                     for fetched in client.fetch_window(SEED_WINDOW):
-                        pages[name].append(RawPage(None, fetched.page, _trim(fetched.body), fetched.content_type,
-                                                   dict(fetched.request_params), SEED_WINDOW))
+                        pages[name].append(RawPage(None, fetched.page, _trim(fetched.body),
+                                                   fetched.content_type, dict(fetched.request_params),
+                                                   SEED_WINDOW))
                 finally:
                     client.close()
     finally:
@@ -75,20 +71,21 @@ def _simulator_pages() -> dict[str, list[RawPage]]:
     return pages
 
 
-@lru_cache(maxsize=1)
+@cache
 def seed_pages() -> dict[str, list[RawPage]]:
+    """Each provider's seeds: its simulator's pages first, then its doc examples."""
     pages = _simulator_pages()
-    for name in PROVIDERS:
-        for path in sorted((FIXTURES / name).iterdir()):
-            pages[name].append(RawPage(None, 1, _trim(path.read_bytes()), None, _FIXTURE_PARAMS[name], None))
+    for name, spec in SPECS.items():
+        for body, params in spec.conformance.fixture_pages():
+            pages[name].append(RawPage(None, 1, _trim(body), None, params, None))
     return pages
 
 
 # --- values that break assumptions ------------------------------------------------------------
 
 _ODD_TEXT = st.sampled_from([
-    "", " ", "\x00", "a\x00b", "\ufeff", "\u202e+4930", "０３０ １２３", "\ud7ff", "\U0001f4de", "NaN", "Infinity",
-    "-0", "1e400", "-1e400", "99999999999999999999999", "0x1F", "1_000", "١٢٣", "null", "true",
+    "", " ", "\x00", "a\x00b", "\ufeff", "\u202e+4930", "０３０ １２３", "\ud7ff", "\U0001f4de", "NaN",
+    "Infinity", "-0", "1e400", "-1e400", "99999999999999999999999", "0x1F", "1_000", "١٢٣", "null", "true",
     "2026-02-30T25:61:61Z", "31-12-9999 23:59:59", "00-00-0000 00:00:00", "29-03-2026 02:30:00",
     "25-10-2026 02:30:00", "9999-12-31T23:59:59.999999-23:59", "0001-01-01T00:00:00+14:00",
     "'; DROP TABLE cdr.fact_call_leg; --", "<![CDATA[x]]>", "&amp;", "\r\n", '"', "'", ",", "\\",
@@ -103,7 +100,8 @@ _SCALARS = st.one_of(
 JSON_VALUES = st.recursive(
     _SCALARS,
     lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(st.one_of(st.text(max_size=8), _ODD_TEXT), children, max_size=4)),
+                               st.dictionaries(st.one_of(st.text(max_size=8), _ODD_TEXT), children,
+                                               max_size=4)),
     max_leaves=12,
 )
 
@@ -147,17 +145,19 @@ def _copy(value):
 
 
 @st.composite
-def mutated_document(draw, document):
-    """A copy of a decoded JSON document with 1-4 structural changes at random places."""
+def mutated_document(draw, document, answers: tuple = ()):
+    """A copy of a decoded JSON document with 1-4 structural changes at random places; `answers`
+    are whole documents the provider may send instead (its error and empty answers)."""
     document = _copy(document)
     for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(["drop", "duplicate", "retype", "rename", "wrap", "deep", "root", "numbers"]))
+        op = draw(st.sampled_from(["drop", "duplicate", "retype", "rename", "wrap", "deep", "root",
+                                   "numbers"]))
         if op == "root":
+            # replaced, wrapped in an envelope or a list, an array as an object keyed by index, or
+            # one of the provider's own answers instead
+            keyed = {str(i): r for i, r in enumerate(document)} if isinstance(document, list) else document
             document = draw(st.one_of(JSON_VALUES, st.just({"items": document}), st.just([document]),
-                                      st.just({"error_code": "INVALID_ACCESS_KEY", "error_message": "x"}),
-                                      st.just({"return": {"code": 500, "message": "boom"}}),
-                                      st.just({str(i): r for i, r in enumerate(document)} if isinstance(document, list)
-                                              else document)))
+                                      st.just(keyed), *(st.just(answer).map(_copy) for answer in answers)))
             continue
         nodes = _containers(document)
         if not nodes:
@@ -186,72 +186,76 @@ def mutated_document(draw, document):
         elif op == "rename" and isinstance(node, dict):
             node[draw(st.one_of(st.text(max_size=8), _ODD_TEXT, st.just(key.upper())))] = node.pop(key)
         elif op == "wrap":
-            node[key] = draw(st.sampled_from([[node[key]], {"value": node[key]}, json_bytes(node[key]).decode()]))
+            node[key] = draw(st.sampled_from([[node[key]], {"value": node[key]},
+                                              json_bytes(node[key]).decode()]))
         elif op == "deep":
             node[key] = deep(draw(st.sampled_from([50, 500, 1100, 3000])), node[key],
                              draw(st.sampled_from(["list", "dict"])))
     return document
 
 
-# --- XML mutations (Belfabriek) ---------------------------------------------------------------
+# --- XML mutations ----------------------------------------------------------------------------
 
 _XML_SAFE = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30)
-_XML_ATTACKS = [
-    # entity expansion and external entities must fail as malformed XML, never expand or fetch
-    b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
-    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">'
-    b'<!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">]>'
-    b'<CALLER_DATA_RECORDS servicenumber="31800"><RECORD><NUMBER>&f;&f;&f;&f;</NUMBER></RECORD></CALLER_DATA_RECORDS>',
-    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-    b'<CALLER_DATA_RECORDS servicenumber="31800"><RECORD><NUMBER>&x;</NUMBER></RECORD></CALLER_DATA_RECORDS>',
-    b'<CALLER_DATA_RECORDS servicenumber="31800"><RECORD><NUMBER>&undefined;</NUMBER></RECORD></CALLER_DATA_RECORDS>',
-    b'<CALLER_DATA_RECORDS xmlns="urn:x" xmlns:b="urn:b" servicenumber="31800"><b:RECORD><b:DURATION>1'
-    b'</b:DURATION><TIMESTAMP>01-01-2026 00:00:00</TIMESTAMP></b:RECORD></CALLER_DATA_RECORDS>',
-    b"<CALLER_DATA_RECORDS servicenumber='31800'><RECORD><![CDATA[<TIMESTAMP>]]></RECORD><?pi x?><!-- c -->"
-    b"</CALLER_DATA_RECORDS>",
-]
+_START_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)([^>]*)>")
+_ATTRIBUTE = re.compile(rb"([A-Za-z_][\w.:-]*)\s*=")
+
+
+@cache
+def xml_names(provider: str) -> tuple[list[str], list[str]]:
+    """The element and attribute names of the provider's XML seeds and answers: what renamed and
+    added elements are called, so that mutations reach the parser's record-level code."""
+    conformance = SPECS[provider].conformance
+    bodies = [page.body for page in seed_pages()[provider]]
+    bodies += [answer[0].encode() for answer in (conformance.empty_answer, conformance.error_answer)
+               if answer]
+    tags, attributes = set(), set()
+    for body in bodies:
+        for tag, inside in _START_TAG.findall(body):
+            tags.add(tag.decode())
+            attributes.update(name.decode() for name in _ATTRIBUTE.findall(inside))
+    return sorted(tags), sorted(attributes)
 
 
 @st.composite
-def mutated_xml(draw, body: bytes) -> bytes:
-    """The body with 1-4 element-level changes, or one of the known XML attacks spliced in."""
-    if draw(st.integers(0, 9)) == 0:
-        return draw(st.sampled_from(_XML_ATTACKS))
+def mutated_xml(draw, body: bytes, provider: str) -> bytes:
+    """The body with 1-4 element-level changes."""
     try:
         root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError:
         return body
+    tags, attributes = xml_names(provider)
     for _ in range(draw(st.integers(1, 4))):
         elements = list(root.iter(etree.Element))
         element = draw(st.sampled_from(elements))
         parent = element.getparent()
-        op = draw(st.sampled_from(["drop", "duplicate", "text", "rename", "attribute", "deep", "child", "root"]))
+        op = draw(st.sampled_from(["drop", "duplicate", "text", "rename", "attribute", "deep", "child",
+                                   "root"]))
         if op == "drop" and parent is not None:
             parent.remove(element)
         elif op == "duplicate" and parent is not None:
             parent.insert(parent.index(element), copy.deepcopy(element))
         elif op == "text":
-            element.text = draw(st.one_of(_XML_SAFE, _ODD_TEXT.filter(lambda s: "\x00" not in s and "\ud7ff" != s)))
+            element.text = draw(st.one_of(_XML_SAFE,
+                                          _ODD_TEXT.filter(lambda s: "\x00" not in s and s != "\ud7ff")))
         elif op == "rename":
-            element.tag = draw(st.sampled_from(["RECORD", "NO_RECORD", "ERROR", "MESSAGE", "CALLER_DATA_RECORDS",
-                                                "CALLERS_DATA_RECORDS", "TIMESTAMP", "DURATION", "html", "X"]))
+            element.tag = draw(st.sampled_from([*tags, "html", "X"]))
         elif op == "attribute":
-            element.set(draw(st.sampled_from(["servicenumber", "startdate", "x"])), draw(_XML_SAFE))
+            element.set(draw(st.sampled_from([*attributes, "x"])), draw(_XML_SAFE))
         elif op == "deep":
-            inner = element
+            inner, name = element, draw(st.sampled_from(tags))
             for _ in range(draw(st.sampled_from([10, 300, 3000]))):
-                inner = etree.SubElement(inner, "RECORD")
+                inner = etree.SubElement(inner, name)
         elif op == "child":
-            etree.SubElement(element, draw(st.sampled_from(["RECORD", "TIMESTAMP", "DURATION", "NUMBER", "Z"]))
-                             ).text = draw(_XML_SAFE)
+            etree.SubElement(element, draw(st.sampled_from([*tags, "Z"]))).text = draw(_XML_SAFE)
         elif op == "root":
-            wrapper = etree.Element(draw(st.sampled_from(["CALLERS_DATA_RECORDS", "html", "ERROR"])))
+            wrapper = etree.Element(draw(st.sampled_from([*tags, "html"])))
             wrapper.append(root)
             root = wrapper
     return etree.tostring(root, xml_declaration=draw(st.booleans()), encoding="UTF-8")
 
 
-# --- CSV mutations (MIXvoip) ------------------------------------------------------------------
+# --- CSV mutations ----------------------------------------------------------------------------
 
 @st.composite
 def mutated_csv(draw, body: bytes) -> bytes:
@@ -259,7 +263,8 @@ def mutated_csv(draw, body: bytes) -> bytes:
     for _ in range(draw(st.integers(1, 4))):
         i = draw(st.integers(0, len(lines) - 1))
         fields = lines[i].split(",")
-        op = draw(st.sampled_from(["drop_line", "dup_line", "drop_field", "dup_field", "retype", "quote", "join"]))
+        op = draw(st.sampled_from(["drop_line", "dup_line", "drop_field", "dup_field", "retype", "quote",
+                                   "join"]))
         j = draw(st.integers(0, len(fields) - 1))
         if op == "drop_line" and len(lines) > 1:
             del lines[i]
@@ -302,9 +307,10 @@ def mutated_bytes(draw, body: bytes) -> bytes:
             position = min(position, len(data) - 1)
             data[position] ^= 1 << draw(st.integers(0, 7))
         elif op == "insert":
-            data[position:position] = draw(st.one_of(st.binary(min_size=1, max_size=6),
-                                                     st.sampled_from([b"\x00", b"\xff\xfe", b"\xc3", b"\xef\xbb\xbf",
-                                                                      b'"', b"<", b"]]>", b"\n", b"\\u0000"])))
+            data[position:position] = draw(st.one_of(
+                st.binary(min_size=1, max_size=6),
+                st.sampled_from([b"\x00", b"\xff\xfe", b"\xc3", b"\xef\xbb\xbf", b'"', b"<", b"]]>", b"\n",
+                                 b"\\u0000"])))
         elif op == "delete" and data:
             del data[position:position + draw(st.integers(1, 20))]
         elif op == "splice":
@@ -314,6 +320,7 @@ def mutated_bytes(draw, body: bytes) -> bytes:
 
 
 _RAW_BREAKS = bytes.maketrans(b"\r\n\t", b"   ")
+ODD_MOMENTS = ["2026-13-01T00:00:00Z", "1900-01-01T00:00:00Z", "9999-12-31T23:59:59Z"]
 
 
 def _format(page: RawPage) -> str:
@@ -321,17 +328,33 @@ def _format(page: RawPage) -> str:
     return "json" if head in (b"[", b"{") else "xml" if head == b"<" else "csv"
 
 
+@cache
+def _json_answers(provider: str) -> tuple:
+    """The provider's empty and error answers that are JSON, decoded."""
+    conformance = SPECS[provider].conformance
+    answers = []
+    for answer in (conformance.empty_answer, conformance.error_answer):
+        with suppress(orjson.JSONDecodeError):
+            answers.extend([orjson.loads(answer[0])] if answer else [])
+    return tuple(answers)
+
+
 @st.composite
-def mutated_body(draw, page: RawPage) -> bytes:
-    """A body derived from the seed page: structural changes, then maybe byte-level ones."""
+def mutated_body(draw, page: RawPage, provider: str) -> bytes:
+    """A body derived from the seed page: structural changes (or, now and then, one of the
+    provider's attacks on its format), then maybe byte-level ones."""
     body = page.body
     kind = _format(page)
+    hostile = SPECS[provider].conformance.hostile_bodies
     if draw(st.integers(0, 3)):  # mostly structural: those reach the record-level code
-        if kind == "json":
-            # MIXvoip's doc example has raw line breaks inside strings; as whitespace they decode
-            body = json_bytes(draw(mutated_document(orjson.loads(body.translate(_RAW_BREAKS)))))
+        if hostile and draw(st.integers(0, 9)) == 0:
+            body = draw(st.sampled_from(hostile))
+        elif kind == "json":
+            # a doc example may have raw line breaks inside strings; as whitespace they decode
+            document = orjson.loads(body.translate(_RAW_BREAKS))
+            body = json_bytes(draw(mutated_document(document, _json_answers(provider))))
         elif kind == "xml":
-            body = draw(mutated_xml(body))
+            body = draw(mutated_xml(body, provider))
         else:
             body = draw(mutated_csv(body))
     if draw(st.integers(0, 2)) == 0:
@@ -339,18 +362,23 @@ def mutated_body(draw, page: RawPage) -> bytes:
     return body
 
 
+@cache
+def _param_keys(provider: str) -> list[str]:
+    return sorted({key for page in seed_pages()[provider] for key in page.request_params or ()})
+
+
 @st.composite
-def mutated_params(draw, params: dict | None) -> dict | None:
-    """Usually the seed's request as it was; sometimes with values the parser may lean on changed.
+def mutated_params(draw, params: dict | None, provider: str) -> dict | None:
+    """Usually the seed's request as it was; sometimes with a value the parser may lean on changed
+    (or a parameter another of the provider's requests has, added).
 
     Never with a NUL: request_params come back from a jsonb column, which cannot hold one."""
     if params is None or draw(st.integers(0, 4)):
         return params
     params = dict(params)
-    key = draw(st.sampled_from(sorted(params) + ["groupingInterval", "servicenumber", "profile_id", "customer"]))
-    params[key] = draw(st.one_of(JSON_VALUES, st.sampled_from(["HOUR", "DAY", "WEEK", "MONTH", "YEAR",
-                                                               "2026-13-01T00:00:00Z", "1900-01-01T00:00:00Z",
-                                                               "9999-12-31T23:59:59Z"]))
+    key = draw(st.sampled_from(_param_keys(provider)))
+    values = [*SPECS[provider].conformance.param_values, *ODD_MOMENTS]
+    params[key] = draw(st.one_of(JSON_VALUES, st.sampled_from(values))
                        .filter(lambda value: "\\u0000" not in json_bytes(value).decode("utf-8", "replace")))
     return params
 
@@ -362,32 +390,40 @@ def fuzzed_pages(draw, provider: str) -> list[RawPage]:
     pages = []
     for number in range(1, draw(st.integers(1, 3)) + 1):
         seed = draw(st.sampled_from(seeds))
-        pages.append(seed._replace(raw_response_id=number, page=number, body=draw(mutated_body(seed)),
-                                   request_params=draw(mutated_params(seed.request_params))))
+        pages.append(seed._replace(raw_response_id=number, page=number,
+                                   body=draw(mutated_body(seed, provider)),
+                                   request_params=draw(mutated_params(seed.request_params, provider))))
     return pages
 
 
 # --- what the warehouse accepts ----------------------------------------------------------------
 
-INT4 = frozenset({"duration_s", "record_index", "outbound_calls", "outbound_answered", "outbound_unanswered",
-                  "outbound_failed", "inbound_calls", "inbound_answered", "inbound_unanswered", "inbound_busy"})
-INT8 = frozenset({"outbound_seconds", "inbound_seconds", "raw_response_id"})
-NUMERIC_14_6 = frozenset({"billable_s", "cost_eur"})  # numeric(14, 6): |x| < 10^8
-JSONB = frozenset({"attributes"})
+_INT_BITS = {"smallint": 15, "integer": 31, "bigint": 63}
 
 
-def unstorable(item) -> list[str]:
-    """Why PostgreSQL would refuse this row in the COPY or the merge (empty: it would store it).
+def column_types(url: str, tables) -> dict[str, dict[str, tuple[str, int | None, int | None]]]:
+    """Each table's columns as PostgreSQL declares them: (data type, numeric precision, scale)."""
+    query = ("SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns"
+             " WHERE table_schema = %s AND table_name = %s")
+    with psycopg.connect(url) as conn:
+        return {table: {name: types for name, *types in conn.execute(query, table.split(".")).fetchall()}
+                for table in tables}
+
+
+def unstorable(item, columns: dict[str, tuple[str, int | None, int | None]]) -> list[str]:
+    """Why PostgreSQL would refuse this row in the COPY or the merge into the table whose
+    `column_types` are `columns` (empty: it would store it).
 
     A parser must quarantine such a record: otherwise one bad value fails the whole window's load
     instead of landing in cdr.quarantine with the rest of the page loaded.
     """
     problems = []
     for name, value in item._asdict().items():
+        data_type, precision, scale = columns.get(name, ("", None, None))
         if isinstance(value, str):
             if "\x00" in value:
                 problems.append(f"{name}: NUL character (text cannot hold it)")
-            if name in JSONB and "\\u0000" in value:
+            if data_type == "jsonb" and "\\u0000" in value:
                 problems.append(f"{name}: \\u0000 escape (jsonb cannot hold it)")
             try:
                 value.encode("utf-8")
@@ -395,13 +431,13 @@ def unstorable(item) -> list[str]:
                 problems.append(f"{name}: lone surrogate (not UTF-8)")
         elif isinstance(value, bool):
             continue
-        elif isinstance(value, int):
-            bits = 31 if name in INT4 else 63
+        elif isinstance(value, int) and data_type != "numeric":
+            bits = _INT_BITS.get(data_type, 63)
             if not -2**bits <= value < 2**bits:
                 problems.append(f"{name}: {value} out of range")
-        elif isinstance(value, (Decimal, float)) and name in NUMERIC_14_6:
-            if not abs(Decimal(str(value))) < Decimal(10) ** 8:
-                problems.append(f"{name}: {value} overflows numeric(14, 6)")
+        elif (isinstance(value, (int, Decimal, float)) and data_type == "numeric" and precision is not None
+              and not abs(Decimal(str(value))) < Decimal(10) ** (precision - (scale or 0))):
+            problems.append(f"{name}: {value} overflows numeric({precision}, {scale})")
     return problems
 
 

@@ -1,9 +1,9 @@
 """Every provider parser against thousands of mutated payloads: each input either yields the
-provider's row types (legs, quarantined records, its own rows) or raises the project's typed
+provider's row types (its kinds of rows and quarantined records) or raises the project's typed
 error; never another exception, never a hang, never a row PostgreSQL would refuse.
 
 CDR_FUZZ_EXAMPLES raises the example count per parser for a deep run (default sized so that the
-four parsers together stay well under a minute).
+parsers together stay well under a minute).
 """
 from __future__ import annotations
 
@@ -15,19 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.errors import CdrEtlError
-from pipelines.model import CallLeg, Quarantined
-from pipelines.providers import registry
-from pipelines.providers.mixvoip.billing import BillingItem
-from pipelines.providers.telecomx.parse import PbxStatsRow
-from tests.fuzz.payloads import PROVIDERS, fuzzed_pages, seed_pages, time_limit, unstorable
+from pipelines.model import Quarantined
+from pipelines.providers.spec import QUARANTINE
+from tests.fuzz.payloads import SPECS, column_types, fuzzed_pages, seed_pages, time_limit, unstorable
 
 EXAMPLES = int(os.environ.get("CDR_FUZZ_EXAMPLES", "2000"))
-ROW_TYPES = {
-    "tenios": (CallLeg, Quarantined),
-    "belfabriek": (CallLeg, Quarantined),
-    "mixvoip": (CallLeg, BillingItem, Quarantined),
-    "telecomx": (PbxStatsRow, Quarantined),
-}
+# The table each row type lands in, by provider: its kinds, and the quarantine.
+TABLE_OF = {name: {kind.row_type: kind.table for kind in (*spec.items, QUARANTINE)}
+            for name, spec in SPECS.items()}
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=timedelta(seconds=5),  # generous: two cores shared with other developers' runs
@@ -40,12 +35,18 @@ def parse_or_typed_error(provider: str, pages) -> list | None:
     """The items of `pages`, or None when the parser raised the project's typed error."""
     with time_limit(PER_EXAMPLE_LIMIT_S):
         try:
-            return list(registry()[provider].parse_pages(pages, "acct"))
+            return list(SPECS[provider].parse_pages(pages, "acct"))
         except CdrEtlError:
             return None
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.fixture(scope="module")
+def columns(warehouse_url):
+    """The columns of every table a parsed row can land in, as the migrated schema declares them."""
+    return column_types(warehouse_url, {table for tables in TABLE_OF.values() for table in tables.values()})
+
+
+@pytest.mark.parametrize("provider", list(SPECS))
 def test_unmutated_seeds_parse_into_rows(provider):
     """The seeds reach the record-level code: without this the mutations would only test the
     parsers' "not a body" exits."""
@@ -54,14 +55,16 @@ def test_unmutated_seeds_parse_into_rows(provider):
     assert sum(type(i) is not Quarantined for i in items) >= 5, items[:3]
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", list(SPECS))
 @FUZZ
 @given(data=st.data())
-def test_mutated_pages_yield_rows_or_the_typed_parse_error(provider, data):
+def test_mutated_pages_yield_rows_or_the_typed_parse_error(provider, columns, data):
     pages = data.draw(fuzzed_pages(provider), label="pages")
     items = parse_or_typed_error(provider, pages)
     for item in items or ():
-        assert type(item) in ROW_TYPES[provider], type(item)
-        assert not unstorable(item), (unstorable(item), item)
+        assert type(item) in TABLE_OF[provider], type(item)
+        problems = unstorable(item, columns[TABLE_OF[provider][type(item)]])
+        assert not problems, (problems, item)
         if type(item) is Quarantined:
-            assert item.reason and item.record_index >= -1 and item.raw_response_id in {p.raw_response_id for p in pages}
+            assert item.reason and item.record_index >= -1
+            assert item.raw_response_id in {page.raw_response_id for page in pages}

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from pipelines.providers.belfabriek.client import open_client
+from pipelines.providers.belfabriek.conformance import CONFORMANCE
 from pipelines.providers.belfabriek.parse import parse_pages
-from pipelines.providers.belfabriek.settings import PROVIDER, STATISTICS_PATH, BelfabriekSettings
+from pipelines.providers.belfabriek.settings import PROVIDER, BelfabriekSettings
 from pipelines.providers.belfabriek.simulator import BelfabriekData, build_simulator
 from pipelines.providers.spec import (
     CALL_LEGS,
-    Conformance,
     ProviderSpec,
     SimulatedProvider,
     simulated_environment,
@@ -37,10 +37,5 @@ SPEC = ProviderSpec(
     items=(CALL_LEGS,),
     simulator=simulated,
     default_sim_port=18082,
-    conformance=Conformance(
-        data_path=STATISTICS_PATH.rstrip("/"),
-        empty_answer=('<?xml version="1.0" encoding="UTF-8"?>\n<CALLERS_DATA_RECORDS>\n'
-                      '<CALLER_DATA_RECORDS>\n  <NO_RECORD>No Record</NO_RECORD>\n</CALLER_DATA_RECORDS>\n'
-                      '</CALLERS_DATA_RECORDS>\n', "text/xml"),
-    ),
+    conformance=CONFORMANCE,
 )

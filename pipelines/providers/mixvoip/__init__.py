@@ -6,12 +6,12 @@ from pathlib import Path
 
 from pipelines.providers.mixvoip.billing import BillingItem
 from pipelines.providers.mixvoip.client import open_client
+from pipelines.providers.mixvoip.conformance import CONFORMANCE
 from pipelines.providers.mixvoip.parse import parse_pages
-from pipelines.providers.mixvoip.settings import GETCALLS_PATH, PROVIDER, MixvoipSettings
+from pipelines.providers.mixvoip.settings import PROVIDER, MixvoipSettings
 from pipelines.providers.mixvoip.simulator import MixvoipData, build_simulator
 from pipelines.providers.spec import (
     CALL_LEGS,
-    Conformance,
     ItemKind,
     ProviderSpec,
     SimulatedProvider,
@@ -54,5 +54,5 @@ SPEC = ProviderSpec(
     items=(CALL_LEGS, BILLING_ITEMS),
     simulator=simulated,
     default_sim_port=18083,
-    conformance=Conformance(data_path=GETCALLS_PATH, empty_answer=("[]", "application/json")),
+    conformance=CONFORMANCE,
 )

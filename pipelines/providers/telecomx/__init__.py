@@ -8,21 +8,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.providers.spec import (
-    Conformance,
     ItemKind,
     ProviderSpec,
     SimulatedProvider,
     simulated_environment,
 )
 from pipelines.providers.telecomx.client import open_client
+from pipelines.providers.telecomx.conformance import CONFORMANCE, SIM_PASSWORD, SIM_USERNAME
 from pipelines.providers.telecomx.parse import PbxStatsRow, parse_pages
-from pipelines.providers.telecomx.settings import PROVIDER, STATS_PATH, TelecomXSettings
+from pipelines.providers.telecomx.settings import PROVIDER, TelecomXSettings
 from pipelines.providers.telecomx.simulator import TelecomXData, build_simulator
 
 SIM_TOKEN = "sim-telecomx-m2m-3b9d0c7e51a24f68"
 SIM_CUSTOMER = "5f0c1d2e3a4b5c6d7e8f9a0b"
 SIM_ACCOUNT = "telecomx-demo"
-SIM_USERNAME, SIM_PASSWORD = "etl@telecomx-sim.example", "sim-telecomx-password"  # password login
 _SQL = Path(__file__).with_name("sql")
 
 PBX_STATS = ItemKind(
@@ -54,5 +53,5 @@ SPEC = ProviderSpec(
     items=(PBX_STATS,),
     simulator=simulated,
     default_sim_port=18084,
-    conformance=Conformance(data_path=STATS_PATH, empty_answer=("[]", "application/json")),
+    conformance=CONFORMANCE,
 )

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from pipelines.providers.spec import (
     CALL_LEGS,
-    Conformance,
     ProviderSpec,
     SimulatedProvider,
     simulated_environment,
 )
 from pipelines.providers.tenios.client import open_client
+from pipelines.providers.tenios.conformance import CONFORMANCE
 from pipelines.providers.tenios.parse import parse_pages
-from pipelines.providers.tenios.settings import PROVIDER, RETRIEVE_PATH, TeniosSettings
+from pipelines.providers.tenios.settings import PROVIDER, TeniosSettings
 from pipelines.providers.tenios.simulator import TeniosData, build_simulator
 
 SIM_ACCESS_KEY = "sim-tenios-0f6c2d1e"
@@ -35,8 +35,5 @@ SPEC = ProviderSpec(
     items=(CALL_LEGS,),
     simulator=simulated,
     default_sim_port=18081,
-    conformance=Conformance(
-        data_path=RETRIEVE_PATH,
-        empty_answer=('{"items":[],"total_items":0,"page":1,"page_size":0}', "application/json"),
-    ),
+    conformance=CONFORMANCE,
 )
