@@ -33,7 +33,8 @@ def _parse(args) -> int:
     if args.provider not in providers:
         print(f"unknown provider {args.provider!r}; known: {', '.join(sorted(providers))}", file=sys.stderr)
         return 2
-    source = account_from_env(providers[args.provider], os.environ)  # its parse settings, as a load reads them
+    # its parse settings, as a load reads them
+    source = account_from_env(providers[args.provider], os.environ)
     body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     out = sys.stdout.buffer
     bad = 0

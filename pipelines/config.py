@@ -8,7 +8,8 @@ assets and the commands are handed. Nothing else in the package reads os.environ
 | `CDR_REPULL_DAYS` | 3 | days the nightly run loads (yesterday and the days before it) |
 | `CDR_FORCE_RELOAD` | off | parse and merge every day, even one whose raw pages did not change |
 | `CDR_PROVIDER_MODULES` | none | plug-in providers: modules exporting a `SPEC` |
-| `CDR_WAREHOUSE_URL` | embedded | the warehouse; else database `CDR_DATABASE` of the embedded server in `CDR_PGDATA` |
+| `CDR_WAREHOUSE_URL` | embedded | the warehouse; else database `CDR_DATABASE` of the embedded server \
+in `CDR_PGDATA` |
 | `<PROVIDER>_<SETTING>` | per provider | that provider's settings (docs/providers/) |
 | `CDR_HTTP_<SETTING>` | 30 s, 5 attempts, … | HTTP settings of every provider not set per provider |
 """
@@ -103,7 +104,8 @@ class Configuration:
             start_date=_date(environ, "CDR_START_DATE", DEFAULT_START_DATE),
             repull_days=_positive(environ, "CDR_REPULL_DAYS", DEFAULT_REPULL_DAYS),
             force_reload=_flag(environ, "CDR_FORCE_RELOAD"),
-            warehouse_url_variable="CDR_WAREHOUSE_URL" if environ.get("CDR_WAREHOUSE_URL", "").strip() else None,
+            warehouse_url_variable=("CDR_WAREHOUSE_URL" if environ.get("CDR_WAREHOUSE_URL", "").strip()
+                                    else None),
             embedded_database=environ.get("CDR_DATABASE", "").strip() or DEFAULT_DATABASE,
             pgdata=str(Path(environ.get("CDR_PGDATA", "").strip() or PROJECT_ROOT / ".pgdata").resolve()),
             secrets=environ,

@@ -36,7 +36,8 @@ def build_definitions(config: Configuration) -> Definitions:
     """Everything Dagster runs for `config`. The warehouse URL (a secret: it may hold a password)
     is passed as a reference to its environment variable, or the embedded server is used."""
     partitions = daily_partitions(config.start_date)
-    built = [build_provider_assets(account, partitions, force_reload=config.force_reload, secrets=config.secrets)
+    built = [build_provider_assets(account, partitions, force_reload=config.force_reload,
+                                   secrets=config.secrets)
              for account in config.accounts]
     derived = build_derived_assets(load_asset_keys(built, CALL_LEGS), partitions) \
         if any(assets.loads_call_legs for assets in built) else []
@@ -60,7 +61,8 @@ def build_definitions(config: Configuration) -> Definitions:
                   ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
         )
 
-    warehouse = WarehouseResource(url=EnvVar(config.warehouse_url_variable)) if config.warehouse_url_variable \
+    warehouse = WarehouseResource(url=EnvVar(config.warehouse_url_variable)) \
+        if config.warehouse_url_variable \
         else WarehouseResource(embedded_database=config.embedded_database, pgdata=config.pgdata)
     return Definitions(
         assets=[*(a for assets in built for a in (assets.raw_pages, assets.load)), *derived],

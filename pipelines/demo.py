@@ -25,7 +25,8 @@ def run_backfill(first: date, last: date, instance: DagsterInstance | None = Non
     job = definitions_from_env(os.environ).resolve_job_def(NIGHTLY_JOB)
     return job.execute_in_process(
         instance=instance or DagsterInstance.get(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
+        tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
+              ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
@@ -36,7 +37,8 @@ def summary(url: str, first: date, last: date) -> str:
         rows = conn.execute(sql_file("views/demo_summary.sql"),
                             {"from": first, "to": last + timedelta(days=1)}).fetchall()
         tables = conn.execute(sql_file("views/table_sizes.sql")).fetchall()
-    lines = [f"{'provider':<12}{'account':<16}{'days':>5}{'legs':>9}{'calls':>8}{'dup dropped':>13}{'quarantined':>13}"]
+    lines = [(f"{'provider':<12}{'account':<16}{'days':>5}{'legs':>9}{'calls':>8}"
+              f"{'dup dropped':>13}{'quarantined':>13}")]
     for provider, account, days, legs, calls, duplicates, quarantined in rows:
         legs = "counters" if legs is None else legs  # Telecom X: per-employee statistics, no legs
         lines.append(f"{provider:<12}{account:<16}{days:>5}{legs:>9}{calls:>8}{duplicates:>13}{quarantined:>13}")
@@ -51,10 +53,12 @@ def main(days: int = 3) -> int:
     url = warehouse_url()
     applied = migrate(url, migration_dirs(os.environ))
     home = prepare_dagster_home()
-    print(f"warehouse: {redact_url(url)}" + (f" (applied {', '.join(applied)})" if applied else " (schema up to date)"))
+    print(f"warehouse: {redact_url(url)}"
+          + (f" (applied {', '.join(applied)})" if applied else " (schema up to date)"))
     today = datetime.now(UTC).date()
     first, last = today - timedelta(days=days), today - timedelta(days=1)
-    names = [n.strip() for n in os.environ.get("CDR_PROVIDERS", "").split(",") if n.strip()] or list(registry())
+    names = [n.strip() for n in os.environ.get("CDR_PROVIDERS", "").split(",") if n.strip()] \
+        or list(registry())
     os.environ["CDR_PROVIDERS"] = ",".join(names)
     with running_simulators(names) as urls:
         for name, sim_url in urls.items():
@@ -67,7 +71,8 @@ def main(days: int = 3) -> int:
     print(summary(url, first, last))
     print()
     print("Look around:")
-    print("  make psql                  # SQL shell on the warehouse; try: SELECT * FROM cdr.agg_call_leg_daily;")
+    print("  make psql                  # SQL shell on the warehouse;"
+          " try: SELECT * FROM cdr.agg_call_leg_daily;")
     print("  make ui                    # Dagster UI on http://127.0.0.1:3000 with the simulators running")
     print(f"  DAGSTER_HOME={home}")
     return 0 if result.success else 1

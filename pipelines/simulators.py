@@ -24,7 +24,8 @@ def running_simulators(names: list[str], fixed_ports: bool = False,
         for name in names:
             spec = specs[name]
             simulated = spec.simulator(legs_per_day)
-            server = stack.enter_context(SimulatorServer(simulated.app, port=spec.default_sim_port if fixed_ports else 0))
+            port = spec.default_sim_port if fixed_ports else 0
+            server = stack.enter_context(SimulatorServer(simulated.app, port=port))
             urls[name] = server.url
             os.environ.update(simulated.environment)
             os.environ[spec.base_url_variable] = server.url

@@ -44,7 +44,8 @@ def truncate_warehouse(url: str) -> None:
 def all_warehouse_tables(conn) -> list[str]:
     """Every table in schema cdr (later providers add their own), without partitions."""
     rows = conn.execute(
-        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        "SELECT format('%I.%I', n.nspname, c.relname)"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE n.nspname = 'cdr' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1"
     ).fetchall()
     return [r[0] for r in rows]
@@ -67,7 +68,8 @@ def snapshot(url: str, tables=LEG_TABLES, *, across_loads: bool = False) -> dict
         for table in tables:
             schema, name = table.split(".")
             columns = [c for (c,) in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = %s AND table_name = %s"
                 " ORDER BY ordinal_position", (schema, name)).fetchall()
                 if not (across_loads and c in LOAD_TIME_COLUMNS)]
             column_list = ", ".join(f'"{c}"' for c in columns)

@@ -3,15 +3,16 @@ pointing at it for the duration of a test module."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import httpx
 
 from pipelines.simulators import running_simulators
 
 # Retries fast enough for tests, still bounded.
-FAST_RETRIES = {"CDR_HTTP_BACKOFF_BASE_S": "0.01", "CDR_HTTP_BACKOFF_MAX_S": "0.05", "CDR_HTTP_MAX_ATTEMPTS": "6"}
+FAST_RETRIES = {"CDR_HTTP_BACKOFF_BASE_S": "0.01", "CDR_HTTP_BACKOFF_MAX_S": "0.05",
+                "CDR_HTTP_MAX_ATTEMPTS": "6"}
 
 
 class SimulatorDriver:

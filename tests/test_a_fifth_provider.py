@@ -77,7 +77,8 @@ def test_a_dagster_materialization_loads_it_end_to_end(registered, clean_warehou
         assert keys == {f"{NAME}_raw_pages", f"{NAME}_call_legs", "calls", "call_leg_aggregates"}
         legs = scalar(clean_warehouse, "SELECT count(*) FROM cdr.fact_call_leg WHERE provider = %s", (NAME,))
         calls = scalar(clean_warehouse, "SELECT count(*) FROM cdr.fact_call WHERE provider = %s", (NAME,))
-        daily = scalar(clean_warehouse, "SELECT count(*) FROM cdr.agg_call_leg_daily WHERE provider = %s", (NAME,))
+        daily = scalar(clean_warehouse, "SELECT count(*) FROM cdr.agg_call_leg_daily WHERE provider = %s",
+                       (NAME,))
         assert legs > 100 and 0 < calls <= legs and daily > 0
         again = run_range([NAME], first, last)
         assert again.success, failure_messages(again)

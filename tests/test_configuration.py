@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -30,7 +30,8 @@ SPECS = providers_under_test()  # plug-ins included: a new provider is covered w
     ({"MIXVOIP_CHUNK_DAYS": "ninety"}, "MIXVOIP_CHUNK_DAYS='ninety'", "a number"),
     ({"MIXVOIP_CHUNK_DAYS": "400"}, "MIXVOIP_CHUNK_DAYS='400'", "1..85"),
     ({"MIXVOIP_TIMEZONE": "Mars/Olympus"}, "MIXVOIP_TIMEZONE='Mars/Olympus'", "IANA time zone"),
-    ({"BELFABRIEK_DST_REPEATED_HOUR": "whenever"}, "BELFABRIEK_DST_REPEATED_HOUR='whenever'", "earlier, later"),
+    ({"BELFABRIEK_DST_REPEATED_HOUR": "whenever"}, "BELFABRIEK_DST_REPEATED_HOUR='whenever'",
+     "earlier, later"),
     ({"BELFABRIEK_EXTENSION_DISPLAY": "maybe"}, "BELFABRIEK_EXTENSION_DISPLAY='maybe'", "1, true"),
     ({"TELECOMX_GROUPING_INTERVAL": "fortnight"}, "TELECOMX_GROUPING_INTERVAL='FORTNIGHT'", "HOUR, DAY"),
     ({"TENIOS_PAGE_SIZE": "lots"}, "TENIOS_PAGE_SIZE='lots'", "a number"),
@@ -52,14 +53,15 @@ def test_settings_come_from_the_environment_once_with_http_fallbacks():
         "CDR_HTTP_TIMEOUT_S": "7", "MIXVOIP_MAX_ATTEMPTS": "2", "CDR_HTTP_MAX_ATTEMPTS": "9"})
     settings = account.settings
     assert isinstance(settings, MixvoipSettings)
-    assert (settings.profile_ids, settings.legacy_urls, settings.format) == (("100201", "100202"), True, "csv")
+    assert (settings.profile_ids, settings.legacy_urls, settings.format) \
+        == (("100201", "100202"), True, "csv")
     assert settings.http == HttpSettings(timeout_s=7.0, max_attempts=2)  # provider's own beats CDR_HTTP_*
     assert account.credential_variables == {"username": "MIXVOIP_USERNAME", "password": "MIXVOIP_PASSWORD"}
     assert account_from_env(SPECS["belfabriek"], {"BELFABRIEK_CUSTOMER_ID": "77"}).account == "77"
 
 
 def test_an_unknown_setting_name_is_refused():
-    with pytest.raises(ConfigurationError, match="mixvoip.formta: unknown setting"):
+    with pytest.raises(ConfigurationError, match=r"mixvoip\.formta: unknown setting"):
         read_settings(MixvoipSettings, {"formta": "csv"}, where="mixvoip.")
 
 
@@ -67,7 +69,8 @@ def test_an_unknown_setting_name_is_refused():
 def test_parser_version_follows_parse_settings_not_other_settings(provider):
     spec = SPECS[provider]
     base = account_from_env(spec, {})
-    other_page = account_from_env(spec, {f"{spec.env_prefix}_TIMEOUT_S": "3", f"{spec.env_prefix}_ACCOUNT": "x"})
+    other_page = account_from_env(spec, {f"{spec.env_prefix}_TIMEOUT_S": "3",
+                                         f"{spec.env_prefix}_ACCOUNT": "x"})
     assert other_page.parser_version == base.parser_version
     parse_setting = {"mixvoip": {"MIXVOIP_PRICE_MEANING": "euros_total"},
                      "belfabriek": {"BELFABRIEK_DST_REPEATED_HOUR": "later"},
@@ -82,7 +85,8 @@ def test_a_parse_setting_from_the_environment_reaches_the_parser():
             b"</RECORD></CALLER_DATA_RECORDS>")
     page = RawPage(1, 1, body, "text/xml")
     earlier = next(account_from_env(SPECS["belfabriek"], {}).parse([page]))
-    later = next(account_from_env(SPECS["belfabriek"], {"BELFABRIEK_DST_REPEATED_HOUR": "later"}).parse([page]))
+    later = next(account_from_env(SPECS["belfabriek"],
+                                  {"BELFABRIEK_DST_REPEATED_HOUR": "later"}).parse([page]))
     assert (earlier.started_at.hour, later.started_at.hour) == (0, 1)  # 02:30 CEST, then 02:30 CET
     assert BelfabriekParseSettings("later") == account_from_env(
         SPECS["belfabriek"], {"BELFABRIEK_DST_REPEATED_HOUR": " LATER "}).settings.parse_settings()
@@ -98,7 +102,8 @@ def test_credentials_are_references_resolved_only_when_a_client_opens():
     with pytest.raises(ConfigurationError, match="TELECOMX_TOKEN or TELECOMX_USERNAME \\+ TELECOMX_PASSWORD"):
         telecomx.open_client({"TELECOMX_USERNAME": "someone"})
     secret = "s3cret-token-never-shown"
-    with telecomx.open_client({"TELECOMX_TOKEN": secret}) as client:
+    # closing(): the ProviderClient protocol promises close(), not the context-manager methods
+    with closing(telecomx.open_client({"TELECOMX_TOKEN": secret})) as client:
         assert client.account == "default"
     assert secret not in repr(config) and secret not in repr(telecomx)
 
@@ -121,12 +126,14 @@ class _NoReading(Mapping[str, str]):
 
 @contextmanager
 def _environment_unreadable() -> Iterator[None]:
+    # B003 is deliberate: os.environ is swapped for a mapping that fails on any read (not cleared),
+    # proving nothing reads the environment while parsing or loading; the original is put back.
     saved = os.environ
-    os.environ = _NoReading()  # type: ignore[assignment]  # any read inside fails the test
+    os.environ = _NoReading()  # type: ignore[assignment]  # noqa: B003  # any read inside fails the test
     try:
         yield
     finally:
-        os.environ = saved
+        os.environ = saved  # noqa: B003  # restores the real environment swapped out above
 
 
 @pytest.mark.parametrize("provider", sorted(SPECS))
@@ -140,4 +147,5 @@ def test_nothing_reads_the_environment_while_parsing_or_loading(provider, clean_
         stats = load_window(conn, provider, "acct", (start, start + timedelta(days=1)), spec.items,
                             account.parse(pages, "acct"))
     assert stats.primary.parsed + stats.quarantined > 0
-    assert scalar(clean_warehouse, "SELECT count(*) FROM cdr.load_audit WHERE provider = %s", (provider,)) == 1
+    assert scalar(clean_warehouse, "SELECT count(*) FROM cdr.load_audit WHERE provider = %s",
+                  (provider,)) == 1

@@ -35,7 +35,8 @@ def main() -> int:
         print("A provider imports another provider; move what they share into pipelines.providers:")
         print("\n".join(crossings))
         return 1
-    print(f"No provider imports another ({len(providers)} providers: {', '.join(p.rsplit('.', 1)[1] for p in providers)}).")
+    names = ", ".join(p.rsplit(".", 1)[1] for p in providers)
+    print(f"No provider imports another ({len(providers)} providers: {names}).")
     return 0
 
 

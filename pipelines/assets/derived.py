@@ -46,17 +46,21 @@ def _build_refresh_asset(name: str, target: str, deps: list, description: str, c
         with warehouse.connect() as conn:
             days = refresh_stale(conn, target, (start - timedelta(days=1), end), full=config.full_refresh)
             cursor = conn.execute(sql_file(count_sql), {"start": start, "end": end})
-            figures = dict(zip([column.name for column in cursor.description or ()], cursor.fetchone() or ()))
+            columns = [column.name for column in cursor.description or ()]
+            # not strict: a query that returns no row (`or ()`) gives no figures rather than an error
+            figures = dict(zip(columns, cursor.fetchone() or (), strict=False))
         context.log.info(f"{target}: recomputed {days} day(s) of [{start.date()}, {end.date()})")
         return MaterializeResult(metadata={"days_recomputed": days, **figures})
 
     return refreshed
 
 
-def build_derived_assets(leg_loads: list[AssetKey], partitions: PartitionsDefinition) -> list[AssetsDefinition]:
+def build_derived_assets(leg_loads: list[AssetKey],
+                         partitions: PartitionsDefinition) -> list[AssetsDefinition]:
     """`calls` and `call_leg_aggregates`, downstream of the load assets that produce legs."""
     calls = _build_refresh_asset(
-        "calls", "calls", list(leg_loads), "cdr.fact_call: legs assembled into calls (linked by call key and b-leg).",
+        "calls", "calls", list(leg_loads),
+        "cdr.fact_call: legs assembled into calls (linked by call key and b-leg).",
         "aggregates/count_calls.sql", partitions)
     call_leg_aggregates = _build_refresh_asset(
         "call_leg_aggregates", "aggregates", [*leg_loads, calls],

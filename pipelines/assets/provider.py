@@ -67,10 +67,12 @@ def build_raw_pages_asset(source: ProviderAccount, partitions: PartitionsDefinit
         with closing(source.open_client(secrets)) as client:
             for window in days_in(context.partition_time_window):
                 raw_ids, day_records, provider_count = land_window(
-                    warehouse.connect, client, name, window, source.settings.http.window_attempts, context.log)
+                    warehouse.connect, client, name, window, source.settings.http.window_attempts,
+                    context.log)
                 pages, records, days = pages + len(raw_ids), records + day_records, days + 1
                 context.log.info(f"{name} {window[0].date()}: {len(raw_ids)} pages, {day_records} records"
-                                 + (f", provider counts {provider_count}" if provider_count is not None else ""))
+                                 + (f", provider counts {provider_count}"
+                                    if provider_count is not None else ""))
         return MaterializeResult(metadata={"pages": pages, "records": records, "days": days,
                                            "account": source.account})
 
@@ -91,7 +93,8 @@ def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, parti
         partitions_def=partitions,
         backfill_policy=single_run,
         kinds={"postgres"},
-        description=f"{spec.name} {kinds}, parsed from the raw pages; unreadable records go to cdr.quarantine.",
+        description=f"{spec.name} {kinds}, parsed from the raw pages;"
+                    " unreadable records go to cdr.quarantine.",
     )
     def loaded(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         totals = load_windows(
@@ -104,7 +107,8 @@ def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, parti
     return loaded
 
 
-def build_leg_checks(source: ProviderAccount, call_legs: AssetsDefinition) -> tuple[AssetChecksDefinition, ...]:
+def build_leg_checks(source: ProviderAccount,
+                     call_legs: AssetsDefinition) -> tuple[AssetChecksDefinition, ...]:
     name = source.provider
 
     @asset_check(asset=call_legs, description="No leg key appears twice (e.g. a leg whose start time moved).")
@@ -118,7 +122,8 @@ def build_leg_checks(source: ProviderAccount, call_legs: AssetsDefinition) -> tu
                  description="Legs plus quarantined records per fetched day equal the provider's own count.")
     def reconciles_with_provider_count(warehouse: WarehouseResource) -> AssetCheckResult:
         with warehouse.connect() as conn:
-            rows = conn.execute(sql_file("checks/reconcile_provider_count.sql"), {"provider": name}).fetchall()
+            rows = conn.execute(sql_file("checks/reconcile_provider_count.sql"),
+                                {"provider": name}).fetchall()
         mismatches = {f"{account} {start.date()}": f"provider {count}, warehouse {loaded}"
                       for account, start, count, loaded in rows if count != loaded}
         return AssetCheckResult(

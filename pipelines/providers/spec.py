@@ -234,7 +234,7 @@ def resolve_credentials(spec: ProviderSpec, account: str, references: Mapping[st
     for names in spec.credentials:
         variables = [references.get(name) for name in names]
         if all(v and environ.get(v) for v in variables):
-            return {name: environ[v] for name, v in zip(names, variables) if v}
+            return {name: environ[v] for name, v in zip(names, variables, strict=True) if v}
     wanted = " or ".join(" + ".join(references.get(n) or n for n in names) for names in spec.credentials)
     raise ConfigurationError(wanted, None, f"{spec.name} account {account!r}: credentials not set"
                              " (each is the name of an environment variable holding the secret)")

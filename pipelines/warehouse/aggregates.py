@@ -52,7 +52,8 @@ def refresh_stale(conn, target: str, window: Window, full: bool = False) -> int:
     Each transaction excludes leg loads (locks.exclude_leg_changes), so the marks it clears are
     exactly the changes its recomputation saw; two refreshes are serialised the same way.
     """
-    span = {"target": target, "first": window[0].astimezone(UTC).date(), "last": window[1].astimezone(UTC).date()}
+    span = {"target": target, "first": window[0].astimezone(UTC).date(),
+            "last": window[1].astimezone(UTC).date()}
     with conn.transaction():
         if full:
             conn.execute(sql_file("aggregates/mark_all_stale.sql"), span)

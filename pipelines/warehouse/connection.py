@@ -108,7 +108,8 @@ def warehouse_url(database: str | None = None) -> str:
     configured = os.environ.get("CDR_WAREHOUSE_URL")
     if configured:
         return configured
-    return embedded_database_url(str(pgdata_dir()), database or os.environ.get("CDR_DATABASE", DEFAULT_DATABASE))
+    return embedded_database_url(str(pgdata_dir()),
+                                 database or os.environ.get("CDR_DATABASE", DEFAULT_DATABASE))
 
 
 @cache

@@ -118,7 +118,8 @@ def load_window(conn: psycopg.Connection, provider: str, account: str, window: W
             kind_and_rows = held.get(type(item))
             if kind_and_rows is None:
                 raise TypeError(f"{provider}: the parser yielded a {type(item).__name__}, which is not among"
-                                f" the kinds of rows {provider} declares ({', '.join(k.name for k in kinds)})")
+                                f" the kinds of rows {provider} declares"
+                                f" ({', '.join(k.name for k in kinds)})")
             kind_and_rows[1].append(item)
     counts = {primary.name: _merge(conn, primary)}
     for kind, rows in held.values():
@@ -128,7 +129,8 @@ def load_window(conn: psycopg.Connection, provider: str, account: str, window: W
     return stats
 
 
-def _record_audit(conn: psycopg.Connection, provider: str, account: str, window: Window, stats: LoadStats) -> None:
+def _record_audit(conn: psycopg.Connection, provider: str, account: str, window: Window,
+                  stats: LoadStats) -> None:
     primary, quarantine = stats.primary, stats.counts.get(QUARANTINE.name, NOTHING)
     conn.execute(sql_file("load/record_load_audit.sql"), {
         "provider": provider, "account": account, "start": window[0], "end": window[1],

@@ -57,14 +57,16 @@ def land_window(connect, client, provider: str, window: Window,
                 provider_count = client.provider_count(window)
                 if provider_count is not None and provider_count != records:
                     raise WindowInconsistentError(
-                        provider, f"the pages hold {records} records but the provider counts {provider_count}",
+                        provider,
+                        f"the pages hold {records} records but the provider counts {provider_count}",
                         window=window)
                 record_window_fetch(conn, provider, client.account, window, raw_ids, records, provider_count)
             return raw_ids, records, provider_count
         except WindowInconsistentError as exc:
             if attempt == attempts:
-                raise WindowInconsistentError(provider, f"still inconsistent after {attempts} fetches: {exc.detail}",
-                                              window=window) from None
+                raise WindowInconsistentError(
+                    provider, f"still inconsistent after {attempts} fetches: {exc.detail}",
+                    window=window) from None
             if log is not None:
                 log.warning(f"{exc}; fetching the window again ({attempt}/{attempts})")
     raise AssertionError("unreachable")
@@ -73,7 +75,8 @@ def land_window(connect, client, provider: str, window: Window,
 def window_page_ids(conn: psycopg.Connection, provider: str, account: str, window: Window) -> list[int]:
     """The raw pages of the latest complete fetch of `window`, in page order ([] if never fetched)."""
     row = conn.execute(sql_file("raw/window_page_ids.sql"),
-                       {"provider": provider, "account": account, "start": window[0], "end": window[1]}).fetchone()
+                       {"provider": provider, "account": account, "start": window[0],
+                        "end": window[1]}).fetchone()
     return [] if row is None else list(row[0])
 
 

@@ -44,7 +44,8 @@ def test_the_migration_is_idempotent_across_databases_of_one_cluster(warehouse_u
         conn.commit()
     assert migrate(warehouse_url) == ["005_bi_reader_role"]
     with psycopg.connect(warehouse_url) as conn:
-        assert conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'cdr_bi_reader'").fetchone() == (False,)
+        login = conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'cdr_bi_reader'").fetchone()
+        assert login == (False,)
 
 
 def test_reader_selects_every_table_and_view(bi_url, warehouse_url):
@@ -69,8 +70,9 @@ def test_reader_reads_tables_created_after_the_migration(bi_url, warehouse_url):
 
 
 WRITES = [
-    "INSERT INTO cdr.load_audit (provider, account, window_start, window_end, legs_parsed, inserted,"
-    " updated, unchanged, quarantined, duplicates_in_window) VALUES ('x', 'x', now(), now(), 0, 0, 0, 0, 0, 0)",
+    ("INSERT INTO cdr.load_audit (provider, account, window_start, window_end, legs_parsed, inserted,"
+     " updated, unchanged, quarantined, duplicates_in_window)"
+     " VALUES ('x', 'x', now(), now(), 0, 0, 0, 0, 0, 0)"),
     "UPDATE cdr.fact_call_leg SET account = 'x'",
     "DELETE FROM cdr.quarantine",
     "TRUNCATE cdr.fact_call",
@@ -85,6 +87,5 @@ WRITES = [
 
 @pytest.mark.parametrize("statement", WRITES)
 def test_reader_cannot_write(bi_url, statement):
-    with psycopg.connect(bi_url) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute(statement)
+    with psycopg.connect(bi_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(statement)

@@ -22,8 +22,8 @@ def simulated(legs_per_day: int | None) -> SimulatedProvider:
     data = BelfabriekData(calls_per_day=legs_per_day) if legs_per_day else BelfabriekData()
     return SimulatedProvider(
         app=build_simulator({(SIM_CUSTOMER_HASH, SIM_CUSTOMER_ID): SIM_ACCOUNT}, data),
-        environment=simulated_environment(PROVIDER, customer_hash=SIM_CUSTOMER_HASH, customer_id=SIM_CUSTOMER_ID,
-                                          account=SIM_ACCOUNT),
+        environment=simulated_environment(PROVIDER, customer_hash=SIM_CUSTOMER_HASH,
+                                          customer_id=SIM_CUSTOMER_ID, account=SIM_ACCOUNT),
     )
 
 

@@ -38,8 +38,10 @@ PBX_STATS = ItemKind(
 def simulated(calls_per_day: int | None) -> SimulatedProvider:
     data = TelecomXData(calls_per_day=calls_per_day) if calls_per_day else TelecomXData()
     return SimulatedProvider(
-        app=build_simulator({SIM_USERNAME: (SIM_PASSWORD, [SIM_CUSTOMER])}, {SIM_TOKEN: [SIM_CUSTOMER]}, data),
-        environment=simulated_environment(PROVIDER, token=SIM_TOKEN, account=SIM_ACCOUNT, customers=SIM_CUSTOMER),
+        app=build_simulator({SIM_USERNAME: (SIM_PASSWORD, [SIM_CUSTOMER])}, {SIM_TOKEN: [SIM_CUSTOMER]},
+                            data),
+        environment=simulated_environment(PROVIDER, token=SIM_TOKEN, account=SIM_ACCOUNT,
+                                          customers=SIM_CUSTOMER),
     )
 
 
