@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import time
-import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -34,13 +34,15 @@ from pathlib import Path
 
 import psycopg
 
-from pipelines.model import LEG_COLUMNS
+from pipelines.config import ProviderAccount, account_from_env
+from pipelines.model import LEG_COLUMNS, CallLeg
 from pipelines.partitions import day_window
-from pipelines.providers import registry
+from pipelines.providers.spec import CALL_LEGS
+from pipelines.registry import registry
 from pipelines.sql import sql_file
 from pipelines.warehouse.aggregates import refresh_stale
 from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
-from pipelines.warehouse.load import LEG_COPY_TYPES, load_window, load_windows
+from pipelines.warehouse.load import load_windows
 from pipelines.warehouse.migrate import migrate
 from pipelines.warehouse.raw import land_window, window_pages
 
@@ -126,10 +128,15 @@ class Simulators:
         self.process.wait(timeout=10)
 
 
+def provider_account(name: str) -> ProviderAccount:
+    """The provider's account as the pipeline reads it: from the environment (the simulator's
+    variables and PROVIDER_ENVIRONMENT, set before this is called)."""
+    return account_from_env(registry()[name], os.environ)
+
+
 def open_client(name: str, environment: dict[str, str]):
     os.environ.update(environment)
-    resource = registry()[name].resource_from_env().process_config_and_initialize()
-    return resource.open_client()
+    return provider_account(name).open_client(os.environ)
 
 
 def connector(url: str):
@@ -150,27 +157,27 @@ def land(url: str, name: str, environment: dict, days: list[date], workers: int)
     return sum(p for p, _ in results), sum(n for _, n in results)
 
 
-def project_load(url: str, name: str, account: str, days: list[date]) -> int:
+def project_load(url: str, name: str, account: str, days: list[date], force: bool = False) -> int:
     """The project's own path, as the Dagster assets run it: legs day by day (parsing the next
     day while this one merges; a day whose pages were already loaded unchanged is skipped), then
-    calls and aggregates for the days that changed. Returns fact rows rewritten (inserted + updated)."""
-    spec = registry()[name]
-    totals = load_windows(connector(url), name, account, [day_window(day.isoformat()) for day in days],
-                          parse=lambda pages: spec.parse_pages(pages, account),
-                          load=lambda writer, window, items: load_window(writer, name, account, window, items,
-                                                                         spec.extra_loaders),
-                          parser_version=spec.parser_version)
+    calls and aggregates for the days that changed. Returns fact rows rewritten (inserted + updated)
+    of the provider's primary kind (its legs)."""
+    provider = provider_account(name)
+    kinds = provider.spec.items
+    totals = load_windows(connector(url), name, account, kinds, [day_window(day.isoformat()) for day in days],
+                          parse=lambda pages: provider.parse(pages, account),
+                          parser_version=provider.parser_version, force=force)
     whole_range = (day_window(days[0].isoformat())[0], day_window(days[-1].isoformat())[1])
     with psycopg.connect(url) as conn:
         for target in ("calls", "aggregates"):
             refresh_stale(conn, target, whole_range)
-    return totals.get("inserted", 0) + totals.get("updated", 0)
+    primary = kinds[0].name
+    return totals.get(f"{primary}_inserted", 0) + totals.get(f"{primary}_updated", 0)
 
 
 def forced_project_load(url: str, name: str, account: str, days: list[date]) -> int:
-    """The same with CDR_FORCE_RELOAD=1: every day parsed and merged again (the guarded MERGE)."""
-    os.environ["CDR_FORCE_RELOAD"] = "1"
-    return project_load(url, name, account, days)
+    """The same as CDR_FORCE_RELOAD=1 runs it: every day parsed and merged again (the guarded MERGE)."""
+    return project_load(url, name, account, days, force=True)
 
 
 def derived_refresh(url: str, day: date, target: str) -> None:
@@ -182,8 +189,10 @@ def reference_load(url: str, name: str, account: str, days: list[date],
                    fresh_target: bool) -> tuple[float, int]:
     """Binary COPY of already-parsed legs into a staging table and one guarded MERGE per day into
     an empty copy of the fact table; only COPY and MERGE are timed, not parsing."""
-    spec = registry()[name]
+    provider = provider_account(name)
     columns = ", ".join(LEG_COLUMNS)
+    copy_types = CALL_LEGS.copy_types  # the load path's binary COPY types, column for column
+    assert copy_types is not None
     elapsed, rewritten = 0.0, 0
     with psycopg.connect(url, autocommit=True) as reader, psycopg.connect(url) as writer:
         if fresh_target:
@@ -191,13 +200,13 @@ def reference_load(url: str, name: str, account: str, days: list[date],
             writer.commit()
         for day in days:
             window = day_window(day.isoformat())
-            legs = [item for item in spec.parse_pages(window_pages(reader, name, account, window), account)
-                    if type(item).__name__ == "CallLeg"]
+            legs = [item for item in provider.parse(window_pages(reader, name, account, window), account)
+                    if type(item) is CallLeg]
             started = time.perf_counter()
             with writer.transaction():
                 writer.execute(sql_file("load/stage_call_legs.sql"))
                 with writer.cursor().copy(f"COPY stage_call_leg ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(LEG_COPY_TYPES)
+                    copy.set_types(copy_types)
                     for leg in legs:
                         copy.write_row(leg)
                 rewritten += writer.execute(sql_file("bench/reference_merge.sql")).rowcount
@@ -208,7 +217,8 @@ def reference_load(url: str, name: str, account: str, days: list[date],
 
 def bench_provider(url: str, sims: Simulators, name: str, days: list[date]) -> list[Stage]:
     environment = sims.environment(name)
-    account = environment.get(f"{name.upper()}_ACCOUNT", "default")
+    os.environ.update(environment)  # before the account is read, here and in each measured stage
+    account = provider_account(name).account
     print(f"{name}: fetching {len(days)} days from the simulator ...", flush=True)
     stages = []
     for workers in (1, 4):

@@ -12,6 +12,7 @@ import pytest
 
 from pipelines.model import FetchedPage
 from pipelines.providers.belfabriek import SIM_ACCOUNT, SIM_CUSTOMER_HASH, SPEC
+from pipelines.providers.belfabriek.settings import BelfabriekParseSettings
 from pipelines.providers.belfabriek.simulator import BelfabriekData, Counters, SimCall, day_calls, error_body
 from pipelines.simulation import Fault, SimState, SimulatorServer
 from pipelines.sql import sql_file
@@ -22,7 +23,7 @@ from tests.dagster_runs import failure_messages, run_range
 
 DAY = date(2026, 11, 2)
 SPRING, AUTUMN = date(2026, 3, 29), date(2026, 10, 25)  # last Sundays of March and October
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "belfabriek"
+FIXTURES = Path(__file__).parents[2] / "pipelines" / "providers" / "belfabriek" / "conformance"
 NUMBERS = "318001234567,319001122334,318503036000,31202404040"
 
 
@@ -91,7 +92,8 @@ def land_and_load(url: str, window, *bodies: bytes):
     with (psycopg.connect(url, autocommit=True) as reader, psycopg.connect(url) as writer,
           writer.transaction()):
         pages = window_pages(reader, "belfabriek", "acct", window)
-        return ids, load_window(writer, "belfabriek", "acct", window, SPEC.parse_pages(pages, "acct"))
+        return ids, load_window(writer, "belfabriek", "acct", window, SPEC.items,
+                                SPEC.parse_pages(pages, "acct", BelfabriekParseSettings()))
 
 
 # --- the seed example and hostile bodies through the load path ---------------------------------
@@ -100,7 +102,7 @@ def test_the_doc_example_lands_in_the_fact(clean_warehouse):
     url = clean_warehouse
     window = (datetime(2011, 10, 22, tzinfo=UTC), datetime(2011, 10, 23, tzinfo=UTC))
     (raw_id,), stats = land_and_load(url, window, (FIXTURES / "doc_example.xml").read_bytes())
-    assert (stats.legs_parsed, stats.inserted, stats.quarantined) == (2, 2, 0)
+    assert (stats.primary.parsed, stats.primary.inserted, stats.quarantined) == (2, 2, 0)
     (first, second) = rows(url, """
         SELECT started_at, ended_at, duration_s, direction, outcome, service_number, source_network,
                extension, attributes, raw_response_id, caller_number, called_number
@@ -125,7 +127,7 @@ def test_hostile_bodies_are_quarantined_and_the_rest_loads(clean_warehouse):
                                                                               b"<TIMESTAMP>22-11-2026 19:42")
     wrong_root = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
     ids, stats = land_and_load(url, window, truncated, missing_fields, wrong_root, b"<CALLER_DATA_RECORDS")
-    assert (stats.legs_parsed, stats.inserted, stats.quarantined) == (1, 1, 5)
+    assert (stats.primary.parsed, stats.primary.inserted, stats.quarantined) == (1, 1, 5)
     quarantined = rows(url, "SELECT raw_response_id, record_index, field, reason FROM cdr.quarantine"
                             " ORDER BY raw_response_id, record_index")
     assert [(r[0], r[1], r[2]) for r in quarantined] == [
@@ -136,7 +138,7 @@ def test_hostile_bodies_are_quarantined_and_the_rest_loads(clean_warehouse):
     # a re-load of the same pages adds and rewrites nothing
     before = snapshot(url)
     _, again = land_and_load(url, window, truncated, missing_fields, wrong_root, b"<CALLER_DATA_RECORDS")
-    assert (again.inserted, again.updated) == (0, 0)
+    assert [(c.inserted, c.updated) for c in again.counts.values()] == [(0, 0), (0, 0)]  # legs, quarantine
     assert snapshot(url) == before
 
 

@@ -66,6 +66,11 @@ def test_backfill_loads_hourly_counters_and_rerun_rewrites_nothing(simulator):
     again = run_range(["telecomx"], first, last)
     assert again.success, failure_messages(again)
     assert snapshot(url, TABLES[:2]) == before  # same rows, same raw ids, same last_changed_at
+    # audited like the leg loads: the re-run found each day's pages unchanged and skipped it
+    stats_rows = scalar(url, "SELECT count(*) FROM cdr.fact_pbx_stats")
+    assert rows(url, "SELECT skipped, count(*), sum(legs_parsed) FROM cdr.load_audit"
+                     " WHERE provider = 'telecomx' GROUP BY 1 ORDER BY 1") == [
+        (False, 2, stats_rows), (True, 2, 0)]
 
 
 def test_re_pull_of_a_day_replaces_counts_instead_of_adding(simulator):

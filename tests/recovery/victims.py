@@ -18,7 +18,8 @@ from pathlib import Path
 
 import psycopg
 
-from pipelines.sql import sql_file
+from pipelines.providers.spec import CALL_LEGS
+from pipelines.sql import sql_file, sql_statements
 from pipelines.warehouse.connection import PROJECT_ROOT
 
 _names = itertools.count(1)
@@ -50,10 +51,16 @@ def blocked_at(statement: str) -> Phase:
 
 
 # The points at which a test acts on the victim.
-# pages landed (whatever the backend does now), the window's transaction still open
-FETCHING = Phase("starts_with(query, %s)", ("INSERT INTO cdr.raw_response",))
-COPYING = running("COPY stage_call_leg ")
-MERGING = running(sql_file("load/merge_call_legs.sql")[:200])
+# pages landed (whatever the backend does now), the window's transaction still open. The
+# statements are matched on the start of their text as sent, leading comment included.
+_STORE_PAGE = sql_file("raw/store_page.sql")
+FETCHING = Phase("starts_with(query, %s)",
+                 (_STORE_PAGE[:_STORE_PAGE.index("INSERT INTO cdr.raw_response") + 28],))
+# the load path's COPY names the staging table as a quoted identifier (pipelines.warehouse.load)
+COPYING = running(f'COPY "{CALL_LEGS.staging_table}" ')
+# the MERGE itself: the script's last statement (its first makes the partitions the legs need,
+# in a few milliseconds)
+MERGING = running(sql_statements("load/merge_call_legs.sql")[-1][:200])
 REFRESHING_AGGREGATES_BLOCKED = blocked_at("DELETE FROM cdr.agg_call_leg_hourly")
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from pipelines.registry import registry
 from pipelines.warehouse import connection
-from pipelines.warehouse.migrate import MigrationError, migrate, pending_files
+from pipelines.warehouse.migrate import MIGRATIONS_DIR, MigrationError, migrate, pending_files
 from tests.conftest import rows
 
 
@@ -14,6 +15,18 @@ def test_migrations_are_applied_once_in_order(warehouse_url):
                                   "SELECT version FROM public.cdr_schema_migrations ORDER BY version")]
     assert applied == [p.stem for p in pending_files()]
     assert migrate(warehouse_url) == []  # a second run is a no-op
+
+
+def test_provider_migrations_live_in_their_folders_and_apply_in_one_order(tmp_path):
+    files = pending_files()
+    assert [p.name for p in files] == sorted(p.name for p in files)
+    provider_dirs = {spec.migrations_dir for spec in registry().values() if spec.migrations_dir.is_dir()}
+    assert {p.parent for p in files} == {MIGRATIONS_DIR, *provider_dirs}
+    assert {p.name for p in files if p.parent != MIGRATIONS_DIR} == {"002_mixvoip_billing.sql",
+                                                                     "003_telecomx_stats.sql"}
+    (tmp_path / "002_mixvoip_billing.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match=r"two migrations are named 002_mixvoip_billing\.sql"):
+        pending_files([tmp_path])
 
 
 def test_an_edited_migration_is_refused(warehouse_url):

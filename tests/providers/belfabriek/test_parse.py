@@ -10,16 +10,20 @@ from pathlib import Path
 import orjson
 import pytest
 
+from pipelines.config import account_from_env
+from pipelines.errors import ConfigurationError
 from pipelines.model import CallLeg, Quarantined, RawPage
+from pipelines.providers.belfabriek import SPEC
 from pipelines.providers.belfabriek.parse import parse_pages, summarize
+from pipelines.providers.belfabriek.settings import BelfabriekParseSettings
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "belfabriek"
+FIXTURES = Path(__file__).parents[3] / "pipelines" / "providers" / "belfabriek" / "conformance"
 
 
 def parse(*bodies: bytes | str, repeated_hour: str = "earlier", params: dict | None = None) -> list:
     pages = [RawPage(7 + i, i + 1, b.encode() if isinstance(b, str) else b, "text/xml", params)
              for i, b in enumerate(bodies)]
-    return list(parse_pages(pages, "acct", repeated_hour))
+    return list(parse_pages(pages, "acct", BelfabriekParseSettings(dst_repeated_hour=repeated_hour)))
 
 
 def block(*records: str, servicenumber: str = "318001234567", tag: str = "CALLER_DATA_RECORDS") -> str:
@@ -184,15 +188,20 @@ def test_the_hour_repeated_in_october_follows_the_policy_and_is_flagged(policy, 
     assert attributes(leg)["local_time"] == "25-10-2026 02:30:00"
 
 
-def test_repeated_hour_policy_quarantine_and_environment(monkeypatch):
+def test_repeated_hour_policy_quarantine_and_environment():
     (item,) = parse(block(record(timestamp="25-10-2026 02:00:00")), repeated_hour="quarantine")
     assert type(item) is Quarantined and "ambiguous" in item.reason
     body = block(record(timestamp="25-10-2026 02:30:00")).encode()
-    monkeypatch.setenv("BELFABRIEK_DST_REPEATED_HOUR", "later")
-    assert next(parse_pages([RawPage(1, 1, body, None)], "a")).started_at.hour == 1
-    monkeypatch.setenv("BELFABRIEK_DST_REPEATED_HOUR", "whenever")
-    with pytest.raises(ValueError, match="BELFABRIEK_DST_REPEATED_HOUR"):
-        next(parse_pages([RawPage(1, 1, body, None)], "a"))
+    # the variable reaches the parser through the account's settings, read once
+    account = account_from_env(SPEC, {"BELFABRIEK_DST_REPEATED_HOUR": "later"})
+    assert account.settings.parse_settings() == BelfabriekParseSettings(dst_repeated_hour="later")
+    assert next(account.parse([RawPage(1, 1, body, None)], "a")).started_at.hour == 1
+    assert next(parse_pages([RawPage(1, 1, body, None)], "a")).started_at.hour == 0  # the default: earlier
+    with pytest.raises(ConfigurationError, match="BELFABRIEK_DST_REPEATED_HOUR") as refused:
+        account_from_env(SPEC, {"BELFABRIEK_DST_REPEATED_HOUR": "whenever"})
+    assert refused.value.setting == "BELFABRIEK_DST_REPEATED_HOUR"
+    with pytest.raises(ValueError, match="dst_repeated_hour"):
+        BelfabriekParseSettings(dst_repeated_hour="whenever")
 
 
 def test_policy_changes_the_time_but_not_the_key():
@@ -355,9 +364,11 @@ def test_a_huge_body_is_streamed_in_constant_memory(tmp_path):
         "import resource, sys\n"
         "from pipelines.providers.belfabriek.parse import parse_pages\n"
         "from pipelines.model import RawPage\n"
+        "from pipelines.providers.belfabriek.settings import BelfabriekParseSettings\n"
         "body = open(sys.argv[1], 'rb').read()\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "legs = sum(1 for item in parse_pages([RawPage(1, 1, body, None)], 'a', 'earlier')"
+        "legs = sum(1 for item in parse_pages([RawPage(1, 1, body, None)], 'a',"
+        " BelfabriekParseSettings('earlier'))"
         " if type(item).__name__ == 'CallLeg')\n"
         "print(legs, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)\n"
     )

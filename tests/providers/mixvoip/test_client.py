@@ -11,9 +11,11 @@ import httpx
 import orjson
 import pytest
 
-from pipelines.errors import ProviderAuthError, ProviderRequestError
+from pipelines.config import account_from_env
+from pipelines.errors import ConfigurationError, ProviderAuthError, ProviderRequestError
 from pipelines.model import CallLeg, Quarantined, RawPage
 from pipelines.providers.base import RetryPolicy
+from pipelines.providers.mixvoip import SPEC
 from pipelines.providers.mixvoip.billing import BillingItem
 from pipelines.providers.mixvoip.client import MixvoipClient, date_chunks
 from pipelines.providers.mixvoip.parse import loads_lenient, parse_pages
@@ -164,6 +166,32 @@ def test_client_enforces_the_range_rules_before_asking(sim):
     with pytest.raises(ProviderRequestError, match="plain customer number"):
         client(server.url, profiles="100201,../admin")
     assert state.requests_served == before
+
+
+
+def test_settings_from_the_environment_are_checked_when_read(sim):
+    server, state = sim
+    before = state.requests_served
+    for variable, value in (("MIXVOIP_CHUNK_DAYS", "92"), ("MIXVOIP_FORMAT", "xml"),
+                            ("MIXVOIP_LEGACY_URLS", "maybe")):
+        with pytest.raises(ConfigurationError, match=variable):
+            account_from_env(SPEC, {variable: value})
+    secrets = {"MIXVOIP_USERNAME": USER, "MIXVOIP_PASSWORD": PASSWORD}
+    account = account_from_env(SPEC, {"MIXVOIP_PROFILE_IDS": ",".join(PROFILES), **secrets})
+    # the base URL is not a checked setting: the client refuses to open without it, as before
+    with pytest.raises(ProviderRequestError, match="MIXVOIP_BASE_URL"):
+        account.open_client(secrets)
+    with pytest.raises(ConfigurationError, match="MIXVOIP_USERNAME \\+ MIXVOIP_PASSWORD"):
+        account.open_client({"MIXVOIP_USERNAME": USER})
+    assert state.requests_served == before
+    environment = {"MIXVOIP_BASE_URL": server.url, "MIXVOIP_PROFILE_IDS": ",".join(PROFILES),
+                   "MIXVOIP_ACCOUNT": "acct", "MIXVOIP_CHUNK_DAYS": "2", **secrets}
+    account = account_from_env(SPEC, environment)
+    settings = account.settings
+    assert (account.account, settings.profile_ids, settings.chunk_days) == ("acct", tuple(PROFILES), 2)
+    with account.open_client(environment) as c:
+        pages = list(c.fetch_window(DAY))
+    assert got_keys(parsed(pages, DAY)) == expected_keys(MixvoipData(calls_per_day=6), DAY)
 
 
 @pytest.mark.parametrize("error_status", [200, 401])

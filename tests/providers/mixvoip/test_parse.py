@@ -11,17 +11,22 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
+from pipelines.config import account_from_env
+from pipelines.errors import ConfigurationError
 from pipelines.model import CallLeg, Quarantined, RawPage
+from pipelines.providers.mixvoip import SPEC
 from pipelines.providers.mixvoip.billing import BillingItem
 from pipelines.providers.mixvoip.parse import parse_pages
+from pipelines.providers.mixvoip.settings import MixvoipParseSettings
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "mixvoip"
+FIXTURES = Path(__file__).parents[3] / "pipelines" / "providers" / "mixvoip" / "conformance"
 LUX = ZoneInfo("Europe/Luxembourg")
 PARAMS = {"profile_id": "100201", "start_date": "2021-06-29", "end_date": "2021-06-30", "format": "json"}
 CALLOUT_CSV = "CALLOUT,+35220333320,35220333000,\"Luxembourg\",\"2021-06-29,08:30:15\",61,'20,2,7.00,N/A"
 
 
-def parse(*bodies: bytes | str | list, params=PARAMS, window=None, **kwargs):
+def parse(*bodies: bytes | str | list, params=PARAMS, window=None,
+          settings: MixvoipParseSettings | None = None):
     pages = []
     for number, body in enumerate(bodies, 1):
         if isinstance(body, list):
@@ -29,7 +34,7 @@ def parse(*bodies: bytes | str | list, params=PARAMS, window=None, **kwargs):
         elif isinstance(body, str):
             body = body.encode()
         pages.append(RawPage(7, number, body, None, params, window))
-    return list(parse_pages(pages, "acct", **kwargs))
+    return list(parse_pages(pages, "acct", settings or MixvoipParseSettings()))
 
 
 def one(body):
@@ -234,28 +239,40 @@ def test_billing_types_go_to_the_billing_fact(kind):
         raw_response_id=7)
 
 
-def test_calls_unknown_types_and_configured_call_types(monkeypatch):
+def test_calls_unknown_types_and_configured_call_types():
     mobile, unknown = parse([record(kind="MCALL"), record(kind="VIDEO", source="reseller1")])
     assert (type(mobile), mobile.direction, mobile.source_network) == (CallLeg, "unknown", "mobile")
     assert (type(unknown), unknown.item_type, unknown.known_type) == (BillingItem, "VIDEO", False)
-    monkeypatch.setenv("MIXVOIP_EXTRA_CALL_TYPES", "video, CALLFWD")
-    (leg,) = parse([record(kind="VIDEO")])
+    extra = MixvoipParseSettings(extra_call_types=("video", "CALLFWD"))
+    (leg,) = parse([record(kind="VIDEO")], settings=extra)
     assert (type(leg), leg.direction) == (CallLeg, "unknown")
 
 
 @pytest.mark.parametrize("meaning, cost", [("cents_per_quantity", "0.14"), ("cents_total", "0.07"),
                                            ("euros_per_quantity", "14"), ("euros_total", "7")])
-def test_price_meaning_is_configurable_and_the_raw_price_kept(monkeypatch, meaning, cost):
-    monkeypatch.setenv("MIXVOIP_PRICE_MEANING", meaning)
-    (leg,) = parse([record()])
+def test_price_meaning_is_configurable_and_the_raw_price_kept(meaning, cost):
+    (leg,) = parse([record()], settings=MixvoipParseSettings(price_meaning=meaning))
     assert leg.cost_eur == Decimal(cost)
     assert orjson.loads(leg.attributes)["price"] == "7.00"
 
 
-def test_timezone_is_configurable(monkeypatch):
-    monkeypatch.setenv("MIXVOIP_TIMEZONE", "UTC")
-    (leg,) = parse([record()])
+def test_timezone_is_configurable():
+    (leg,) = parse([record()], settings=MixvoipParseSettings(timezone="UTC"))
     assert leg.started_at == datetime(2021, 6, 29, 8, 24, 31, tzinfo=UTC)
+
+
+def test_parse_settings_come_from_the_environment():
+    account = account_from_env(SPEC, {"MIXVOIP_EXTRA_CALL_TYPES": "video, CALLFWD", "MIXVOIP_TIMEZONE": "UTC",
+                                      "MIXVOIP_PRICE_MEANING": "Euros_Total"})
+    assert account.settings.parse_settings() == MixvoipParseSettings(
+        timezone="UTC", price_meaning="euros_total", extra_call_types=("video", "CALLFWD"))
+    pages = [RawPage(7, 1, orjson.dumps([record(), record(kind="VIDEO")]), None, PARAMS, None)]
+    leg, video = account.parse(pages, "acct")
+    assert (leg.started_at, leg.cost_eur) == (datetime(2021, 6, 29, 8, 24, 31, tzinfo=UTC), Decimal(7))
+    assert type(video) is CallLeg
+    for variable, value in (("MIXVOIP_PRICE_MEANING", "per_minute"), ("MIXVOIP_TIMEZONE", "Mars/Olympus")):
+        with pytest.raises(ConfigurationError, match=variable):
+            account_from_env(SPEC, {variable: value})
 
 
 def test_identical_records_get_ordinals_and_overlapping_pages_the_same_keys():

@@ -9,7 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from pipelines.config import account_from_env
+from pipelines.errors import ConfigurationError
 from pipelines.model import Quarantined, RawPage
+from pipelines.providers.telecomx import SPEC
 from pipelines.providers.telecomx.parse import (
     AmbiguousWindowError,
     PbxStatsRow,
@@ -17,8 +20,9 @@ from pipelines.providers.telecomx.parse import (
     parse_pages,
     request_bounds,
 )
+from pipelines.providers.telecomx.settings import TelecomXParseSettings
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "telecomx"
+FIXTURES = Path(__file__).parents[3] / "pipelines" / "providers" / "telecomx" / "conformance"
 # The doc's example keys 49, 50, 51 are weeks; a request for ISO weeks 49-51 of 2020 returns them.
 DOC_PARAMS = {"customer": "12345678901234567890ABCD", "from": "2020-11-30T00:00:00.000Z",
               "to": "2020-12-20T23:59:59.999Z", "groupingInterval": "WEEK"}
@@ -28,10 +32,11 @@ def doc_example() -> list:
     return orjson.loads((FIXTURES / "cdrstats_doc_example.json").read_bytes())
 
 
-def parse(body, params=DOC_PARAMS, raw_id: int = 7, **options):
+def parse(body, params=DOC_PARAMS, raw_id: int = 7, settings: TelecomXParseSettings | None = None):
     if not isinstance(body, bytes):
         body = orjson.dumps(body)
-    return list(parse_pages([RawPage(raw_id, 1, body, "application/json", params)], "acct", **options))
+    return list(parse_pages([RawPage(raw_id, 1, body, "application/json", params)], "acct",
+                            settings or TelecomXParseSettings()))
 
 
 def day(*args) -> datetime:
@@ -61,8 +66,20 @@ def test_doc_example_maps_week_keys_to_their_mondays_and_keeps_raw_counters():
 def test_sunday_week_scheme_reads_the_same_keys_as_sunday_start_weeks():
     # strftime %U for 2020: the first Sunday (5 January) starts week 1, so week 49 starts 6 December
     params = {**DOC_PARAMS, "from": "2020-12-06T00:00:00.000Z", "to": "2020-12-26T23:59:59.999Z"}
-    starts = [i.interval_start for i in parse(doc_example(), params, week_scheme="sunday")[:3]]
+    starts = [i.interval_start for i in parse(doc_example(), params,
+                                              settings=TelecomXParseSettings(week_scheme="sunday"))[:3]]
     assert starts == [day(2020, 12, 6), day(2020, 12, 13), day(2020, 12, 20)]
+
+
+def test_week_scheme_and_grouping_zone_come_from_the_environment():
+    account = account_from_env(SPEC, {"TELECOMX_WEEK_SCHEME": "Sunday",
+                                      "TELECOMX_GROUPING_TIMEZONE": "Europe/Copenhagen"})
+    assert account.settings.parse_settings() == TelecomXParseSettings(grouping_timezone="Europe/Copenhagen",
+                                                                      week_scheme="sunday")
+    for variable, value in (("TELECOMX_WEEK_SCHEME", "monday"), ("TELECOMX_GROUPING_INTERVAL", "YEAR"),
+                            ("TELECOMX_GROUPING_TIMEZONE", "Mars/Olympus")):
+        with pytest.raises(ConfigurationError, match=variable):
+            account_from_env(SPEC, {variable: value})
 
 
 def test_hour_keys_of_a_utc_day_and_zero_padding():

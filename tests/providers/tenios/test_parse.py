@@ -14,7 +14,7 @@ from pipelines.model import CallLeg, Quarantined, RawPage
 from pipelines.providers.tenios.parse import _parse_page_fast, parse_pages
 from pipelines.providers.tenios.simulator import TeniosData, day_legs
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "tenios"
+FIXTURES = Path(__file__).parents[3] / "pipelines" / "providers" / "tenios" / "conformance"
 
 
 def parse(body: bytes | dict, raw_id: int = 7):
