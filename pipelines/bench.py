@@ -39,7 +39,7 @@ from pipelines.model import LEG_COLUMNS, CallLeg
 from pipelines.partitions import day_window
 from pipelines.providers.spec import CALL_LEGS
 from pipelines.registry import registry
-from pipelines.sql import sql_file
+from pipelines.sql import script_result, sql_file
 from pipelines.warehouse.aggregates import refresh_stale
 from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
 from pipelines.warehouse.load import load_windows
@@ -110,7 +110,8 @@ class Simulators:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pipelines.cli", "simulate", "--any-port", "--providers", ",".join(names),
              "--legs-per-day", str(legs_per_day)], stdout=subprocess.PIPE, text=True)
-        self.urls = {}
+        self.urls: dict[str, str] = {}
+        assert self.process.stdout is not None  # stdout=PIPE
         while len(self.urls) < len(names):
             line = self.process.stdout.readline()
             if not line:
@@ -205,7 +206,8 @@ def reference_load(url: str, name: str, account: str, days: list[date],
             started = time.perf_counter()
             with writer.transaction():
                 writer.execute(sql_file("load/stage_call_legs.sql"))
-                with writer.cursor().copy(f"COPY stage_call_leg ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy_legs = f"COPY stage_call_leg ({columns}) FROM STDIN (FORMAT BINARY)"
+                with writer.cursor().copy(copy_legs) as copy:
                     copy.set_types(copy_types)
                     for leg in legs:
                         copy.write_row(leg)
@@ -221,22 +223,22 @@ def bench_provider(url: str, sims: Simulators, name: str, days: list[date]) -> l
     account = provider_account(name).account
     print(f"{name}: fetching {len(days)} days from the simulator ...", flush=True)
     stages = []
+    pages = legs = 0
     for workers in (1, 4):
         with psycopg.connect(url) as conn:  # both fetches land the same pages: start each from empty
-            conn.execute("TRUNCATE cdr.raw_response, cdr.window_fetch")
+            conn.execute(sql_file("bench/empty_raw.sql"))
         reset_peak_rss()
         started = time.perf_counter()
         pages, legs = land(url, name, environment, days, workers)
         stages.append(Stage(name, f"fetch + land over HTTP, {workers} day(s) at a time", legs,
                             time.perf_counter() - started, peak_rss_mib(), pages=pages))
     with psycopg.connect(url) as conn:
-        conn.execute("TRUNCATE cdr.fact_call_leg, cdr.fact_call, cdr.agg_call_leg_hourly, cdr.agg_call_leg_daily,"
-                     " cdr.quarantine, cdr.load_audit, cdr.window_load, cdr.stale_day")
+        conn.execute(sql_file("bench/empty_loaded.sql"))
     print(f"{name}: {legs:,} records in {pages:,} bodies; loading ...", flush=True)
     first = measure(name, "project: first load (raw -> fact + calls + aggregates)", 0, "project_load",
                     url, name, account, days)
-    with psycopg.connect(url) as conn:  # records fetched can exceed legs (billing items, overlapping windows)
-        legs = conn.execute("SELECT count(*) FROM cdr.fact_call_leg WHERE provider = %s", (name,)).fetchone()[0]
+    with psycopg.connect(url) as conn:
+        legs = script_result(conn, "bench/legs_loaded.sql", {"provider": name})[0]
     first.legs = legs
     stages.append(first)
     stages.append(measure(name, "project: identical re-run", legs, "project_load", url, name, account, days))
@@ -246,16 +248,19 @@ def bench_provider(url: str, sims: Simulators, name: str, days: list[date]) -> l
     per_day = legs // len(days)
     stages.append(measure(name, "aggregates refresh of one day (hourly + daily)", per_day, "derived_refresh",
                           url, middle, "aggregates"))
-    stages.append(measure(name, "calls assembly of one day", per_day, "derived_refresh", url, middle, "calls"))
+    stages.append(measure(name, "calls assembly of one day", per_day, "derived_refresh",
+                          url, middle, "calls"))
     stages.append(measure(name, "reference: COPY + guarded MERGE (pre-parsed)", legs, "reference_load",
                           url, name, account, days, True))
-    stages.append(measure(name, "reference: identical re-run", legs, "reference_load", url, name, account, days, False))
+    stages.append(measure(name, "reference: identical re-run", legs, "reference_load",
+                          url, name, account, days, False))
     return stages
 
 
 def report(stages: list[Stage], days: int) -> dict:
     print()
-    print(f"{'provider':<11}{'stage':<56}{'legs':>11}{'seconds':>9}{'legs/s':>10}{'rewritten':>11}{'RSS MiB':>9}")
+    print(f"{'provider':<11}{'stage':<56}{'legs':>11}{'seconds':>9}{'legs/s':>10}{'rewritten':>11}"
+          f"{'RSS MiB':>9}")
     for s in stages:
         rewritten = "" if s.rewritten is None else f"{s.rewritten:,}"
         print(f"{s.provider:<11}{s.name:<56}{s.legs:>11,}{s.seconds:>9.2f}{s.legs_per_s:>10,.0f}{rewritten:>11}"
@@ -273,14 +278,18 @@ def report(stages: list[Stage], days: int) -> dict:
         summary[provider] = {
             "first_load_legs_per_s": first.legs_per_s, "rerun_legs_per_s": rerun.legs_per_s,
             "first_load_vs_reference": first.legs_per_s / reference.legs_per_s,
-            "rerun_rows_rewritten": rerun.rewritten, "peak_rss_mib": max(s.peak_rss_mib for s in by_name.values()),
+            "rerun_rows_rewritten": rerun.rewritten,
+            "peak_rss_mib": max(s.peak_rss_mib for s in by_name.values()),
             "aggregates_refresh_share_of_day_load": refresh.seconds / day_load,
             "calls_assembly_share_of_day_load": assembly.seconds / day_load,
         }
-        print(f"{provider}: first load {first.legs_per_s:,.0f} legs/s = {summary[provider]['first_load_vs_reference']:.2f}x"
-              f" the reference; re-run {rerun.legs_per_s:,.0f} legs/s rewrote {rerun.rewritten:,} rows;"
+        figures = summary[provider]
+        print(f"{provider}: first load {first.legs_per_s:,.0f} legs/s ="
+              f" {figures['first_load_vs_reference']:.2f}x the reference;"
+              f" re-run {rerun.legs_per_s:,.0f} legs/s rewrote {rerun.rewritten:,} rows;"
               f" one day's aggregates refresh = {refresh.seconds / day_load:.0%} and calls assembly ="
-              f" {assembly.seconds / day_load:.0%} of a day's load; peak RSS {summary[provider]['peak_rss_mib']:.0f} MiB")
+              f" {assembly.seconds / day_load:.0%} of a day's load;"
+              f" peak RSS {figures['peak_rss_mib']:.0f} MiB")
     return summary
 
 
@@ -308,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"legs_per_provider": args.legs, "days": args.days, "summary": summary,
-                                  "stages": [{**asdict(s), "legs_per_s": s.legs_per_s} for s in stages]}, indent=2))
+                                  "stages": [{**asdict(s), "legs_per_s": s.legs_per_s} for s in stages]},
+                                 indent=2))
     print(f"\nfigures written to {output}")
     return 0
 
