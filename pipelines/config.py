@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pipelines.errors import ConfigurationError
 from pipelines.providers.base import ProviderClient
-from pipelines.providers.settings import ProviderSettings, read_settings, settings_from_env
+from pipelines.providers.settings import ProviderSettings, settings_from_env
 from pipelines.providers.spec import ProviderSpec, resolve_credentials
 from pipelines.registry import registry
 from pipelines.warehouse.connection import DEFAULT_DATABASE, PROJECT_ROOT
@@ -68,13 +68,6 @@ def account_from_env(spec: ProviderSpec, environ: Mapping[str, str]) -> Provider
     prefix = spec.env_prefix
     return ProviderAccount(spec, settings_from_env(spec.settings_type, prefix, environ),
                            {name: f"{prefix}_{name.upper()}" for name in spec.credential_names})
-
-
-def account_from_values(spec: ProviderSpec, values: Mapping[str, object],
-                        credential_variables: Mapping[str, str]) -> ProviderAccount:
-    """An account from already-read settings (e.g. a file), for tests and the commands."""
-    return ProviderAccount(spec, read_settings(spec.settings_type, values, where=f"{spec.name}."),
-                           dict(credential_variables))
 
 
 @dataclass(frozen=True)

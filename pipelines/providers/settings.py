@@ -174,15 +174,3 @@ def settings_from_env(cls: type[S], prefix: str, environ: Mapping[str, str]) -> 
                 values[name] = environ[variable]
                 break
     return read_settings(cls, values, where=f"{prefix}_")
-
-
-def settings_as_values(settings: object) -> dict[str, Any]:
-    """The flat name -> value form of a settings object (what `read_settings` takes back)."""
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(settings):  # type: ignore[arg-type]
-        value = getattr(settings, f.name)
-        if dataclasses.is_dataclass(value):
-            out.update(settings_as_values(value))
-        else:
-            out[f.name] = value
-    return out
