@@ -4,23 +4,34 @@
   cdr-etl parse --provider P FILE        a saved response body -> canonical legs (or a provider's
                                          own rows) as JSON lines; --params gives its request
   cdr-etl simulate [--providers P,..]    serve the provider simulators on fixed loopback ports
+  cdr-etl accounts check [--probe]       validate the accounts (docs/accounts.md); --probe makes
+                                         one small authenticated request per enabled account
   cdr-etl ui [--port N]                  the Dagster UI, simulators running (`make ui`)
-  cdr-etl demo [--days N]                the `make demo` run
+  cdr-etl demo [--days N]                the `make demo` run (--accounts-per-provider N: N accounts each)
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 
-from pipelines.config import account_from_env, migration_dirs
+from pipelines.config import Configuration, ProviderAccount, account_from_env, migration_dirs
 from pipelines.environment import prepare_dagster_home
-from pipelines.errors import CdrEtlError
+from pipelines.errors import (
+    CdrEtlError,
+    ConfigurationError,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRequestError,
+)
 from pipelines.model import Quarantined, RawPage
 from pipelines.registry import registry
 from pipelines.simulators import running_simulators
@@ -93,11 +104,126 @@ def _ui(args) -> int:
             return 0
 
 
+def _accounts_check(args) -> int:
+    """The accounts as configured, each credential resolved or not (never its value); with
+    --probe, one small authenticated request per enabled account. 1 on any problem."""
+    environ = os.environ
+    config = Configuration.from_env(environ)  # a bad file stops here: main() prints the error line
+    source = config.accounts_file or "environment"
+    listed = sorted((*config.accounts, *config.disabled_accounts), key=lambda a: (a.provider, a.account))
+    print(f"accounts: {config.accounts_file or 'the environment quick start (no accounts file)'}")
+    rows = [("provider", "account", "enabled", "time zone", "start", "customers", "credentials", "options")]
+    problems = [] if config.accounts else [f"{source}: no enabled account"]
+    for account in listed:
+        status = account.credential_status(environ)
+        rows.append((account.provider, account.account, "yes" if account.enabled else "no",
+                     account.time_zone, account.start_date or config.start_date,
+                     ",".join(account.customers) or "-",
+                     ", ".join(f"{name} resolved" if ok else f"{name} missing {variable}"
+                               for name, variable, ok in status),
+                     "; ".join(f"{name}={_shown(value)}"
+                               for name, value in account.options_in_effect().items()) or "-"))
+        if account.enabled:
+            problem = _client_problem(account, environ)
+            if problem:
+                problems.append(f"{source}: {account.provider} account {account.account!r}: {problem}")
+    print(_table(rows))
+    if args.probe:
+        print()
+        print("probe: one request per enabled account (a count for yesterday, else a 5-minute window"
+              f" of yesterday), {PROBE_TIMEOUT_S:g} s timeout, no retries")
+        probed = [("provider", "account", "result", "code", "detail")]
+        for account in (a for a in listed if a.enabled):
+            result, code, detail = probe(account, environ)
+            probed.append((account.provider, account.account, result, code or "-", detail))
+            if result != "ok":
+                problems.append(f"{source}: {account.provider} account {account.account!r}: probe {result}"
+                                + (f" [code {code}]" if code else ""))
+        print(_table(probed))
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+PROBE_TIMEOUT_S = 10.0
+
+
+def _client_problem(account: ProviderAccount, environ: Mapping[str, str]) -> str:
+    """Why this account's client cannot open (its credentials unset, or settings its client
+    refuses), or "". Opening a client sends nothing."""
+    if not account.credentials_resolve(environ):
+        missing = [variable for _, variable, ok in account.credential_status(environ) if not ok]
+        return "credentials: not set: " + ", ".join(missing)
+    try:
+        account.open_client(environ).close()
+    except CdrEtlError as exc:
+        return str(exc)
+    return ""
+
+
+def probe(account: ProviderAccount, environ: Mapping[str, str],
+          now: datetime | None = None) -> tuple[str, str | None, str]:
+    """(ok | refused | unreachable | not probed, the provider's error code or None, detail) after
+    one small authenticated request: the provider's count for yesterday where it has one (TENIOS),
+    else the first page of a 5-minute window of yesterday. One attempt, a short timeout."""
+    http = dataclasses.replace(account.settings.http, max_attempts=1, window_attempts=1,
+                               timeout_s=min(account.settings.http.timeout_s, PROBE_TIMEOUT_S))
+    quick = dataclasses.replace(account, settings=dataclasses.replace(account.settings, http=http))
+    day = (now or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    try:
+        client = quick.open_client(environ)
+    except ConfigurationError as exc:
+        return "not probed", None, str(exc)
+    except ProviderError as exc:
+        return _probe_failure(exc)
+    try:
+        count = client.provider_count((day, day + timedelta(days=1)))
+        if count is not None:
+            return "ok", None, f"{count} records on {day.date()}"
+        start = day + timedelta(hours=12)
+        pages = client.fetch_window((start, start + timedelta(minutes=5)))
+        try:
+            page = next(iter(pages), None)
+        finally:
+            getattr(pages, "close", lambda: None)()  # a generator: stop before any further request
+        return "ok", None, (f"HTTP {page.http_status}, {page.records} records in the first answer for"
+                            f" {start:%Y-%m-%d %H:%M}-{start + timedelta(minutes=5):%H:%M} UTC"
+                            if page is not None else "no answer to read (nothing to request)")
+    except ProviderError as exc:
+        return _probe_failure(exc)
+    finally:
+        client.close()
+
+
+def _probe_failure(exc: ProviderError) -> tuple[str, str | None, str]:
+    """refused: the provider turned the credentials or the request down; unreachable: no usable
+    answer (connection, timeout, 5xx, rate limit, a body that is not the API's)."""
+    result = "refused" if isinstance(exc, ProviderAuthError | ProviderRequestError) else "unreachable"
+    detail = exc.detail.removeprefix("gave up after 1 attempts: ")
+    return result, exc.code, detail + (f" (HTTP {exc.status})" if exc.status is not None else "")
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _table(rows: Sequence[Iterable[str]]) -> str:
+    """Left-aligned columns two spaces apart (the last one unpadded)."""
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False))
+                     + "  " + row[-1] for row in cells)
+
+
 def _demo(args) -> int:
     # Lazy: the demo imports Dagster (about 1.5 s), which no other command needs.
     from pipelines.demo import main as demo  # noqa: PLC0415
 
-    return demo(days=args.days)
+    return demo(days=args.days, accounts_per_provider=args.accounts_per_provider)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,12 +248,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--any-port", action="store_true", help="free ports instead of the fixed ones")
     p.set_defaults(run=_simulate)
 
+    p = sub.add_parser("accounts", help="the accounts: check the accounts file (docs/accounts.md)")
+    accounts = p.add_subparsers(dest="action", required=True)
+    p = accounts.add_parser("check", help="validate the accounts and show them, credentials resolved or"
+                                          " not; exit 1 on any problem")
+    p.add_argument("--probe", action="store_true",
+                   help="also make one small authenticated request per enabled account")
+    p.set_defaults(run=_accounts_check)
+
     p = sub.add_parser("ui", help="the Dagster UI with the simulators running, on the embedded warehouse")
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(run=_ui)
 
     p = sub.add_parser("demo", help="backfill the last days from the simulators and print a summary")
     p.add_argument("--days", type=int, default=3)
+    p.add_argument("--accounts-per-provider", type=int, default=1, metavar="N",
+                   help="serve N accounts per provider (writes cdr-accounts.demo.toml, git-ignored)")
     p.set_defaults(run=_demo)
 
     args = parser.parse_args(argv)

@@ -1,44 +1,75 @@
-"""The configuration, read once from the environment into one object that the definitions, the
-assets and the commands are handed. Nothing else in the package reads os.environ for a setting.
+"""The configuration, read once into one object that the definitions, the assets and the
+commands are handed. Nothing else in the package reads os.environ for a setting.
+
+Accounts come from the accounts file (docs/accounts.md) when `CDR_ACCOUNTS_FILE` names one or
+`cdr-accounts.toml` exists in the working directory; otherwise from the environment quick start,
+one account per provider (`<PROVIDER>_<SETTING>`).
 
 | variable | default | meaning |
 |---|---|---|
+| `CDR_ACCOUNTS_FILE` | `./cdr-accounts.toml` when present | the accounts file |
 | `CDR_PROVIDERS` | all | comma-separated providers to load |
-| `CDR_START_DATE` | 2024-01-01 | first daily partition |
+| `CDR_START_DATE` | 2024-01-01 | first daily partition (an account's start date may be earlier) |
 | `CDR_REPULL_DAYS` | 3 | days the nightly run loads (yesterday and the days before it) |
 | `CDR_FORCE_RELOAD` | off | parse and merge every day, even one whose raw pages did not change |
 | `CDR_PROVIDER_MODULES` | none | plug-in providers: modules exporting a `SPEC` |
 | `CDR_WAREHOUSE_URL` | embedded | the warehouse; else database `CDR_DATABASE` of the embedded server \
 in `CDR_PGDATA` |
-| `<PROVIDER>_<SETTING>` | per provider | that provider's settings (docs/providers/) |
-| `CDR_HTTP_<SETTING>` | 30 s, 5 attempts, … | HTTP settings of every provider not set per provider |
+| `<PROVIDER>_<SETTING>` | per provider | the quick start: that provider's settings (docs/providers/) |
+| `CDR_HTTP_<SETTING>` | 30 s, 5 attempts, … | HTTP settings of every account not set for it |
 """
 from __future__ import annotations
 
+import dataclasses
+import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipelines.errors import ConfigurationError
-from pipelines.providers.base import ProviderClient
-from pipelines.providers.settings import ProviderSettings, settings_from_env
+from pipelines.providers.base import Pacing, ProviderClient
+from pipelines.providers.settings import (
+    HttpSettings,
+    ProviderSettings,
+    flat_fields,
+    read_settings,
+    settings_from_env,
+)
 from pipelines.providers.spec import ProviderSpec, resolve_credentials
 from pipelines.registry import registry
 from pipelines.warehouse.connection import DEFAULT_DATABASE, PROJECT_ROOT
 
 DEFAULT_START_DATE = "2024-01-01"
 DEFAULT_REPULL_DAYS = 3
+ACCOUNTS_FILE_VARIABLE = "CDR_ACCOUNTS_FILE"
+DEFAULT_ACCOUNTS_FILE = "cdr-accounts.toml"  # in the working directory
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ACCOUNT_KEYS = ("provider", "name", "enabled", "start_date", "time_zone", "customers", "credentials",
+                 "options")
+_HTTP_FIELDS = tuple(f.name for f in dataclasses.fields(HttpSettings))
 
 
 @dataclass(frozen=True)
 class ProviderAccount:
-    """One account at one provider: its settings, and where its secrets are (the names of the
-    environment variables holding them, never the values)."""
+    """One account at one provider: its settings, where its secrets are (the names of the
+    environment variables holding them, never the values), its reporting time zone and its
+    first day."""
 
     spec: ProviderSpec
     settings: ProviderSettings
     credential_variables: Mapping[str, str]
+    time_zone: str = ""  # IANA; empty: the provider's default (spec.default_time_zone)
+    start_date: str | None = None  # YYYY-MM-DD; None: the configuration's start date
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.time_zone:
+            object.__setattr__(self, "time_zone", self.spec.default_time_zone)
 
     @property
     def provider(self) -> str:
@@ -49,31 +80,65 @@ class ProviderAccount:
         return self.settings.account
 
     @property
+    def customers(self) -> tuple[str, ...]:
+        """The customers this account pulls (the spec's customer setting); () where the provider
+        has none, or where none are set (Telecom X: the login's own customer)."""
+        if self.spec.customer_setting is None:
+            return ()
+        value = getattr(self.settings, self.spec.customer_setting)
+        if isinstance(value, str):
+            return (value,) if value else ()
+        return tuple(value)
+
+    @property
     def parser_version(self) -> str:
         return self.spec.parser_version(self.settings)
 
-    def open_client(self, secrets: Mapping[str, str]) -> ProviderClient:
-        """A client for this account, its credentials read from `secrets` (the environment)."""
+    def options_in_effect(self) -> dict[str, Any]:
+        """The settings that differ from the provider's defaults, by flat name, leaving out the
+        account name and the customers (shown on their own)."""
+        defaults = _flat_values(self.spec.settings_type())
+        shown = {name: value for name, value in _flat_values(self.settings).items()
+                 if value != defaults.get(name)}
+        shown.pop("account", None)
+        shown.pop(self.spec.customer_setting or "", None)
+        return shown
+
+    def credential_status(self, environ: Mapping[str, str]) -> list[tuple[str, str, bool]]:
+        """(credential, variable, whether the variable is set) for each credential reference."""
+        return [(name, variable, bool(environ.get(variable, "").strip()))
+                for name, variable in self.credential_variables.items()]
+
+    def credentials_resolve(self, environ: Mapping[str, str]) -> bool:
+        """Whether one of the provider's credential alternatives has every variable set."""
+        return any(all(environ.get(self.credential_variables.get(name, "")) for name in names)
+                   for names in self.spec.credentials)
+
+    def open_client(self, secrets: Mapping[str, str], pacing: Pacing | None = None) -> ProviderClient:
+        """A client for this account, its credentials read from `secrets` (the environment), its
+        requests paced by `pacing` (shared across processes) where the provider paces them."""
         credentials = resolve_credentials(self.spec, self.account, self.credential_variables, secrets)
-        return self.spec.open_client(self.settings, credentials)
+        return self.spec.open_client(self.settings, credentials, pacing)
 
     def parse(self, pages, account: str | None = None):
         """The provider's parser over `pages`, with this account's parse settings."""
         return self.spec.parse_pages(pages, account or self.account, self.settings.parse_settings())
 
 
-def account_from_env(spec: ProviderSpec, environ: Mapping[str, str]) -> ProviderAccount:
+def account_from_env(spec: ProviderSpec, environ: Mapping[str, str],
+                     start_date: str | None = None) -> ProviderAccount:
     """The quick start: one account per provider from `<PROVIDER>_<SETTING>` variables, its
     credentials in `<PROVIDER>_<CREDENTIAL>` (e.g. TENIOS_ACCESS_KEY)."""
     prefix = spec.env_prefix
     return ProviderAccount(spec, settings_from_env(spec.settings_type, prefix, environ),
-                           {name: f"{prefix}_{name.upper()}" for name in spec.credential_names})
+                           {name: f"{prefix}_{name.upper()}" for name in spec.credential_names},
+                           start_date=start_date)
 
 
 @dataclass(frozen=True)
 class Configuration:
-    accounts: tuple[ProviderAccount, ...]
-    start_date: str = DEFAULT_START_DATE
+    accounts: tuple[ProviderAccount, ...]  # the enabled ones
+    start_date: str = DEFAULT_START_DATE  # the first daily partition: no account starts earlier
     repull_days: int = DEFAULT_REPULL_DAYS
     force_reload: bool = False
     # the warehouse: the variable holding its URL (a secret: it may hold a password), or, unset,
@@ -83,6 +148,9 @@ class Configuration:
     pgdata: str = str(PROJECT_ROOT / ".pgdata")
     # where credential references are resolved: the environment, read when a client opens
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # the accounts file the accounts came from; None: the environment quick start
+    accounts_file: str | None = None
+    disabled_accounts: tuple[ProviderAccount, ...] = ()  # listed in the file with enabled = false
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Configuration:
@@ -92,9 +160,18 @@ class Configuration:
         if unknown:
             raise ConfigurationError("CDR_PROVIDERS", ",".join(wanted),
                                      f"unknown provider {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        default_start = _date(environ, "CDR_START_DATE", DEFAULT_START_DATE)
+        path = accounts_file_path(environ)
+        if path is None:
+            listed = tuple(account_from_env(known[name], environ, default_start)
+                           for name in dict.fromkeys(wanted))
+        else:
+            listed = tuple(a for a in read_accounts_file(path, known, environ, default_start)
+                           if a.provider in wanted)
+        accounts = tuple(a for a in listed if a.enabled)
         return cls(
-            accounts=tuple(account_from_env(known[name], environ) for name in dict.fromkeys(wanted)),
-            start_date=_date(environ, "CDR_START_DATE", DEFAULT_START_DATE),
+            accounts=accounts,
+            start_date=min([default_start, *(a.start_date for a in accounts if a.start_date)]),
             repull_days=_positive(environ, "CDR_REPULL_DAYS", DEFAULT_REPULL_DAYS),
             force_reload=_flag(environ, "CDR_FORCE_RELOAD"),
             warehouse_url_variable=("CDR_WAREHOUSE_URL" if environ.get("CDR_WAREHOUSE_URL", "").strip()
@@ -102,13 +179,236 @@ class Configuration:
             embedded_database=environ.get("CDR_DATABASE", "").strip() or DEFAULT_DATABASE,
             pgdata=str(Path(environ.get("CDR_PGDATA", "").strip() or PROJECT_ROOT / ".pgdata").resolve()),
             secrets=environ,
+            accounts_file=None if path is None else str(path),
+            disabled_accounts=tuple(a for a in listed if not a.enabled),
         )
 
+    def accounts_of(self, provider: str) -> tuple[ProviderAccount, ...]:
+        """The enabled accounts of `provider`, in the order they are listed."""
+        return tuple(a for a in self.accounts if a.provider == provider)
+
     def account(self, provider: str) -> ProviderAccount:
-        for candidate in self.accounts:
-            if candidate.provider == provider:
+        """The provider's one enabled account (the quick start's); an error if it has several."""
+        found = self.accounts_of(provider)
+        if not found:
+            raise ConfigurationError("CDR_PROVIDERS", provider, "that provider has no enabled account")
+        if len(found) > 1:
+            raise ConfigurationError(
+                self.accounts_file or "CDR_PROVIDERS", None,
+                f"{provider} has {len(found)} accounts ({', '.join(a.account for a in found)}): pick one"
+                " by name (Configuration.account_named) or take them all (accounts_of)")
+        return found[0]
+
+    def account_named(self, provider: str, name: str) -> ProviderAccount:
+        for candidate in self.accounts_of(provider):
+            if candidate.account == name:
                 return candidate
-        raise ConfigurationError("CDR_PROVIDERS", provider, "that provider is not enabled")
+        raise ConfigurationError(self.accounts_file or "CDR_PROVIDERS", None,
+                                 f"{provider} has no enabled account named {name!r}")
+
+
+def accounts_file_path(environ: Mapping[str, str]) -> Path | None:
+    """The accounts file: the one `CDR_ACCOUNTS_FILE` names (an error if it does not exist), else
+    `cdr-accounts.toml` in the working directory when present, else None (the quick start).
+    A relative path stays relative (to the working directory), as errors name it."""
+    named = environ.get(ACCOUNTS_FILE_VARIABLE, "").strip()
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ConfigurationError(ACCOUNTS_FILE_VARIABLE, named, "no such file")
+        return path
+    default = Path(DEFAULT_ACCOUNTS_FILE)
+    return default if default.is_file() else None
+
+
+def read_accounts_file(path: Path, specs: Mapping[str, ProviderSpec], environ: Mapping[str, str],
+                       default_start: str = DEFAULT_START_DATE) -> tuple[ProviderAccount, ...]:
+    """Every account the file lists, enabled or not, checked: a bad entry is a ConfigurationError
+    naming the file, the provider, the account and the field (never a credential's value).
+
+    `environ` gives only the `CDR_HTTP_*` defaults of the HTTP settings; credentials stay
+    references, resolved when a client opens."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(str(path), None, f"cannot read the accounts file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(str(path), None, f"not valid TOML: {exc}") from None
+    extra = sorted(set(document) - {"accounts"})
+    if extra:
+        raise ConfigurationError(f"{path}: {extra[0]}", None,
+                                 "unknown key; the file holds only [[accounts]] tables")
+    tables = document.get("accounts")
+    if not isinstance(tables, list) or not tables:
+        raise ConfigurationError(f"{path}: accounts", None, "expected one or more [[accounts]] tables")
+    http_defaults = _http_defaults(environ)
+    accounts: list[ProviderAccount] = []
+    for index, table in enumerate(tables, start=1):
+        account = _account_from_table(path, index, table, specs, http_defaults, default_start)
+        for earlier in accounts:
+            if (earlier.provider, earlier.account) == (account.provider, account.account):
+                raise ConfigurationError(f"{path}: {account.provider} account {account.account!r}: name",
+                                         None, f"another {account.provider} account has this name;"
+                                               " names are unique per provider")
+        accounts.append(account)
+    return tuple(accounts)
+
+
+def _http_defaults(environ: Mapping[str, str]) -> dict[str, str]:
+    """`CDR_HTTP_<SETTING>` values, checked: the HTTP settings of every account not set for it."""
+    values = {name: environ[f"CDR_HTTP_{name.upper()}"] for name in _HTTP_FIELDS
+              if environ.get(f"CDR_HTTP_{name.upper()}", "").strip()}
+    read_settings(HttpSettings, values, where="CDR_HTTP_")
+    return values
+
+
+def _account_from_table(path: Path, index: int, table: object, specs: Mapping[str, ProviderSpec],
+                        http_defaults: Mapping[str, str], default_start: str) -> ProviderAccount:
+    where = f"{path}: account #{index}"
+    if not isinstance(table, dict):
+        raise ConfigurationError(where, None, "expected a table ([[accounts]])")
+    unknown = sorted(set(table) - set(_ACCOUNT_KEYS))
+    if unknown:
+        raise ConfigurationError(f"{where}: {unknown[0]}", None,
+                                 "unknown key; known: " + ", ".join(_ACCOUNT_KEYS))
+    provider = table.get("provider")
+    if not isinstance(provider, str) or provider not in specs:
+        raise ConfigurationError(f"{where}: provider", provider,
+                                 ("unknown provider" if isinstance(provider, str) else "required")
+                                 + "; known: " + ", ".join(sorted(specs)))
+    spec = specs[provider]
+    name = table.get("name")
+    if not isinstance(name, str) or not ACCOUNT_NAME.fullmatch(name):
+        raise ConfigurationError(f"{path}: {provider} account #{index}: name", name,
+                                 "required: letters, digits, '-', '_' and '.', starting with a letter"
+                                 " or digit")
+    where = f"{path}: {provider} account {name!r}"
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigurationError(f"{where}: enabled", enabled, "expected true or false")
+    customers = _customers(where, spec, table.get("customers"))
+    values: dict[str, Any] = {**http_defaults, **_options(where, spec, table.get("options", {})),
+                              "account": name}
+    if spec.customer_setting is not None and customers is not None:
+        values[spec.customer_setting] = customers
+    return ProviderAccount(
+        spec=spec,
+        settings=read_settings(spec.settings_type, values, where=f"{where}: options."),
+        credential_variables=_credentials(where, spec, table.get("credentials")),
+        time_zone=_time_zone(where, table.get("time_zone", spec.default_time_zone)),
+        start_date=_start_date(where, table.get("start_date", default_start)),
+        enabled=enabled,
+    )
+
+
+def _customers(where: str, spec: ProviderSpec, value: object) -> tuple[str, ...] | str | None:
+    """The `customers` list as the spec's customer setting wants it: a tuple, or (a text setting,
+    Belfabriek's customer id) exactly one."""
+    field_name = f"{where}: customers"
+    if value is None:
+        customers: list[str] = []
+    elif isinstance(value, list) and all(isinstance(v, str | int) and not isinstance(v, bool)
+                                         for v in value):
+        customers = [str(v).strip() for v in value]
+    else:
+        raise ConfigurationError(field_name, None, 'expected a list of customer ids, e.g. ["100201"]')
+    if spec.customer_setting is None:
+        if customers:
+            raise ConfigurationError(field_name, None, f"{spec.name} has no customers under an account;"
+                                                       " leave `customers` out")
+        return None
+    if any(not c for c in customers):
+        raise ConfigurationError(field_name, None, "a customer id is empty")
+    repeated = sorted({c for c in customers if customers.count(c) > 1})
+    if repeated:
+        raise ConfigurationError(field_name, repeated[0], "listed twice")
+    if flat_fields(spec.settings_type)[spec.customer_setting] is str:
+        if len(customers) != 1:
+            raise ConfigurationError(field_name, None, f"a {spec.name} account has exactly one customer"
+                                                       f" ({spec.customer_setting}), got {len(customers)}")
+        return customers[0]
+    return tuple(customers)
+
+
+def _options(where: str, spec: ProviderSpec, options: object) -> dict[str, Any]:
+    if not isinstance(options, dict):
+        raise ConfigurationError(f"{where}: options", None, "expected a table ([accounts.options])")
+    for key, value in options.items():
+        label = f"{where}: options.{key}"
+        if key in spec.credential_names:
+            # never echoed: the value may be the secret itself
+            raise ConfigurationError(label, None, "a credential, not an option: give it under [accounts"
+                                                  f'.credentials] as {key} = {{ env = "VARIABLE" }}')
+        if key == "account":
+            raise ConfigurationError(label, None, "the account is named by `name`")
+        if key == spec.customer_setting:
+            raise ConfigurationError(label, None, "set by `customers`")
+        scalar = (str, int, float, bool)
+        if not (isinstance(value, scalar) or (isinstance(value, list)
+                                               and all(isinstance(v, scalar) for v in value))):
+            raise ConfigurationError(label, None, "expected a string, number, boolean or list of them")
+    return dict(options)
+
+
+def _credentials(where: str, spec: ProviderSpec, table: object) -> dict[str, str]:
+    """Credential name -> environment variable, from `{ env = "VARIABLE" }` references. A literal
+    value is refused without being echoed."""
+    alternatives = " or ".join(" + ".join(names) for names in spec.credentials)
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{where}: credentials", None,
+                                 f'required: [accounts.credentials] with {alternatives}, each'
+                                 ' { env = "VARIABLE" }')
+    references = {}
+    for name, reference in table.items():
+        label = f"{where}: credentials.{name}"
+        if name not in spec.credential_names:
+            raise ConfigurationError(label, None,
+                                     "unknown credential; known: " + ", ".join(spec.credential_names))
+        if not isinstance(reference, dict):
+            raise ConfigurationError(label, None, "a literal secret is refused: name the environment"
+                                                  f' variable that holds it, {name} = {{ env = "VARIABLE" }}')
+        variable = reference.get("env")
+        if set(reference) != {"env"} or not isinstance(variable, str) \
+                or not _VARIABLE_NAME.fullmatch(variable):
+            raise ConfigurationError(label, None, 'expected { env = "VARIABLE" }, VARIABLE an environment'
+                                                  " variable name")
+        references[name] = variable
+    if not any(all(name in references for name in names) for names in spec.credentials):
+        raise ConfigurationError(f"{where}: credentials", None, f"incomplete: expected {alternatives}")
+    return references
+
+
+def _time_zone(where: str, value: object) -> str:
+    if isinstance(value, str) and value:
+        try:
+            ZoneInfo(value)
+            return value
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise ConfigurationError(f"{where}: time_zone", value, "not an IANA time zone (e.g. Europe/Berlin)")
+
+
+def _start_date(where: str, value: object) -> str:
+    if isinstance(value, date) and not isinstance(value, datetime):  # TOML's date: start_date = 2024-01-01
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise ConfigurationError(f"{where}: start_date", value, "expected a date as YYYY-MM-DD")
+
+
+def _flat_values(settings: object) -> dict[str, Any]:
+    """A settings object's values by flat name (nested dataclasses flattened, as settings are named)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(settings):  # type: ignore[arg-type]  # a dataclass instance
+        value = getattr(settings, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            out.update(_flat_values(value))
+        else:
+            out[f.name] = value
+    return out
 
 
 def plugin_modules(environ: Mapping[str, str]) -> tuple[str, ...]:

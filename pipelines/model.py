@@ -19,6 +19,9 @@ class CallLeg(NamedTuple):
 
     provider: str
     account: str
+    # the provider's customer within the account (MIXvoip profile id, Belfabriek customer id);
+    # None where the provider has none (TENIOS)
+    customer: str | None
     leg_key: str
     call_key: str | None
     started_at: datetime

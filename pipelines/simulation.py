@@ -4,6 +4,10 @@ Each provider's simulator.py builds a Starlette app on top of these. The server 
 background thread bound to 127.0.0.1, so tests, the demo and the benchmark talk real HTTP.
 Faults and the clock are switched through `/_sim/*` endpoints (or the `SimState` object when
 the server runs in the same process), so a test can script a 5xx storm without mocks.
+
+The simulator also measures what clients did to it, for rate-limit tests: the most requests that
+arrived within any one second, per account (a provider's `account_of` tells whose a request is,
+from its credentials), and the most requests in flight at once; both on GET /_sim/stats.
 """
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ import asyncio
 import socket
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +27,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 DATA_FAULTS = frozenset({"shift", "duplicate", "empty"})
+# Whose request this is (an ASGI scope in, an account name out), for the per-account rate limit and
+# measurements; None: the provider's simulator counts every request together.
+AccountOf = Callable[[dict], str | None]
 
 
 @dataclass
@@ -59,8 +67,14 @@ class SimState:
     faults: deque = field(default_factory=deque)
     requests_served: int = 0
     faults_applied: int = 0
+    # measured: per account, the most requests that arrived within one second of each other
+    max_per_second: dict[str, int] = field(default_factory=dict)
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most requests being answered at once
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _recent: deque = field(default_factory=deque, repr=False)
+    # per account, the arrivals of the last second: for the limit (those let through) and measured
+    _recent: defaultdict = field(default_factory=lambda: defaultdict(deque), repr=False)
+    _arrivals: defaultdict = field(default_factory=lambda: defaultdict(deque), repr=False)
 
     def now(self) -> datetime:
         return self.fixed_now if self.fixed_now is not None else datetime.now(UTC) + self.clock_offset
@@ -77,6 +91,9 @@ class SimState:
             self.fixed_now = None
             self.rate_limit_per_s = None
             self._recent.clear()
+            self._arrivals.clear()
+            self.max_per_second.clear()
+            self.max_in_flight = 0
 
     def take_fault(self, path: str) -> Fault | None:
         with self._lock:
@@ -93,34 +110,65 @@ class SimState:
                     return fault
         return None
 
-    def over_rate_limit(self) -> bool:
-        """Sliding one-second window: True when this request is one too many."""
+    def arrived(self, account: str) -> None:
+        """Measure a request's arrival: the most arrivals of `account` within any one second (each
+        less than a second after the first of them). Kept as a running maximum, not a log."""
+        with self._lock:
+            now = time.monotonic()
+            recent = self._arrivals[account]
+            while recent and now - recent[0] >= 1.0:
+                recent.popleft()
+            recent.append(now)
+            self.max_per_second[account] = max(self.max_per_second.get(account, 0), len(recent))
+
+    def started(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def finished(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def over_rate_limit(self, account: str = "") -> bool:
+        """Sliding one-second window per account: True when this request is one too many."""
         if not self.rate_limit_per_s:
             return False
         with self._lock:
             now = time.monotonic()
-            while self._recent and now - self._recent[0] > 1.0:
-                self._recent.popleft()
-            if len(self._recent) >= self.rate_limit_per_s:
+            recent = self._recent[account]
+            while recent and now - recent[0] > 1.0:
+                recent.popleft()
+            if len(recent) >= self.rate_limit_per_s:
                 return True
-            self._recent.append(now)
+            recent.append(now)
             return False
 
 
 class FaultMiddleware:
     """ASGI middleware that applies the next scripted fault before the provider's handler runs."""
 
-    def __init__(self, app, state: SimState, rate_limited_response):
+    def __init__(self, app, state: SimState, rate_limited_response, account_of: AccountOf | None = None):
         self.app = app
         self.state = state
         self.rate_limited_response = rate_limited_response
+        self.account_of = account_of
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"].startswith("/_sim/"):
             await self.app(scope, receive, send)
             return
+        account = (self.account_of(scope) if self.account_of else None) or ""
+        self.state.arrived(account)
+        self.state.started()
+        try:
+            await self._answer(scope, receive, send, account)
+        finally:
+            self.state.finished()
+
+    async def _answer(self, scope, receive, send, account: str):
         fault = self.state.take_fault(scope["path"])
-        if fault is None and self.state.over_rate_limit():
+        if fault is None and self.state.over_rate_limit(account):
             await self.rate_limited_response()(scope, receive, send)
             return
         if fault is None:
@@ -183,7 +231,9 @@ def admin_routes(state: SimState) -> list[Route]:
 
     async def stats(request: Request):
         return JSONResponse({"requests_served": state.requests_served, "faults_applied": state.faults_applied,
-                             "faults_queued": len(state.faults)})
+                             "faults_queued": len(state.faults),
+                             "max_requests_per_second": dict(state.max_per_second),
+                             "max_in_flight": state.max_in_flight})
 
     async def reset(request: Request):
         state.reset()
@@ -198,9 +248,13 @@ def admin_routes(state: SimState) -> list[Route]:
     ]
 
 
-def build_app(routes: list[Route], state: SimState, rate_limited_response) -> Starlette:
+def build_app(routes: list[Route], state: SimState, rate_limited_response,
+              account_of: AccountOf | None = None) -> Starlette:
+    """The provider's routes behind the fault middleware, plus /_sim/*. `account_of` makes the
+    rate limit and the per-second measurement per account (a provider whose limit is per login)."""
     app = Starlette(routes=[*routes, *admin_routes(state)])
-    app.add_middleware(FaultMiddleware, state=state, rate_limited_response=rate_limited_response)
+    app.add_middleware(FaultMiddleware, state=state, rate_limited_response=rate_limited_response,
+                       account_of=account_of)
     app.state.sim = state  # for tests that run the simulator in their own process
     return app
 

@@ -58,6 +58,33 @@ class ProviderClient(Protocol):
     def close(self) -> None: ...
 
 
+class RequestPacer(Protocol):
+    """Spaces one account's requests: `wait()` before each request is sent, `hold(seconds)` when
+    the provider said there were too many. A client paces itself alone unless handed one shared
+    with every other process on the account (pipelines.warehouse.pacing)."""
+
+    def wait(self) -> None: ...
+
+    def hold(self, seconds: float) -> None: ...
+
+
+# What the pipeline hands `open_client`: a pacer for this account at a given requests-per-second
+# rate. A provider that paces its requests asks it for one; the others ignore it.
+Pacing = Callable[[float], RequestPacer]
+
+# Requests leave `PACING_HEADROOM / rate` seconds apart, not `1 / rate`: `rate` requests then span
+# 1.1 s, so up to 100 ms of scheduling and network jitter between a request's slot and its arrival
+# at the provider cannot put `rate + 1` of them into one second there.
+PACING_HEADROOM = 1.1
+
+
+def pacing_interval(per_second: float) -> float:
+    """Seconds between two request starts at `per_second` requests a second, with the headroom."""
+    if per_second <= 0:
+        raise ValueError("requests_per_second must be positive")
+    return PACING_HEADROOM / per_second
+
+
 class HttpProviderClient:
     """What every provider client shares: one httpx.Client (`self._http`), closed on exit."""
 

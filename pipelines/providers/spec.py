@@ -8,7 +8,9 @@ checks, the derived tables, the shared test suites) is built from that declarati
   lands in and the SQL pair (stage, merge) that loads it. The first kind names the load asset.
 - `settings_type`: a frozen dataclass of the provider's settings; `credentials`: the names of its
   secrets, which are only ever references to environment variables.
-- `open_client(settings, credentials)` and `parse_pages(pages, account, parse_settings)`.
+- `open_client(settings, credentials, pacing)` and `parse_pages(pages, account, parse_settings)`;
+  `pacing` (base.Pacing or None) gives a provider that paces its requests a pacer shared across
+  processes (pipelines.warehouse.pacing); the others ignore it.
 - `simulator`: its API on loopback, for the demo, the tests and the benchmark.
 - `conformance`: what the shared test suites need to know of it, from its `conformance.py`
   (`Conformance` below; the suites take its row types and tables from `items`).
@@ -25,7 +27,7 @@ from typing import Any
 
 from pipelines.errors import ConfigurationError
 from pipelines.model import LEG_COLUMNS, QUARANTINE_COLUMNS, CallLeg, Quarantined, RawPage
-from pipelines.providers.base import ProviderClient
+from pipelines.providers.base import Pacing, ProviderClient
 from pipelines.providers.settings import ProviderSettings
 from pipelines.sql import SQL_DIR
 
@@ -97,17 +99,40 @@ assert QUARANTINE.columns == QUARANTINE_COLUMNS
 
 
 @dataclass(frozen=True)
+class SimulatedAccount:
+    """One account a simulator serves: what an accounts-file entry needs to reach it."""
+
+    name: str
+    credentials: Mapping[str, str]  # credential name -> the value the simulator accepts
+    customers: tuple[str, ...] = ()  # where the provider has them (spec.customer_setting)
+    options: Mapping[str, str] = field(default_factory=dict)  # settings; base_url from running_simulators
+
+
+@dataclass(frozen=True)
 class SimulatedProvider:
     """A running simulator's app and the environment variables that point the pipeline at it."""
 
     app: Any
-    environment: dict[str, str]  # credentials and account; {NAME}_BASE_URL is added by the caller
+    environment: dict[str, str]  # the first account's; {NAME}_BASE_URL is added by the caller
+    # every account the app serves, each with its own credentials, customers and data; the first
+    # is the one `environment` describes
+    accounts: tuple[SimulatedAccount, ...] = ()
 
 
 def simulated_environment(provider: str, **values: str) -> dict[str, str]:
     """The quick-start variables (`<PROVIDER>_<NAME>`) that give a provider's settings and
     credentials the values its simulator accepts."""
     return {f"{provider.upper()}_{name.upper()}": value for name, value in values.items()}
+
+
+def simulated_account_name(provider: str, index: int) -> str:
+    """The name of a simulator's account `index` (from 1): `tenios-demo`, `tenios-demo-2`, ..."""
+    return f"{provider}-demo" if index == 1 else f"{provider}-demo-{index}"
+
+
+def simulated_hex(*parts: object, length: int = 16) -> str:
+    """Deterministic hex from `parts`, for a simulator's made-up credentials and customer ids."""
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:length]
 
 
 @dataclass(frozen=True)
@@ -173,12 +198,17 @@ class ProviderSpec:
     # the secrets a client needs, as alternatives: the first set whose every variable is set is
     # used (Telecom X: (("token",), ("username", "password")))
     credentials: tuple[tuple[str, ...], ...]
-    open_client: Callable[[Any, Mapping[str, str]], ProviderClient]
+    open_client: Callable[[Any, Mapping[str, str], Pacing | None], ProviderClient]
     parse_pages: Callable[[Iterable[RawPage], str, Any], Iterator[Any]]
     items: tuple[ItemKind, ...]
-    simulator: Callable[[int | None], SimulatedProvider]
+    simulator: Callable[..., SimulatedProvider]  # simulated(legs_per_day, accounts=1)
     default_sim_port: int
     conformance: Conformance | None = None
+    # the setting an account's `customers` (accounts file) fills: a tuple setting takes any number,
+    # a text setting exactly one; None: the provider has no customers under a login (TENIOS)
+    customer_setting: str | None = None
+    # an account's reporting time zone unless the accounts file gives one (IANA name)
+    default_time_zone: str = "UTC"
 
     @property
     def folder(self) -> Path:

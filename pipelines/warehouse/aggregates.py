@@ -1,13 +1,18 @@
-"""Derived tables, recomputed for the days a load changed: assembled calls and leg aggregates.
+"""Derived tables, recomputed per provider account for the days a load changed: assembled calls
+and leg aggregates.
 
-The leg merge marks the days it changed in cdr.stale_day; `refresh_stale` recomputes a target
-for the marked days of a range, a month of consecutive days per statement, and clears the marks
-in the same transaction. A full refresh marks every day of the range first.
+The leg merge marks the (provider, account, day)s it changed in cdr.stale_day; `refresh_stale`
+recomputes a target for the marked days of a range, one account and up to a month of consecutive
+days per statement, and clears those marks in the same transaction. It can be limited to one
+account (each account's load asset refreshes its own days, so one account's failure never holds
+back another's calls and aggregates) or cover every account with marks in the range. A full
+refresh marks every day of the range first.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from itertools import groupby
 
 from pipelines.model import Window
 from pipelines.sql import run_script, sql_file
@@ -21,12 +26,16 @@ DERIVED_CHUNK_DAYS = 31
 REFRESH_SQL = {"calls": "aggregates/refresh_calls.sql", "aggregates": "aggregates/refresh_leg_aggregates.sql"}
 
 
-def refresh_calls(conn, window: Window) -> None:
-    run_script(conn, REFRESH_SQL["calls"], {"from": window[0], "to": window[1]})
+def refresh_calls(conn, window: Window, provider: str, account: str) -> None:
+    """Re-assemble the calls of one provider account that start in `window`."""
+    run_script(conn, REFRESH_SQL["calls"], {"provider": provider, "account": account,
+                                            "from": window[0], "to": window[1]})
 
 
-def refresh_leg_aggregates(conn, window: Window) -> None:
-    run_script(conn, REFRESH_SQL["aggregates"], {"from": window[0], "to": window[1]})
+def refresh_leg_aggregates(conn, window: Window, provider: str, account: str) -> None:
+    """Recompute the hourly and daily aggregates of one provider account for the UTC days of `window`."""
+    run_script(conn, REFRESH_SQL["aggregates"], {"provider": provider, "account": account,
+                                                 "from": window[0], "to": window[1]})
 
 
 def _day_runs(days: list[date], longest: int) -> Iterator[Window]:
@@ -46,22 +55,38 @@ def _window(days: list[date]) -> Window:
     return start, start + timedelta(days=len(days))
 
 
-def refresh_stale(conn, target: str, window: Window, full: bool = False) -> int:
-    """Recompute `target` ('calls' or 'aggregates') for the stale days in `window`; return how many.
+def refresh_stale(conn, target: str, window: Window, full: bool = False, provider: str | None = None,
+                  account: str | None = None) -> int:
+    """Recompute `target` ('calls' or 'aggregates') for the stale days in `window`; return how many
+    (account, day) pairs it recomputed.
 
-    Each transaction excludes leg loads (locks.exclude_leg_changes), so the marks it clears are
-    exactly the changes its recomputation saw; two refreshes are serialised the same way.
+    With `provider` and `account`, only that account's marks are dealt with (with `provider`
+    alone, that provider's accounts'); without, every account's marks in the window, one statement
+    per account and run of consecutive days. `full` marks every day of the window first (for each
+    account in scope: the one named, else every one with legs, calls or aggregates in the window).
+
+    Each transaction excludes the account's leg loads (locks.exclude_leg_changes), so the marks it
+    clears are exactly the changes its recomputation saw; two refreshes of an account are
+    serialised the same way.
     """
     span = {"target": target, "first": window[0].astimezone(UTC).date(),
-            "last": window[1].astimezone(UTC).date()}
+            "last": window[1].astimezone(UTC).date(), "provider": provider, "account": account}
     with conn.transaction():
         if full:
-            conn.execute(sql_file("aggregates/mark_all_stale.sql"), span)
-        days = [d for (d,) in conn.execute(sql_file("aggregates/stale_days.sql"), span).fetchall()]
-    for run in _day_runs(days, DERIVED_CHUNK_DAYS):
-        with conn.transaction():
-            exclude_leg_changes(conn)
-            run_script(conn, REFRESH_SQL[target], {"from": run[0], "to": run[1]})
-            conn.execute(sql_file("aggregates/clear_stale.sql"),
-                         {"target": target, "first": run[0].date(), "last": run[1].date()})
-    return len(days)
+            accounts = ([(provider, account)] if provider is not None and account is not None else
+                        conn.execute(sql_file("aggregates/accounts_in_range.sql"), span).fetchall())
+            for marked_provider, marked_account in accounts:
+                conn.execute(sql_file("aggregates/mark_all_stale.sql"),
+                             {**span, "provider": marked_provider, "account": marked_account})
+        marks = conn.execute(sql_file("aggregates/stale_days.sql"), span).fetchall()
+    for (stale_provider, stale_account), account_marks in groupby(marks, key=lambda mark: mark[:2]):
+        days = [day for _, _, day in account_marks]
+        for run in _day_runs(days, DERIVED_CHUNK_DAYS):
+            with conn.transaction():
+                exclude_leg_changes(conn, stale_provider, stale_account)
+                run_script(conn, REFRESH_SQL[target], {"provider": stale_provider, "account": stale_account,
+                                                       "from": run[0], "to": run[1]})
+                conn.execute(sql_file("aggregates/clear_stale.sql"),
+                             {"target": target, "provider": stale_provider, "account": stale_account,
+                              "first": run[0].date(), "last": run[1].date()})
+    return len(marks)

@@ -181,7 +181,7 @@ def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[
         for window, parsed, items in parse_ahead(windows, source):
             with writer.transaction():
                 lock_account_loads(writer, provider, account)
-                enter_leg_changes(writer)
+                enter_leg_changes(writer, provider, account)
                 current_ids = window_page_ids(writer, provider, account, window)
                 if current_ids == parsed.raw_ids and parsed.unchanged:
                     stats = LoadStats({kinds[0].name: MergeCounts(0, 0, 0, parsed.rows, 0)}, skipped=True)

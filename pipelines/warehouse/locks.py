@@ -19,15 +19,17 @@ def advisory_lock_shared(conn: psycopg.Connection, *key_parts: object) -> None:
     conn.execute(sql_file("locks/shared.sql"), {"key": "|".join(map(str, key_parts))})
 
 
-def enter_leg_changes(conn: psycopg.Connection) -> None:
-    """Taken (shared) by every transaction that changes legs and marks stale days, and
-    (exclusive) by every derived refresh: a refresh then sees every committed change whose mark
-    it clears, and no load can slip a change in between its recomputation and its clearing."""
-    advisory_lock_shared(conn, "leg changes")
+def enter_leg_changes(conn: psycopg.Connection, provider: str, account: str) -> None:
+    """Taken (shared) by every transaction that changes an account's legs and marks its stale
+    days, and (exclusive) by every refresh of that account's derived rows: a refresh then sees
+    every committed change whose mark it clears, and no load can slip a change in between its
+    recomputation and its clearing. Per account, as the marks and refreshes are: one account's
+    refresh never waits for another account's loads."""
+    advisory_lock_shared(conn, "leg changes", provider, account)
 
 
-def exclude_leg_changes(conn: psycopg.Connection) -> None:
-    advisory_lock(conn, "leg changes")
+def exclude_leg_changes(conn: psycopg.Connection, provider: str, account: str) -> None:
+    advisory_lock(conn, "leg changes", provider, account)
 
 
 def lock_window(conn: psycopg.Connection, provider: str, account: str,

@@ -2,7 +2,7 @@
 -- so a leg whose start time changed at the provider would show up here).
 SELECT count(*) FROM (
     SELECT 1 FROM cdr.fact_call_leg
-    WHERE provider = %(provider)s
+    WHERE provider = %(provider)s AND account = %(account)s
     GROUP BY provider, account, leg_key
     HAVING count(*) > 1
 ) AS duplicated;

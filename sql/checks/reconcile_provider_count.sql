@@ -8,7 +8,7 @@ SELECT w.account, w.window_start, w.provider_count,
          WHERE q.provider = w.provider AND q.account = w.account AND q.record_index >= 0
            AND q.raw_response_id = ANY (w.raw_response_ids)) AS loaded
 FROM cdr.window_fetch w
-WHERE w.provider = %(provider)s
+WHERE w.provider = %(provider)s AND w.account = %(account)s
   AND w.provider_count IS NOT NULL
   AND w.fetched_at > now() - interval '2 days'
 ORDER BY w.account, w.window_start;

@@ -7,7 +7,8 @@
 -- a quarter faster here. It is not safe against a concurrent insert of the same key, so loads
 -- of one provider account are serialised by an advisory lock (pipelines.warehouse.load).
 -- Needs PostgreSQL 17+ (MERGE … RETURNING merge_action()).
--- The days of inserted or changed legs are marked stale for the derived tables (cdr.stale_day).
+-- The days of inserted or changed legs are marked stale for the derived tables (cdr.stale_day),
+-- per provider account: each account's refresh recomputes and clears its own marks.
 -- First the monthly partitions the staged legs need (a script: statements end with ";" and a blank line).
 SELECT cdr.ensure_call_leg_partitions(min(started_at), max(started_at))
 FROM stage_call_leg
@@ -23,15 +24,17 @@ WITH latest AS (
     ON f.provider = s.provider AND f.account = s.account AND f.leg_key = s.leg_key
        AND f.started_at = s.started_at
     WHEN MATCHED AND
-        (f.call_key, f.answered_at, f.ended_at, f.duration_s, f.billable_s, f.direction,
+        (f.customer, f.call_key, f.answered_at, f.ended_at, f.duration_s, f.billable_s, f.direction,
          f.caller_number, f.called_number, f.service_number, f.call_type, f.outcome,
          f.hangup_cause, f.cost_eur, f.source_network, f.extension, f.linked_leg_key, f.attributes)
         IS DISTINCT FROM
-        (s.call_key, s.answered_at, s.ended_at, s.duration_s, s.billable_s::numeric(14, 6), s.direction,
+        (s.customer, s.call_key, s.answered_at, s.ended_at, s.duration_s, s.billable_s::numeric(14, 6),
+         s.direction,
          s.caller_number, s.called_number, s.service_number, s.call_type, s.outcome,
          s.hangup_cause, s.cost_eur::numeric(14, 6), s.source_network, s.extension, s.linked_leg_key,
          s.attributes::jsonb)
     THEN UPDATE SET
+        customer = s.customer,
         call_key = s.call_key,
         answered_at = s.answered_at,
         ended_at = s.ended_at,
@@ -52,19 +55,19 @@ WITH latest AS (
         raw_response_id = s.raw_response_id,
         last_changed_at = now()
     WHEN NOT MATCHED THEN INSERT (
-        provider, account, leg_key, call_key, started_at, answered_at, ended_at, duration_s,
+        provider, account, customer, leg_key, call_key, started_at, answered_at, ended_at, duration_s,
         billable_s, direction, caller_number, called_number, service_number, call_type, outcome,
         hangup_cause, cost_eur, source_network, extension, linked_leg_key, attributes, raw_response_id)
     VALUES (
-        s.provider, s.account, s.leg_key, s.call_key, s.started_at, s.answered_at, s.ended_at, s.duration_s,
-        s.billable_s, s.direction, s.caller_number, s.called_number, s.service_number, s.call_type, s.outcome,
+        s.provider, s.account, s.customer, s.leg_key, s.call_key, s.started_at, s.answered_at, s.ended_at,
+        s.duration_s, s.billable_s, s.direction, s.caller_number, s.called_number, s.service_number, s.call_type, s.outcome,
         s.hangup_cause, s.cost_eur, s.source_network, s.extension, s.linked_leg_key, s.attributes::jsonb,
         s.raw_response_id)
-    RETURNING merge_action() AS action, s.started_at
+    RETURNING merge_action() AS action, s.provider, s.account, s.started_at
 ), marked_stale AS (
-    INSERT INTO cdr.stale_day (target, day)
-    SELECT t.target, d.day + t.days_before
-    FROM (SELECT DISTINCT (started_at AT TIME ZONE 'UTC')::date AS day FROM merged) AS d
+    INSERT INTO cdr.stale_day (target, provider, account, day)
+    SELECT t.target, d.provider, d.account, d.day + t.days_before
+    FROM (SELECT DISTINCT provider, account, (started_at AT TIME ZONE 'UTC')::date AS day FROM merged) AS d
     CROSS JOIN (VALUES ('aggregates', 0), ('calls', 0), ('calls', -1)) AS t(target, days_before)
     ON CONFLICT DO NOTHING
 )

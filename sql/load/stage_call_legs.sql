@@ -7,6 +7,7 @@ DROP TABLE IF EXISTS pg_temp.stage_call_leg;
 CREATE TEMP TABLE stage_call_leg (
     provider         text,
     account          text,
+    customer         text,
     leg_key          text,
     call_key         text,
     started_at       timestamptz,

@@ -1,6 +1,8 @@
 -- What a backfill of [from, to) loaded, per provider and account (duplicates: as the latest
--- load of each day found them).
+-- load of each day found them; customers: how many distinct ones the rows carry, 0 where the
+-- provider has none).
 SELECT l.provider, l.account,
+       count(DISTINCT l.customer) AS customers,
        count(DISTINCT (l.started_at AT TIME ZONE 'UTC')::date) AS days,
        count(*) AS legs,
        (SELECT count(*) FROM cdr.fact_call c
@@ -21,6 +23,7 @@ GROUP BY l.provider, l.account
 UNION ALL
 -- Telecom X sends counters, not legs: its calls are the counted inbound and outbound calls.
 SELECT s.provider, s.account,
+       count(DISTINCT s.customer),
        count(DISTINCT (s.interval_start AT TIME ZONE 'UTC')::date),
        NULL,
        sum(coalesce(s.inbound_calls, 0) + coalesce(s.outbound_calls, 0)),

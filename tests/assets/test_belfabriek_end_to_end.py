@@ -77,7 +77,8 @@ def legs_started_on(url: str, day: date) -> list[datetime]:
 
 
 def duplicate_leg_keys(url: str) -> int:
-    return scalar(url, sql_file("checks/duplicate_leg_keys.sql"), {"provider": "belfabriek"})
+    return scalar(url, sql_file("checks/duplicate_leg_keys.sql"),
+                  {"provider": "belfabriek", "account": SIM_ACCOUNT})
 
 
 def land_and_load(url: str, window, *bodies: bytes):
@@ -173,6 +174,10 @@ def test_rerun_of_two_partitions_rewrites_nothing(sim, warehouse_url):
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call") == legs
     assert scalar(warehouse_url, "SELECT sum(legs) FROM cdr.agg_call_leg_daily") == legs
     assert scalar(warehouse_url, "SELECT count(DISTINCT service_number) FROM cdr.agg_call_leg_daily") == 8
+    # every leg, call and aggregate row carries the account's customer id
+    customer = os.environ["BELFABRIEK_CUSTOMER_ID"]
+    for table in ("cdr.fact_call_leg", "cdr.fact_call", "cdr.agg_call_leg_hourly", "cdr.agg_call_leg_daily"):
+        assert rows(warehouse_url, f"SELECT DISTINCT customer FROM {table}") == [(customer,)], table
 
 
 def test_boundary_calls_and_identical_twins(sim, warehouse_url):

@@ -43,14 +43,15 @@ def run(first: date, days: int = 1):
     return result
 
 
-def expected(first: date, days: int) -> tuple[Counter, Counter]:
-    """Calls and billing items per type that the simulator holds for the UTC days, from its generator."""
+def expected(first: date, days: int, profiles: tuple[str, ...] = SIM_PROFILES) -> tuple[Counter, Counter]:
+    """Calls and billing items per type that the simulator holds for the UTC days and `profiles`,
+    from its generator."""
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     end = start + timedelta(days=days)
     calls, billing = Counter(), Counter()
     day = first - timedelta(days=1)
     while day <= first + timedelta(days=days):
-        for profile in SIM_PROFILES:
+        for profile in profiles:
             for local_start, _, kind, _ in day_records(MixvoipData(), profile, SIM_USERNAME, day):
                 if start <= local_start.replace(tzinfo=LOCAL).astimezone(UTC) < end:
                     (calls if kind in CALL_TYPES else billing)[kind] += 1
@@ -81,6 +82,18 @@ def test_backfill_routes_calls_and_billing_items_and_rerun_rewrites_nothing(sim,
                                  " OR called_number NOT LIKE '+%%'") == 0
     assert scalar(warehouse_url, "SELECT count(DISTINCT attributes->>'profile_id')"
                                  " FROM cdr.fact_call_leg") == 2
+    # each profile is a customer: its legs, calls, aggregates and billing items
+    by_profile = {profile: expected(DAY, 2, (profile,)) for profile in SIM_PROFILES}
+    legs = {profile: sum(profile_calls.values()) for profile, (profile_calls, _) in by_profile.items()}
+    items = {profile: sum(profile_items.values()) for profile, (_, profile_items) in by_profile.items()
+             if profile_items}
+    for query in ("SELECT customer, count(*) FROM cdr.fact_call_leg GROUP BY 1",
+                  "SELECT customer, sum(legs) FROM cdr.fact_call GROUP BY 1",
+                  "SELECT customer, sum(legs) FROM cdr.agg_call_leg_hourly GROUP BY 1",
+                  "SELECT customer, sum(legs) FROM cdr.agg_call_leg_daily GROUP BY 1"):
+        assert dict(rows(warehouse_url, query)) == legs, query
+    billed = rows(warehouse_url, "SELECT customer, count(*) FROM cdr.fact_billing_item GROUP BY 1")
+    assert dict(billed) == items
     # the simulator repeats some records exactly: they are kept, told apart by the ordinal
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg WHERE leg_key LIKE '%%.1'") > 0
     assert scalar(warehouse_url, "SELECT bool_and(NOT invoiced) FROM cdr.fact_billing_item") is True

@@ -49,6 +49,9 @@ def test_rerun_of_two_partitions_rewrites_nothing(sim, warehouse_url):
     assert [(r[2], r[3], r[4]) for r in second_load] == [(0, 0, r[1]) for r in first_load]
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.load_audit WHERE skipped") == 2
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.stale_day") == 0
+    # TENIOS has no customer within an account
+    for table in ("cdr.fact_call_leg", "cdr.fact_call", "cdr.agg_call_leg_hourly", "cdr.agg_call_leg_daily"):
+        assert scalar(warehouse_url, f"SELECT count(*) FROM {table} WHERE customer IS NOT NULL") == 0, table
 
 
 def test_forced_reload_rewrites_nothing_either(sim, warehouse_url, monkeypatch):

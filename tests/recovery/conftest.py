@@ -176,7 +176,7 @@ def legs_lost_and_duplicated(url: str, clean: dict) -> tuple[int, int]:
 # The aggregates recomputed independently, straight from the legs (the loader sums the daily
 # table from the hourly one).
 _LEG_MEASURES = """
-    SELECT provider, account, started_at, service_number, direction, outcome,
+    SELECT provider, account, started_at, customer, service_number, direction, outcome,
            1 AS legs, (call_key IS NULL OR call_key = leg_key)::int AS calls,
            (outcome = 'answered')::int AS answered, coalesce(duration_s, 0) AS duration_s,
            coalesce(billable_s, 0) AS billable_s, coalesce(cost_eur, 0) AS cost_eur
@@ -186,10 +186,10 @@ _MEASURES = "legs, calls, answered, duration_s, billable_s, cost_eur"
 
 def _rows_differing(table: str, period: str, period_of_leg: str) -> str:
     """SQL: the rows where `table` and its recomputation differ, counted either way."""
-    recomputed = (f"SELECT provider, account, {period_of_leg}, service_number, direction, outcome,"
+    recomputed = (f"SELECT provider, account, {period_of_leg}, customer, service_number, direction, outcome,"
                   f" sum(legs), sum(calls), sum(answered), sum(duration_s), sum(billable_s), sum(cost_eur)"
-                  f" FROM ({_LEG_MEASURES}) legs GROUP BY 1, 2, 3, 4, 5, 6")
-    stored = (f"SELECT provider, account, {period}, service_number, direction, outcome, {_MEASURES}"
+                  f" FROM ({_LEG_MEASURES}) legs GROUP BY 1, 2, 3, 4, 5, 6, 7")
+    stored = (f"SELECT provider, account, {period}, customer, service_number, direction, outcome, {_MEASURES}"
               f" FROM {table}")
     return (f"(SELECT count(*) FROM (({recomputed}) EXCEPT ALL ({stored})) missing)"
             f" + (SELECT count(*) FROM (({stored}) EXCEPT ALL ({recomputed})) extra)")

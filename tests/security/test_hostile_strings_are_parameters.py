@@ -101,8 +101,8 @@ def test_hostile_account_and_text_load_byte_equal_and_harm_nothing(provider, cle
         items = list(spec.parse_pages(window_pages(reader, provider, ACCOUNT, SEED_WINDOW), ACCOUNT))
         with writer.transaction():
             stats = load_window(writer, provider, ACCOUNT, SEED_WINDOW, spec.items, items)
-            refresh_calls(writer, SEED_WINDOW)
-            refresh_leg_aggregates(writer, SEED_WINDOW)
+            refresh_calls(writer, SEED_WINDOW, provider, ACCOUNT)
+            refresh_leg_aggregates(writer, SEED_WINDOW, provider, ACCOUNT)
         # every row as the parser made it, byte for byte
         stored = []
         for kind in (*spec.items, QUARANTINE):

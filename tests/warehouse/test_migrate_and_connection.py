@@ -23,7 +23,8 @@ def test_provider_migrations_live_in_their_folders_and_apply_in_one_order(tmp_pa
     provider_dirs = {spec.migrations_dir for spec in registry().values() if spec.migrations_dir.is_dir()}
     assert {p.parent for p in files} == {MIGRATIONS_DIR, *provider_dirs}
     assert {p.name for p in files if p.parent != MIGRATIONS_DIR} == {"002_mixvoip_billing.sql",
-                                                                     "003_telecomx_stats.sql"}
+                                                                     "003_telecomx_stats.sql",
+                                                                     "008_mixvoip_billing_customer.sql"}
     (tmp_path / "002_mixvoip_billing.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match=r"two migrations are named 002_mixvoip_billing\.sql"):
         pending_files([tmp_path])

@@ -9,8 +9,11 @@ from pipelines.providers.belfabriek.simulator import BelfabriekData, build_simul
 from pipelines.providers.spec import (
     CALL_LEGS,
     ProviderSpec,
+    SimulatedAccount,
     SimulatedProvider,
+    simulated_account_name,
     simulated_environment,
+    simulated_hex,
 )
 
 SIM_CUSTOMER_HASH = "5f1c9e0b7a3d4c2e8b6a1f0e9d8c7b6a"
@@ -18,12 +21,30 @@ SIM_CUSTOMER_ID = "100234"
 SIM_ACCOUNT = "belfabriek-demo"
 
 
-def simulated(legs_per_day: int | None) -> SimulatedProvider:
+def simulated_account(index: int) -> SimulatedAccount:
+    """Account `index` (from 1): one customer id per hash, as Belfabriek issues them; the hash is
+    the documented 32 letters and digits."""
+    if index == 1:
+        customer_hash, customer_id = SIM_CUSTOMER_HASH, SIM_CUSTOMER_ID
+    else:
+        customer_hash = f"simbelfabriek{index}{simulated_hex(PROVIDER, index, length=32)}"[:32]
+        customer_id = str(int(SIM_CUSTOMER_ID) + 1000 * (index - 1))
+    return SimulatedAccount(simulated_account_name(PROVIDER, index), {"customer_hash": customer_hash},
+                            (customer_id,))
+
+
+def simulated(legs_per_day: int | None, accounts: int = 1) -> SimulatedProvider:
+    """The simulator serving `accounts` accounts. Each (hash, customer id) pair sees its own
+    account's calls; a hash with another account's customer id gets error 1, as the docs say."""
     data = BelfabriekData(calls_per_day=legs_per_day) if legs_per_day else BelfabriekData()
+    served = tuple(simulated_account(index) for index in range(1, accounts + 1))
+    first = served[0]
     return SimulatedProvider(
-        app=build_simulator({(SIM_CUSTOMER_HASH, SIM_CUSTOMER_ID): SIM_ACCOUNT}, data),
-        environment=simulated_environment(PROVIDER, customer_hash=SIM_CUSTOMER_HASH,
-                                          customer_id=SIM_CUSTOMER_ID, account=SIM_ACCOUNT),
+        app=build_simulator({(account.credentials["customer_hash"], account.customers[0]): account.name
+                             for account in served}, data),
+        environment=simulated_environment(PROVIDER, customer_id=first.customers[0], account=first.name,
+                                          **first.credentials),
+        accounts=served,
     )
 
 
@@ -38,4 +59,6 @@ SPEC = ProviderSpec(
     simulator=simulated,
     default_sim_port=18082,
     conformance=CONFORMANCE,
+    customer_setting="customer_id",
+    default_time_zone="Europe/Amsterdam",
 )

@@ -1,6 +1,11 @@
 """Belfabriek HTTP client: GET /statistics/ once per UTC day (once per day and service number when
 a list of service numbers is configured), paced to a configurable request rate.
 
+Pacing: every request waits for its slot from a `RequestPacer`. The pipeline hands `open_client`
+one shared through PostgreSQL with every process on the same account (pipelines.warehouse.pacing),
+so two runs together stay within the account's rate; without one (a client on its own, the bench)
+the in-process `Pacer` below paces this client alone.
+
 The customer hash travels in the query string. It is left out of everything this client returns
 (FetchedPage.request_params, hence cdr.raw_response), logs or raises: error messages never quote
 the URL, httpx's request logging is silenced in providers/base.py, and any provider text that
@@ -37,9 +42,12 @@ from pipelines.errors import (
 from pipelines.providers.base import (
     FetchedPage,
     HttpProviderClient,
+    Pacing,
+    RequestPacer,
     RetryPolicy,
     Window,
     call_with_retries,
+    pacing_interval,
     raise_for_status,
 )
 from pipelines.providers.belfabriek.parse import BodySummary, ErrorBody, summarize
@@ -101,13 +109,12 @@ def window_params(window: Window) -> dict[str, int]:
 
 
 class Pacer:
-    """At most `per_second` request starts a second, and a pause after the provider's error 5."""
+    """At most `per_second` request starts a second (with base.PACING_HEADROOM), and a pause after
+    the provider's error 5, for this client alone: a RequestPacer kept in this process."""
 
     def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
-        if per_second <= 0:
-            raise ValueError("requests_per_second must be positive")
-        self.interval = 1.0 / per_second
+        self.interval = pacing_interval(per_second)
         self._clock, self._sleep = clock, sleep
         self._next = -math.inf
 
@@ -115,7 +122,7 @@ class Pacer:
         now = self._clock()
         if now < self._next:
             self._sleep(self._next - now)
-            now = self._next
+            now = self._clock()  # woken late, the next request is later too (as in DatabasePacer)
         self._next = now + self.interval
 
     def hold(self, seconds: float) -> None:
@@ -128,7 +135,7 @@ class BelfabriekClient(HttpProviderClient):
     def __init__(self, customer_hash: str, *, customer_id: str, account: str, base_url: str,
                  service_numbers: Iterable[str] = (), extension_display: bool = True,
                  requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND, timeout_s: float = 30.0,
-                 retry: RetryPolicy | None = None, transport=None,
+                 retry: RetryPolicy | None = None, transport=None, pacer: RequestPacer | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         if not customer_hash:
             raise ProviderAuthError(PROVIDER, "no customer hash configured (BELFABRIEK_CUSTOMER_HASH)")
@@ -145,7 +152,8 @@ class BelfabriekClient(HttpProviderClient):
         self._extension_display = extension_display
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._pacer = Pacer(requests_per_second, clock, sleep)
+        # the pacer given (shared with other processes), else one for this client alone
+        self._pacer: RequestPacer = Pacer(requests_per_second, clock, sleep) if pacer is None else pacer
         self._http = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport,
                                   headers={"Accept": "application/xml, text/xml"})
 
@@ -216,10 +224,13 @@ class BelfabriekClient(HttpProviderClient):
         return None
 
 
-def open_client(settings: BelfabriekSettings, credentials: Mapping[str, str]) -> BelfabriekClient:
+def open_client(settings: BelfabriekSettings, credentials: Mapping[str, str],
+                pacing: Pacing | None = None) -> BelfabriekClient:
+    """A client for one account, paced by `pacing` (shared across processes) when given."""
+    pacer = pacing(settings.requests_per_second) if pacing is not None else None
     return BelfabriekClient(credentials["customer_hash"], customer_id=settings.customer_id,
                             account=settings.account, base_url=settings.base_url,
                             service_numbers=settings.service_numbers,
                             extension_display=settings.extension_display,
-                            requests_per_second=settings.requests_per_second,
+                            requests_per_second=settings.requests_per_second, pacer=pacer,
                             timeout_s=settings.http.timeout_s, retry=settings.http.retry_policy())

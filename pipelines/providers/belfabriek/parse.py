@@ -18,6 +18,8 @@ Readings chosen where the docs are silent (NOTES.md section 1; docs/providers/be
   `unknown`, `caller_number`/`called_number` stay empty and the number (E.164 where unambiguous) is
   kept as attributes.number. `service_number` is the block's `servicenumber` (international
   format, so +…), or the request's when a block lacks the attribute.
+- `customer` is the customer id the page was requested for (request_params.customer_id); a
+  body read without its request (a file) has none.
 - The outcome is not given (a duration of 0 may be a missed call or a very short one): `unknown`.
   `ended_at` = start + DURATION seconds. LOCATION `Mobiel` -> source_network `mobile`, a place name
   -> `fixed`; PEAK peak/dal -> attributes.tariff_period peak/off_peak; both kept verbatim too.
@@ -328,8 +330,9 @@ def _content_key(*parts: str) -> bytes:
 
 def parse_record(record: RawRecord, account: str, raw_response_id: int | None, *,
                  repeated_hour: str = "earlier", occurrences: dict[bytes, int] | None = None,
-                 default_service_number: str | None = None) -> CallLeg:
-    """One RECORD as a CallLeg. `occurrences` counts identical records across the whole window."""
+                 default_service_number: str | None = None, customer: str | None = None) -> CallLeg:
+    """One RECORD as a CallLeg. `occurrences` counts identical records across the whole window;
+    `customer` is the customer id the page was requested for."""
     if record.problem is not None:
         raise ParseError(PROVIDER, *record.problem)
     fields = record.fields
@@ -391,6 +394,7 @@ def parse_record(record: RawRecord, account: str, raw_response_id: int | None, *
     return CallLeg(
         provider=PROVIDER,
         account=account,
+        customer=customer,
         leg_key=leg_key,
         call_key=leg_key,
         started_at=started_at,
@@ -428,6 +432,8 @@ def parse_pages(pages: Iterable[RawPage], account: str,
     for page in pages:
         params = getattr(page, "request_params", None) or {}
         requested = params.get("servicenumber")
+        customer_id = params.get("customer_id")
+        customer = str(customer_id) if customer_id not in (None, "") else None
         try:
             for item in walk(page.body):
                 if isinstance(item, ErrorBody):  # not `type() is`, so mypy narrows; no subclasses
@@ -435,7 +441,8 @@ def parse_pages(pages: Iterable[RawPage], account: str,
                 try:
                     yield parse_record(item, account, page.raw_response_id, repeated_hour=policy,
                                        occurrences=occurrences,
-                                       default_service_number=str(requested) if requested else None)
+                                       default_service_number=str(requested) if requested else None,
+                                       customer=customer)
                 except ParseError as exc:
                     text = etree.tostring(item.element, encoding="unicode", with_tail=False)
                     yield Quarantined(PROVIDER, account, page.raw_response_id, item.index, exc.field,

@@ -16,7 +16,9 @@ end_timestamp epoch seconds (defaults: the last five minutes), error 2/3 when no
 error 4 when start > end; a servicenumber the account does not own (or an invalid one) returns
 every number; extension_display=1 adds EXTENSION_ID/EXTENSION_NAME; `<NO_RECORD>` for a number
 without calls. Both bounds are inclusive here [Q]. Errors are answered with HTTP 200 and an
-`<ERROR>`/`<MESSAGE>` body; more requests a second than the rate limit get error 5.
+`<ERROR>`/`<MESSAGE>` body; more requests a second than the rate limit get error 5. The limit
+counts per customer login (customer_hash and customer_id), as do the requests-per-second
+measurements on /_sim/stats; a request with an unknown login counts under "".
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
+from urllib.parse import parse_qs
 from xml.sax.saxutils import escape, quoteattr
 
 from starlette.requests import Request
@@ -233,6 +236,12 @@ def build_simulator(customers: dict[tuple[str, str], str], data: BelfabriekData 
 
     routes = [Route(STATISTICS_PATH, statistics, methods=["GET"]),
               Route(STATISTICS_PATH.rstrip("/"), statistics, methods=["GET"])]
-    app = build_app(routes, state, lambda: error("5"))
+
+    def account_of(scope: dict) -> str | None:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        login = (query.get("customer_hash", [""])[0], query.get("customer_id", [""])[0])
+        return customers.get(login)
+
+    app = build_app(routes, state, lambda: error("5"), account_of)
     app.state.counters = counters
     return app

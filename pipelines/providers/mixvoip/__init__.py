@@ -14,8 +14,11 @@ from pipelines.providers.spec import (
     CALL_LEGS,
     ItemKind,
     ProviderSpec,
+    SimulatedAccount,
     SimulatedProvider,
+    simulated_account_name,
     simulated_environment,
+    simulated_hex,
 )
 
 SIM_USERNAME = "sim-reseller"
@@ -35,12 +38,32 @@ BILLING_ITEMS = ItemKind(
 )
 
 
-def simulated(legs_per_day: int | None) -> SimulatedProvider:
+def simulated_account(index: int) -> SimulatedAccount:
+    """Account `index` (from 1): a reseller login with 2 or 3 profile ids linked to it
+    (100201-100202 for the first, 100301-100303 for the second, ...)."""
+    if index == 1:
+        username, password = SIM_USERNAME, SIM_PASSWORD
+    else:
+        username, password = f"sim-reseller-{index}", f"sim-mixvoip-{index}-{simulated_hex(PROVIDER, index)}"
+    profiles = tuple(str(100_200 + 100 * (index - 1) + n) for n in range(1, 3 + (index % 2 == 0)))
+    assert index > 1 or profiles == SIM_PROFILES
+    return SimulatedAccount(simulated_account_name(PROVIDER, index),
+                            {"username": username, "password": password}, profiles)
+
+
+def simulated(legs_per_day: int | None, accounts: int = 1) -> SimulatedProvider:
+    """The simulator serving `accounts` accounts. Each login sees its own profiles' records; a
+    profile not linked to it is refused (403 envelope), as the docs say."""
     data = MixvoipData(calls_per_day=legs_per_day) if legs_per_day else MixvoipData()
+    served = tuple(simulated_account(index) for index in range(1, accounts + 1))
+    first = served[0]
     return SimulatedProvider(
-        app=build_simulator({SIM_USERNAME: (SIM_PASSWORD, list(SIM_PROFILES))}, data),
-        environment=simulated_environment(PROVIDER, username=SIM_USERNAME, password=SIM_PASSWORD,
-                                          account=SIM_ACCOUNT, profile_ids=",".join(SIM_PROFILES)),
+        app=build_simulator({account.credentials["username"]: (account.credentials["password"],
+                                                                 list(account.customers))
+                             for account in served}, data),
+        environment=simulated_environment(PROVIDER, account=first.name, profile_ids=",".join(first.customers),
+                                          **first.credentials),
+        accounts=served,
     )
 
 
@@ -55,4 +78,6 @@ SPEC = ProviderSpec(
     simulator=simulated,
     default_sim_port=18083,
     conformance=CONFORMANCE,
+    customer_setting="profile_ids",
+    default_time_zone="Europe/Luxembourg",
 )

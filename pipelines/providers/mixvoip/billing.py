@@ -16,6 +16,7 @@ class BillingItem(NamedTuple):
 
     provider: str
     account: str
+    customer: str | None        # the profile id, as on the account's legs (profile_id, kept too)
     item_key: str               # content hash + occurrence ordinal (no provider id exists)
     profile_id: str | None
     item_type: str              # the provider's type, upper-cased; unknown types kept as data

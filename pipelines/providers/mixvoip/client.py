@@ -43,6 +43,7 @@ from pipelines.errors import (
 from pipelines.providers.base import (
     FetchedPage,
     HttpProviderClient,
+    Pacing,
     RetryPolicy,
     Window,
     call_with_retries,
@@ -212,7 +213,9 @@ class MixvoipClient(HttpProviderClient):
         return None
 
 
-def open_client(settings: MixvoipSettings, credentials: Mapping[str, str]) -> MixvoipClient:
+def open_client(settings: MixvoipSettings, credentials: Mapping[str, str],
+                pacing: Pacing | None = None) -> MixvoipClient:
+    """A client for one account; `pacing` is not used: MIXvoip requests are not paced."""
     return MixvoipClient(credentials["username"], credentials["password"], account=settings.account,
                          profiles=list(settings.profile_ids), base_url=settings.base_url, fmt=settings.format,
                          legacy_urls=settings.legacy_urls, chunk_days=settings.chunk_days,

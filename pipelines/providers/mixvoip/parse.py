@@ -1,5 +1,6 @@
 """MIXvoip /cdrs/getcalls bodies (JSON or CSV) -> call legs and billing items. Pure: bytes in,
-records out; the page's `request_params` (profile id) and `window` come with the page.
+records out; the page's `request_params` (profile id) and `window` come with the page. The
+profile id is the customer of every leg and billing item of the page.
 
 Readings chosen where the docs are silent (NOTES.md section 2; [Q]/[I] items there):
 - A raw line break inside a JSON string (the doc example's call_start) is read as a space.
@@ -292,10 +293,10 @@ def parse_record(kind: str, raw, ctx: _Context, profile: str | None, window, raw
 
     if record_type not in ctx.call_types:
         return BillingItem(
-            provider=PROVIDER, account=ctx.account, item_key=key, profile_id=profile, item_type=record_type,
-            known_type=record_type in BILLING_TYPES, billed_at=started, billed_until=ended, username=source,
-            product=destination, description=name, quantity=quantity, price=price, cost_eur=cost,
-            invoice=invoice, duration_s=duration, extension=extension,
+            provider=PROVIDER, account=ctx.account, customer=profile, item_key=key, profile_id=profile,
+            item_type=record_type, known_type=record_type in BILLING_TYPES, billed_at=started,
+            billed_until=ended, username=source, product=destination, description=name, quantity=quantity,
+            price=price, cost_eur=cost, invoice=invoice, duration_s=duration, extension=extension,
             attributes=attributes_json(PROVIDER, extra), raw_response_id=raw_response_id)
 
     if ended is None and duration is not None:
@@ -319,7 +320,8 @@ def parse_record(kind: str, raw, ctx: _Context, profile: str | None, window, raw
                   "invoice": invoice, "invoiced": invoice is not None and invoice.upper() not in NOT_INVOICED,
                   **extra}
     return CallLeg(
-        provider=PROVIDER, account=ctx.account, leg_key=key, call_key=key, started_at=started,
+        provider=PROVIDER, account=ctx.account, customer=profile, leg_key=key, call_key=key,
+        started_at=started,
         answered_at=None, ended_at=ended, duration_s=duration, billable_s=None, direction=direction,
         caller_number=caller, called_number=called, service_number=called if direction == "inbound" else None,
         call_type=record_type, outcome="answered" if duration else "unknown", hangup_cause=None,

@@ -10,8 +10,11 @@ from pathlib import Path
 from pipelines.providers.spec import (
     ItemKind,
     ProviderSpec,
+    SimulatedAccount,
     SimulatedProvider,
+    simulated_account_name,
     simulated_environment,
+    simulated_hex,
 )
 from pipelines.providers.telecomx.client import open_client
 from pipelines.providers.telecomx.conformance import CONFORMANCE, SIM_PASSWORD, SIM_USERNAME
@@ -35,13 +38,33 @@ PBX_STATS = ItemKind(
 )
 
 
-def simulated(calls_per_day: int | None) -> SimulatedProvider:
+def simulated_account(index: int, alone: bool = False) -> SimulatedAccount:
+    """Account `index` (from 1): a machine-to-machine token that may see 2 or 3 customers. The
+    first account, when it is the only one, sees just SIM_CUSTOMER (the quick start's)."""
+    customers: tuple[str, ...]
+    if index == 1:
+        token = SIM_TOKEN
+        customers = (SIM_CUSTOMER,) if alone else (SIM_CUSTOMER, simulated_hex(PROVIDER, 1, 2, length=24))
+    else:
+        token = f"sim-telecomx-m2m-{index}-{simulated_hex(PROVIDER, index)}"
+        customers = tuple(simulated_hex(PROVIDER, index, n, length=24) for n in range(1, 3 + (index % 2)))
+    return SimulatedAccount(simulated_account_name(PROVIDER, index), {"token": token}, customers)
+
+
+def simulated(calls_per_day: int | None, accounts: int = 1) -> SimulatedProvider:
+    """The simulator serving `accounts` accounts. Each token sees its own customers' counters; a
+    customer it may not see is refused (403 access_denied), as the docs say. The password login
+    (conformance.SIM_USERNAME) belongs to the first account."""
     data = TelecomXData(calls_per_day=calls_per_day) if calls_per_day else TelecomXData()
+    served = tuple(simulated_account(index, alone=accounts == 1) for index in range(1, accounts + 1))
+    first = served[0]
     return SimulatedProvider(
-        app=build_simulator({SIM_USERNAME: (SIM_PASSWORD, [SIM_CUSTOMER])}, {SIM_TOKEN: [SIM_CUSTOMER]},
+        app=build_simulator({SIM_USERNAME: (SIM_PASSWORD, list(first.customers))},
+                            {account.credentials["token"]: list(account.customers) for account in served},
                             data),
-        environment=simulated_environment(PROVIDER, token=SIM_TOKEN, account=SIM_ACCOUNT,
-                                          customers=SIM_CUSTOMER),
+        environment=simulated_environment(PROVIDER, account=first.name, customers=",".join(first.customers),
+                                          **first.credentials),
+        accounts=served,
     )
 
 
@@ -56,4 +79,6 @@ SPEC = ProviderSpec(
     simulator=simulated,
     default_sim_port=18084,
     conformance=CONFORMANCE,
+    customer_setting="customers",
+    default_time_zone="Europe/Copenhagen",
 )

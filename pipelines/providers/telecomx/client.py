@@ -34,6 +34,7 @@ from pipelines.errors import ProviderAuthError, ProviderRequestError, ProviderRe
 from pipelines.providers.base import (
     FetchedPage,
     HttpProviderClient,
+    Pacing,
     RetryPolicy,
     Window,
     call_with_retries,
@@ -216,7 +217,9 @@ class TelecomXClient(HttpProviderClient):
         return None  # cdrstats has no count of its own
 
 
-def open_client(settings: TelecomXSettings, credentials: Mapping[str, str]) -> TelecomXClient:
+def open_client(settings: TelecomXSettings, credentials: Mapping[str, str],
+                pacing: Pacing | None = None) -> TelecomXClient:
+    """A client for one account; `pacing` is not used: Telecom X requests are not paced."""
     return TelecomXClient(account=settings.account, base_url=settings.base_url,
                           token=credentials.get("token", ""), username=credentials.get("username", ""),
                           password=credentials.get("password", ""), customers=settings.customers,

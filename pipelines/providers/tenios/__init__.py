@@ -4,8 +4,11 @@ from __future__ import annotations
 from pipelines.providers.spec import (
     CALL_LEGS,
     ProviderSpec,
+    SimulatedAccount,
     SimulatedProvider,
+    simulated_account_name,
     simulated_environment,
+    simulated_hex,
 )
 from pipelines.providers.tenios.client import open_client
 from pipelines.providers.tenios.conformance import CONFORMANCE
@@ -17,11 +20,21 @@ SIM_ACCESS_KEY = "sim-tenios-0f6c2d1e"
 SIM_ACCOUNT = "tenios-demo"
 
 
-def simulated(legs_per_day: int | None) -> SimulatedProvider:
+def simulated_account(index: int) -> SimulatedAccount:
+    """Account `index` (from 1): its own access key; TENIOS has no customers under a key."""
+    key = SIM_ACCESS_KEY if index == 1 else f"sim-tenios-{index}-{simulated_hex(PROVIDER, index, length=8)}"
+    return SimulatedAccount(simulated_account_name(PROVIDER, index), {"access_key": key})
+
+
+def simulated(legs_per_day: int | None, accounts: int = 1) -> SimulatedProvider:
+    """The simulator serving `accounts` accounts, each key seeing only its own account's legs."""
     data = TeniosData(legs_per_day=legs_per_day) if legs_per_day else TeniosData()
+    served = tuple(simulated_account(index) for index in range(1, accounts + 1))
+    first = served[0]
     return SimulatedProvider(
-        app=build_simulator({SIM_ACCESS_KEY: SIM_ACCOUNT}, data),
-        environment=simulated_environment(PROVIDER, access_key=SIM_ACCESS_KEY, account=SIM_ACCOUNT),
+        app=build_simulator({account.credentials["access_key"]: account.name for account in served}, data),
+        environment=simulated_environment(PROVIDER, account=first.name, **first.credentials),
+        accounts=served,
     )
 
 
@@ -36,4 +49,5 @@ SPEC = ProviderSpec(
     simulator=simulated,
     default_sim_port=18081,
     conformance=CONFORMANCE,
+    default_time_zone="Europe/Berlin",
 )

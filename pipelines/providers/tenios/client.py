@@ -25,6 +25,7 @@ from pipelines.errors import (
 from pipelines.providers.base import (
     FetchedPage,
     HttpProviderClient,
+    Pacing,
     RetryPolicy,
     Window,
     call_with_retries,
@@ -162,7 +163,9 @@ class TeniosClient(HttpProviderClient):
         return total
 
 
-def open_client(settings: TeniosSettings, credentials: Mapping[str, str]) -> TeniosClient:
+def open_client(settings: TeniosSettings, credentials: Mapping[str, str],
+                pacing: Pacing | None = None) -> TeniosClient:
+    """A client for one account; `pacing` is not used: TENIOS requests are not paced."""
     return TeniosClient(credentials["access_key"], account=settings.account, base_url=settings.base_url,
                         page_size=settings.page_size, timeout_s=settings.http.timeout_s,
                         retry=settings.http.retry_policy())

@@ -114,6 +114,7 @@ def parse_record(record, account: str, raw_response_id: int | None, naive_tz: tz
     return CallLeg(
         provider=PROVIDER,
         account=account,
+        customer=None,  # TENIOS has no customer within an account
         leg_key=uuid,
         call_key=main_leg or uuid,
         started_at=started_at,
@@ -234,7 +235,7 @@ def _parse_page_fast(body: bytes, account: str, raw_response_id: int | None,
                 if value is not None:
                     attributes[name] = value
             legs.append(CallLeg(
-                PROVIDER, account, uuid, main_leg or uuid, started_at, answered_at,
+                PROVIDER, account, None, uuid, main_leg or uuid, started_at, answered_at,
                 _stamp(r.end_stamp, naive_tz),
                 r.duration, None if billusec is None else billusec / _MICRO, direction,
                 to_e164(_text(r.callerid_number), COUNTRY_CODE), destination,

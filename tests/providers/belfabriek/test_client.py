@@ -1,12 +1,17 @@
 """Belfabriek client against the simulator over real HTTP: the request, the secret, error codes
-1-5, retries and pacing."""
+1-5, retries and pacing (alone, and shared through PostgreSQL with other clients on the account)."""
 from __future__ import annotations
 
+import itertools
 import socket
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import psycopg
 import pytest
 
 from pipelines.errors import (
@@ -25,6 +30,8 @@ from pipelines.providers.belfabriek.client import (
 )
 from pipelines.providers.belfabriek.simulator import error_body
 from pipelines.simulation import Fault
+from pipelines.warehouse.pacing import DatabasePacing
+from tests.conftest import scalar
 from tests.providers.belfabriek.conftest import ACCOUNT, CUSTOMER, HASH
 
 DAY = (datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
@@ -185,7 +192,7 @@ def test_pacer_spaces_requests_and_holds_after_a_rate_limit():
     pacer = Pacer(4, clock=lambda: now[0], sleep=sleep)
     for _ in range(3):
         pacer.wait()
-    assert waits == [0.25, 0.25]
+    assert waits == [0.275, 0.275]  # 1.1 / 4: base.PACING_HEADROOM
     pacer.hold(1.0)
     pacer.wait()
     assert waits[-1] == 1.0
@@ -220,3 +227,78 @@ def test_a_window_off_whole_seconds_is_widened_never_narrowed(sim):
     (page,) = fetch(sim, window=(start, end))
     params = page.request_params
     assert (params["start_timestamp"], params["end_timestamp"]) == (1793577600, 1793664000)
+
+
+NUMBERS = ["318001234567", "319001122334", "318503036000", "31202404040"]
+
+
+def connector(url: str, application_name: str = "cdr-pacing-test"):
+    """What the raw-pages asset hands DatabasePacing: connect(autocommit=...) as a context manager."""
+    def connect(autocommit: bool = False) -> psycopg.Connection:
+        return psycopg.connect(url, autocommit=autocommit, application_name=application_name)
+
+    return connect
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared pacer", "each client alone"])
+def test_two_clients_on_one_account_keep_its_rate_together_only_with_the_shared_pacer(
+        sim, clean_warehouse, shared):
+    """Two clients on one account at once (as two runs would be), 4 requests a second each
+    allowed: the simulator sees at most 4 in any second with the pacer shared through PostgreSQL,
+    and more when each paces itself alone (so the measurement can fail)."""
+    pacings = [DatabasePacing(connector(clean_warehouse), "belfabriek", ACCOUNT) for _ in range(2)]
+    clients = [client(sim, service_numbers=NUMBERS, requests_per_second=4,
+                      pacer=pacing(4) if shared else None) for pacing in pacings]
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(lambda c=c: list(c.fetch_window(DAY))) for c in clients]
+        fetched = [future.result() for future in futures]
+    for item in (*clients, *pacings):
+        item.close()
+    assert [len(pages) for pages in fetched] == [4, 4]
+    most = sim.state.max_per_second[ACCOUNT]
+    assert most <= 4 if shared else most > 4, sim.state.max_per_second
+
+
+def test_the_database_pacer_spaces_slots_by_the_interval_from_when_each_was_taken(clean_warehouse):
+    taken = []
+    with closing(DatabasePacing(connector(clean_warehouse), "belfabriek", "slots")) as pacing:
+        pacer = pacing(10)
+        for pause in (0, 0, 0, 0.3, 0):
+            time.sleep(pause)
+            pacer.wait()
+            taken.append(time.monotonic())
+    gaps = [later - earlier for earlier, later in itertools.pairwise(taken)]
+    # 1.1 / 10 apart (a loaded machine may wake later, never earlier); after the pause the slot
+    # had come: no wait, and the next is one interval after that one
+    assert all(0.1 < gaps[i] < 0.25 for i in (0, 1, 3)), gaps
+    assert 0.29 < gaps[2] < 0.45, gaps
+    assert scalar(clean_warehouse, "SELECT count(*) FROM cdr.request_pacing"
+                                   " WHERE provider = 'belfabriek' AND account = 'slots'") == 1
+
+
+def test_an_error_5_holds_every_client_on_the_account(sim, clean_warehouse):
+    slept: list[float] = []
+    first = DatabasePacing(connector(clean_warehouse), "belfabriek", ACCOUNT)
+    sim.state.inject(Fault("body", body=error_body("5").decode(), content_type="text/xml"))
+    with closing(first), \
+            client(sim, pacer=first(100), retry=RetryPolicy(max_attempts=1)) as limited, \
+            pytest.raises(ProviderUnavailableError, match="rate limited"):
+        list(limited.fetch_window(DAY))
+    later = DatabasePacing(connector(clean_warehouse), "belfabriek", ACCOUNT,
+                           sleep=lambda seconds: (slept.append(seconds), time.sleep(seconds)))
+    with closing(later):
+        later(100).wait()
+    # RATE_LIMIT_HOLD_S after the error, less the milliseconds since
+    assert 0.8 < sum(slept) <= 1.05 and len(slept) <= 2
+
+
+def test_the_database_pacer_reconnects_when_its_connection_is_cut(clean_warehouse):
+    name = f"cdr-pacing-{uuid.uuid4().hex[:8]}"
+    with closing(DatabasePacing(connector(clean_warehouse, name), "belfabriek", "cut")) as pacing:
+        pacer = pacing(1000)
+        pacer.wait()
+        with psycopg.connect(clean_warehouse, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE application_name = %s", (name,))
+        pacer.wait()
+        pacer.hold(0.0)

@@ -53,7 +53,7 @@ def attributes(leg: CallLeg) -> dict:
 def test_doc_example_maps_every_field():
     first, second = parse((FIXTURES / "doc_example.xml").read_bytes())
     assert first == CallLeg(
-        provider="belfabriek", account="acct", leg_key=first.leg_key, call_key=first.leg_key,
+        provider="belfabriek", account="acct", customer=None, leg_key=first.leg_key, call_key=first.leg_key,
         # 22 October 2011 is summer time in Amsterdam: 14:00:20 local is 12:00:20 UTC
         started_at=datetime(2011, 10, 22, 12, 0, 20, tzinfo=UTC), answered_at=None,
         ended_at=datetime(2011, 10, 22, 12, 2, 25, tzinfo=UTC), duration_s=125, billable_s=None,
@@ -69,6 +69,19 @@ def test_doc_example_maps_every_field():
     assert (second.source_network, second.extension, second.duration_s) == ("mobile", None, 0)
     assert attributes(second) == {"number": "+31612345678", "location": "Mobiel", "peak": "dal",
                                   "tariff_period": "off_peak"}
+
+
+def test_legs_carry_the_customer_id_the_page_was_requested_for():
+    body = block(record(), record(timestamp="02-11-2026 11:00:00"))
+    requested = {"customer_id": "100234", "start_timestamp": 1, "end_timestamp": 2}
+    assert [leg.customer for leg in parse(body, params=requested)] == ["100234", "100234"]
+    as_number = {**requested, "customer_id": 100234}
+    assert [leg.customer for leg in parse(body, params=as_number)] == ["100234", "100234"]
+    # a body read without its request (a file), or a request without a customer id: none
+    assert [leg.customer for leg in parse(body)] == [None, None]
+    assert [leg.customer for leg in parse(body, params={**requested, "customer_id": ""})] == [None, None]
+    # the customer is not part of the leg key: it is the same leg whoever asked
+    assert [leg.leg_key for leg in parse(body, params=requested)] == [leg.leg_key for leg in parse(body)]
 
 
 def test_no_record_is_an_empty_result_not_an_error():

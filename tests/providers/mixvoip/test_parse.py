@@ -58,7 +58,7 @@ def test_json_doc_example_maps_every_field():
     callin, callout = parse((FIXTURES / "getcalls_doc_example.json").read_bytes())
     key = callout.leg_key
     assert callout == CallLeg(
-        provider="mixvoip", account="acct", leg_key=key, call_key=key,
+        provider="mixvoip", account="acct", customer="100201", leg_key=key, call_key=key,
         started_at=datetime(2021, 6, 29, 6, 24, 31, tzinfo=UTC), answered_at=None,
         ended_at=datetime(2021, 6, 29, 6, 25, 32, tzinfo=UTC), duration_s=61, billable_s=None,
         direction="outbound", caller_number="+35220333320", called_number="+35220333000", service_number=None,
@@ -89,6 +89,19 @@ def test_csv_doc_example_nine_and_ten_columns():
         ("CALLIN", at(2021, 6, 29, 10, 40, 0), 0, None)
     assert orjson.loads(callin.attributes) == {"profile_id": "100201", "quantity": "0", "price": "0.00",
                                                "invoice": "N/A", "invoiced": False}
+
+
+def test_the_pages_profile_is_the_customer_of_its_legs_and_billing_items():
+    body = [record(), record(kind="SMS", source="reseller1", destination="SMS")]
+    for profile in ("100201", "100202"):
+        leg, item = parse(body, params={**PARAMS, "profile_id": profile})
+        assert (type(leg), leg.customer, type(item), item.customer, item.profile_id) == \
+            (CallLeg, profile, BillingItem, profile, profile)
+    # the same record under two profiles is two legs: the profile is part of the key
+    first, second = (parse(body, params={**PARAMS, "profile_id": p})[0] for p in ("100201", "100202"))
+    assert first.leg_key != second.leg_key
+    # a body without its request (a file) has no profile, hence no customer
+    assert [i.customer for i in parse(body, params=None)] == [None, None]
 
 
 def test_same_record_as_json_and_csv_gets_the_same_key():
@@ -232,7 +245,8 @@ def test_billing_types_go_to_the_billing_fact(kind):
                        call_end="2021-06-01 00:00:00", duration=..., pbxextension=..., quantity=4,
                        price="1500.00", invoice="INV-2021-06")])
     assert item == BillingItem(
-        provider="mixvoip", account="acct", item_key=item.item_key, profile_id="100201", item_type=kind,
+        provider="mixvoip", account="acct", customer="100201", item_key=item.item_key, profile_id="100201",
+        item_type=kind,
         known_type=True, billed_at=at(2021, 6, 1), billed_until=at(2021, 6, 1), username="reseller1",
         product="Cloud PBX seat", description="Seat licence", quantity=Decimal(4), price=Decimal("1500.00"),
         cost_eur=Decimal("60"), invoice="INV-2021-06", duration_s=None, extension=None, attributes="{}",

@@ -34,7 +34,7 @@ def one(record: dict):
 def test_doc_example_maps_every_field():
     inbound, forwarded, _unanswered = parse(doc_example())
     assert inbound == CallLeg(
-        provider="tenios", account="acct", leg_key="5d3e1d0c-4b1a-4f0e-9f57-0c5c2a1d7a01",
+        provider="tenios", account="acct", customer=None, leg_key="5d3e1d0c-4b1a-4f0e-9f57-0c5c2a1d7a01",
         call_key="5d3e1d0c-4b1a-4f0e-9f57-0c5c2a1d7a01",
         started_at=datetime(2018, 3, 20, 9, 15, 2, tzinfo=UTC),
         answered_at=datetime(2018, 3, 20, 9, 15, 4, tzinfo=UTC),

@@ -9,15 +9,16 @@ WITH latest AS (
     ORDER BY provider, account, item_key, seq DESC
 ), upserted AS (
     INSERT INTO cdr.fact_billing_item AS f (
-        provider, account, item_key, profile_id, item_type, known_type, billed_at, billed_until,
+        provider, account, customer, item_key, profile_id, item_type, known_type, billed_at, billed_until,
         username, product, description, quantity, price, cost_eur, invoice, duration_s, extension,
         attributes, raw_response_id)
     SELECT
-        provider, account, item_key, profile_id, item_type, known_type, billed_at, billed_until,
+        provider, account, customer, item_key, profile_id, item_type, known_type, billed_at, billed_until,
         username, product, description, quantity, price, cost_eur, invoice, duration_s, extension,
         attributes, raw_response_id
     FROM latest
     ON CONFLICT (provider, account, item_key) DO UPDATE SET
+        customer = EXCLUDED.customer,
         profile_id = EXCLUDED.profile_id,
         item_type = EXCLUDED.item_type,
         known_type = EXCLUDED.known_type,
@@ -35,10 +36,10 @@ WITH latest AS (
         attributes = EXCLUDED.attributes,
         raw_response_id = EXCLUDED.raw_response_id,
         last_changed_at = now()
-    WHERE (f.profile_id, f.item_type, f.known_type, f.billed_at, f.billed_until, f.username, f.product,
+    WHERE (f.customer, f.profile_id, f.item_type, f.known_type, f.billed_at, f.billed_until, f.username, f.product,
            f.description, f.quantity, f.price, f.cost_eur, f.invoice, f.duration_s, f.extension, f.attributes)
           IS DISTINCT FROM
-          (EXCLUDED.profile_id, EXCLUDED.item_type, EXCLUDED.known_type, EXCLUDED.billed_at,
+          (EXCLUDED.customer, EXCLUDED.profile_id, EXCLUDED.item_type, EXCLUDED.known_type, EXCLUDED.billed_at,
            EXCLUDED.billed_until, EXCLUDED.username, EXCLUDED.product, EXCLUDED.description,
            EXCLUDED.quantity, EXCLUDED.price, EXCLUDED.cost_eur, EXCLUDED.invoice, EXCLUDED.duration_s,
            EXCLUDED.extension, EXCLUDED.attributes)
