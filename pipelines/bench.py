@@ -15,6 +15,10 @@ Belfabriek XML, MIXvoip CSV by default):
    guarded MERGE into an empty copy of the fact table, the ceiling for any deduplicating loader;
 4. print a table and write the figures as JSON (.bench/results.json).
 
+Then one more stage (`--skip-rate-limit` leaves it out, `--only-rate-limit` runs it alone), the
+nightly pull against a provider that enforces a request rate, as a share of the ceiling that rate
+implies: see `rate_limited_pull` below.
+
 Peak RSS per stage is this process's VmHWM, reset between stages through /proc/self/clear_refs;
 the simulators run in their own process so their memory is not counted.
 """
@@ -22,28 +26,34 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from contextlib import closing
+from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
+import httpx
 import psycopg
 
-from pipelines.config import ProviderAccount, account_from_env
+from pipelines.config import ProviderAccount, account_from_env, read_accounts_file
 from pipelines.model import LEG_COLUMNS, CallLeg
 from pipelines.partitions import day_window
 from pipelines.providers.spec import CALL_LEGS
 from pipelines.registry import registry
+from pipelines.simulators import accounts_file, running_simulators
 from pipelines.sql import script_result, sql_file
 from pipelines.warehouse.aggregates import refresh_stale
 from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
 from pipelines.warehouse.load import load_windows
 from pipelines.warehouse.migrate import migrate
+from pipelines.warehouse.pacing import DatabasePacing
 from pipelines.warehouse.raw import land_window, window_pages
 
 BENCH_DATABASE = "cdr_bench"
@@ -257,6 +267,129 @@ def bench_provider(url: str, sims: Simulators, name: str, days: list[date]) -> l
     return stages
 
 
+# The rate-limited nightly pull (issue 12). The provider: Belfabriek, the one that paces its
+# requests per account (docs/rate-limits.md). Its simulator enforces RATE requests a second per
+# account (more within any one second get error 5); the run fetches the nightly pull, the raw pages
+# of NIGHTLY_DAYS days for each of RATE_ACCOUNTS accounts, one request per account and day (no
+# service numbers configured), with up to RATE_PARALLEL accounts at once (what the provider's
+# Dagster pool allows: one raw-pages step per account at a time).
+#
+# The ceiling: an account's n = NIGHTLY_DAYS requests need at least (n - 1) / RATE seconds between
+# its first and its last (no two of them within one second at RATE = 1), and the next account in
+# the same slot may start the moment the last one's final request goes out; requests themselves
+# take no time. So the least time the limits allow is ceil(accounts / parallel) * (n - 1) / RATE
+# (100 accounts, 4 at once, 3 days, 1/s: 25 * 2 s = 50 s), and the ceiling is the requests needed
+# (accounts * n) over that time. The figure is the requests over the measured time; the ratio is the
+# figure over the ceiling, i.e. least time / measured time. The pipeline paces with 10% headroom
+# (PACING_HEADROOM), so it cannot pass 1 / 1.1 = 0.91 of this ceiling; the rest is latency and
+# landing (connect, lock, store, commit) between an account's requests and between accounts.
+RATE_PROVIDER = "belfabriek"
+RATE_ACCOUNTS = 100
+NIGHTLY_DAYS = 3
+RATE_PER_SECOND = 1.0
+RATE_PARALLEL = 4
+
+
+@dataclass
+class RatePull:
+    accounts: int
+    days: int
+    per_second: float
+    parallel: int
+    requests: int
+    seconds: float
+    least_seconds: float
+    requests_served: int
+    max_requests_per_second: int
+    records: int
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def ceiling_requests_per_s(self) -> float:
+        return self.requests / self.least_seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.least_seconds / self.seconds
+
+
+def _serve_accounts(accounts: int, connection, stop) -> None:
+    """In the simulator's own process: serve `accounts` Belfabriek accounts until `stop` is set."""
+    with running_simulators([RATE_PROVIDER], accounts_per_provider=accounts) as running:
+        connection.send((running[RATE_PROVIDER], running.accounts[RATE_PROVIDER]))
+        stop.wait()
+
+
+def rate_limited_pull(url: str, accounts: int = RATE_ACCOUNTS, days: int = NIGHTLY_DAYS,
+                      per_second: float = RATE_PER_SECOND, parallel: int = RATE_PARALLEL) -> RatePull:
+    """The nightly pull of `accounts` accounts against a simulator enforcing `per_second` per
+    account, as the raw-pages asset runs it: each account's client paced through the database
+    (DatabasePacing), each day landed by land_window; `parallel` accounts at once (threads here,
+    Dagster's steps in production). The simulator runs in its own process."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    stop = context.Event()
+    server = context.Process(target=_serve_accounts, args=(accounts, sender, stop), daemon=True)
+    server.start()
+    try:
+        if not receiver.poll(60):
+            raise RuntimeError("the rate-limited simulator did not start")
+        base_url, served = receiver.recv()
+        httpx.post(f"{base_url}/_sim/reset").raise_for_status()
+        httpx.post(f"{base_url}/_sim/rate_limit", json={"per_second": per_second}).raise_for_status()
+        # the accounts as an operator lists them (docs/accounts.md), each at the enforced rate
+        served = tuple(replace(account, options={**account.options, "requests_per_second": str(per_second)})
+                       for account in served)
+        text, secrets = accounts_file({RATE_PROVIDER: served})
+        environ = {**os.environ, **secrets}
+        with TemporaryDirectory() as scratch:
+            path = Path(scratch) / "cdr-accounts.toml"
+            path.write_text(text)
+            sources = read_accounts_file(path, registry(), environ)
+        windows = [day_window((FIRST_DAY + timedelta(days=i)).isoformat()) for i in range(days)]
+        connect = connector(url)
+
+        def pull(source: ProviderAccount) -> int:
+            records = 0
+            with closing(DatabasePacing(connect, RATE_PROVIDER, source.account)) as pacing, \
+                    closing(source.open_client(environ, pacing)) as client:
+                for window in windows:
+                    records += land_window(connect, client, RATE_PROVIDER, window,
+                                           source.settings.http.window_attempts)[1]
+            return records
+
+        print(f"{RATE_PROVIDER}: nightly pull of {accounts} accounts x {days} days at {per_second:g}"
+              f" request/s per account, {parallel} accounts at once ...", flush=True)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            records = sum(pool.map(pull, sources))
+        seconds = time.perf_counter() - started
+        stats = httpx.get(f"{base_url}/_sim/stats").json()
+    finally:
+        stop.set()
+        server.join(timeout=10)
+        if server.is_alive():
+            server.terminate()
+    least = math.ceil(accounts / parallel) * (days - 1) / per_second
+    per_account = stats["max_requests_per_second"]
+    return RatePull(accounts, days, per_second, parallel, accounts * days, seconds, least,
+                    stats["requests_served"], max(per_account.values(), default=0), records)
+
+
+def rate_report(pull: RatePull) -> dict:
+    print(f"\n{RATE_PROVIDER}: nightly pull, {pull.accounts} accounts x {pull.days} days at"
+          f" {pull.per_second:g} request/s per account, {pull.parallel} accounts at once:"
+          f" {pull.requests} requests in {pull.seconds:.1f} s = {pull.requests_per_s:.2f} requests/s"
+          f" = {pull.ratio:.2f}x the ceiling ({pull.ceiling_requests_per_s:.2f} requests/s, least time"
+          f" {pull.least_seconds:.0f} s); the simulator answered {pull.requests_served} requests, at most"
+          f" {pull.max_requests_per_second} of one account within a second")
+    return {**asdict(pull), "requests_per_s": pull.requests_per_s,
+            "ceiling_requests_per_s": pull.ceiling_requests_per_s, "ratio_to_ceiling": pull.ratio}
+
+
 def report(stages: list[Stage], days: int) -> dict:
     print()
     print(f"{'provider':<11}{'stage':<56}{'legs':>11}{'seconds':>9}{'legs/s':>10}{'rewritten':>11}"
@@ -299,8 +432,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--providers", default="tenios,belfabriek,mixvoip")
     parser.add_argument("--output", default=str(PROJECT_ROOT / ".bench" / "results.json"))
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument("--skip-rate-limit", action="store_true",
+                      help="leave out the rate-limited nightly pull (about a minute)")
+    rate.add_argument("--only-rate-limit", action="store_true",
+                      help="run only the rate-limited nightly pull")
+    parser.add_argument("--rate-accounts", type=int, default=RATE_ACCOUNTS)
+    parser.add_argument("--rate-parallel", type=int, default=RATE_PARALLEL, help="accounts at once")
+    parser.add_argument("--rate-per-second", type=float, default=RATE_PER_SECOND,
+                        help="requests a second per account, enforced by the simulator")
     args = parser.parse_args(argv)
-    names = [n for n in args.providers.split(",") if n]
+    if args.rate_accounts < 1 or args.rate_parallel < 1 or args.rate_per_second <= 0:
+        parser.error("--rate-accounts, --rate-parallel and --rate-per-second must be positive")
+    names = [] if args.only_rate_limit else [n for n in args.providers.split(",") if n]
 
     server = os.environ.get("CDR_WAREHOUSE_URL") or start_embedded()
     with psycopg.connect(server, autocommit=True) as conn:
@@ -308,12 +452,18 @@ def main(argv: list[str] | None = None) -> int:
     url = ensure_database(server, BENCH_DATABASE)
     migrate(url)
     days = [FIRST_DAY + timedelta(days=i) for i in range(args.days)]
-    sims = Simulators(names, max(1, args.legs // args.days))
-    try:
-        stages = [stage for name in names for stage in bench_provider(url, sims, name, days)]
-    finally:
-        sims.close()
-    summary = report(stages, args.days)
+    stages: list[Stage] = []
+    if names:
+        sims = Simulators(names, max(1, args.legs // args.days))
+        try:
+            stages = [stage for name in names for stage in bench_provider(url, sims, name, days)]
+        finally:
+            sims.close()
+    pull = None if args.skip_rate_limit else rate_limited_pull(
+        url, args.rate_accounts, NIGHTLY_DAYS, args.rate_per_second, args.rate_parallel)
+    summary = report(stages, args.days) if stages else {}
+    if pull is not None:
+        summary["rate_limited_pull"] = rate_report(pull)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"legs_per_provider": args.legs, "days": args.days, "summary": summary,
