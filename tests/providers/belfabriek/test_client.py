@@ -268,10 +268,11 @@ def test_the_database_pacer_spaces_slots_by_the_interval_from_when_each_was_take
             pacer.wait()
             taken.append(time.monotonic())
     gaps = [later - earlier for earlier, later in itertools.pairwise(taken)]
-    # 1.1 / 10 apart (a loaded machine may wake later, never earlier); after the pause the slot
-    # had come: no wait, and the next is one interval after that one
-    assert all(0.1 < gaps[i] < 0.25 for i in (0, 1, 3)), gaps
-    assert 0.29 < gaps[2] < 0.45, gaps
+    # 1.1 / 10 apart (never earlier; a loaded machine, as CI's two cores are, may wake well
+    # later, so the upper bounds only catch a pacer that waits for a second interval); after the
+    # pause the slot had come: no wait, and the next is one interval after that one
+    assert all(0.1 < gaps[i] < 0.6 for i in (0, 1, 3)), gaps
+    assert 0.29 < gaps[2] < 0.9, gaps
     assert scalar(clean_warehouse, "SELECT count(*) FROM cdr.request_pacing"
                                    " WHERE provider = 'belfabriek' AND account = 'slots'") == 1
 
