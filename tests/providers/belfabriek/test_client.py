@@ -269,7 +269,7 @@ def test_the_database_pacer_spaces_slots_by_the_interval_from_when_each_was_take
             taken.append(time.monotonic())
     gaps = [later - earlier for earlier, later in itertools.pairwise(taken)]
     # 1.1 / 10 apart (never earlier; a loaded machine, as CI's two cores are, may wake well
-    # later, so the upper bounds only catch a pacer that waits for a second interval); after the
+    # later, so the upper bounds only catch a pacer that waits far too long); after the
     # pause the slot had come: no wait, and the next is one interval after that one
     assert all(0.1 < gaps[i] < 0.6 for i in (0, 1, 3)), gaps
     assert 0.29 < gaps[2] < 0.9, gaps
