@@ -39,8 +39,8 @@ def build_definitions(config: Configuration) -> Definitions:
     built = [build_provider_assets(account, partitions, force_reload=config.force_reload,
                                    secrets=config.secrets)
              for account in config.accounts]
-    derived = build_derived_assets(load_asset_keys(built, CALL_LEGS), partitions) \
-        if any(assets.loads_call_legs for assets in built) else []
+    leg_loads = load_asset_keys(built, CALL_LEGS)
+    derived = build_derived_assets(leg_loads, partitions) if leg_loads else []
     nightly_job = define_asset_job(
         NIGHTLY_JOB,
         selection=AssetSelection.all(),

@@ -53,10 +53,6 @@ class ProviderAssets:
     checks: tuple[AssetChecksDefinition, ...]
     kinds: tuple[ItemKind, ...]
 
-    @property
-    def loads_call_legs(self) -> bool:
-        return CALL_LEGS in self.kinds
-
 
 def account_key(account: str) -> str:
     """An account name as a Dagster asset key part (letters, digits and `_` only)."""
