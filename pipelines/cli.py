@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 
@@ -32,7 +33,8 @@ from pipelines.errors import (
     ProviderError,
     ProviderRequestError,
 )
-from pipelines.model import Quarantined, RawPage
+from pipelines.model import FetchedPage, ParseNote, Quarantined, RawPage, Window
+from pipelines.providers.base import ProviderClient
 from pipelines.registry import registry
 from pipelines.simulators import running_simulators
 from pipelines.warehouse import connection
@@ -51,7 +53,10 @@ def _parse(args) -> int:
     bad = 0
     params = orjson.loads(args.params) if args.params else None
     for item in source.parse([RawPage(None, 1, body, None, params)], args.account):
-        if type(item) is not Quarantined:  # a CallLeg, or a provider's own row type (a NamedTuple)
+        if type(item) is ParseNote:
+            print(f"{args.provider}: note: {item.total} {item.name.replace('_', ' ')} ({item.detail})",
+                  file=sys.stderr)
+        elif type(item) is not Quarantined:  # a CallLeg, or a provider's own row type (a NamedTuple)
             record = item._asdict()
             if isinstance(record.get("attributes"), str):
                 record["attributes"] = orjson.loads(record["attributes"])
@@ -133,13 +138,22 @@ def _accounts_check(args) -> int:
         print("probe: one request per enabled account (a count for yesterday, else a 5-minute window"
               f" of yesterday), {PROBE_TIMEOUT_S:g} s timeout, no retries")
         probed = [("provider", "account", "result", "code", "detail")]
+        readings = [("provider", "account", "reading", "observed")]
         for account in (a for a in listed if a.enabled):
-            result, code, detail = probe(account, environ)
-            probed.append((account.provider, account.account, result, code or "-", detail))
-            if result != "ok":
-                problems.append(f"{source}: {account.provider} account {account.account!r}: probe {result}"
-                                + (f" [code {code}]" if code else ""))
+            outcome = probe(account, environ)
+            probed.append((account.provider, account.account, outcome.result, outcome.code or "-",
+                           outcome.detail))
+            readings.extend((account.provider, account.account, reading, observed)
+                            for reading, observed in outcome.readings)
+            if outcome.result != "ok":
+                problems.append(f"{source}: {account.provider} account {account.account!r}: probe"
+                                f" {outcome.result}" + (f" [code {outcome.code}]" if outcome.code else ""))
         print(_table(probed))
+        if len(readings) > 1:
+            print()
+            print("readings: what the first answer for yesterday shows of the readings each provider's"
+                  " docs leave open (checklists: docs/providers/<provider>.md)")
+            print(_table(readings))
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     return 1 if problems else 0
@@ -161,11 +175,19 @@ def _client_problem(account: ProviderAccount, environ: Mapping[str, str]) -> str
     return ""
 
 
-def probe(account: ProviderAccount, environ: Mapping[str, str],
-          now: datetime | None = None) -> tuple[str, str | None, str]:
-    """(ok | refused | unreachable | not probed, the provider's error code or None, detail) after
-    one small authenticated request: the provider's count for yesterday where it has one (TENIOS),
-    else the first page of a 5-minute window of yesterday. One attempt, a short timeout."""
+class ProbeOutcome(NamedTuple):
+    result: str  # ok | refused | unreachable | not probed
+    code: str | None  # the provider's error code
+    detail: str
+    # (reading, observed) pairs from the spec's observe_readings, for an account that answered
+    readings: tuple[tuple[str, str], ...] = ()
+
+
+def probe(account: ProviderAccount, environ: Mapping[str, str], now: datetime | None = None) -> ProbeOutcome:
+    """The outcome of one small authenticated request: the provider's count for yesterday where
+    it has one (TENIOS), else the first page of a 5-minute window of yesterday. One attempt, a
+    short timeout. Where the provider observes readings, one more request (the first page of the
+    whole of yesterday) shows what its answers say of them."""
     http = dataclasses.replace(account.settings.http, max_attempts=1, window_attempts=1,
                                timeout_s=min(account.settings.http.timeout_s, PROBE_TIMEOUT_S))
     quick = dataclasses.replace(account, settings=dataclasses.replace(account.settings, http=http))
@@ -173,34 +195,46 @@ def probe(account: ProviderAccount, environ: Mapping[str, str],
     try:
         client = quick.open_client(environ)
     except ConfigurationError as exc:
-        return "not probed", None, str(exc)
+        return ProbeOutcome("not probed", None, str(exc))
     except ProviderError as exc:
         return _probe_failure(exc)
     try:
         count = client.provider_count((day, day + timedelta(days=1)))
         if count is not None:
-            return "ok", None, f"{count} records on {day.date()}"
-        start = day + timedelta(hours=12)
-        pages = client.fetch_window((start, start + timedelta(minutes=5)))
-        try:
-            page = next(iter(pages), None)
-        finally:
-            getattr(pages, "close", lambda: None)()  # a generator: stop before any further request
-        return "ok", None, (f"HTTP {page.http_status}, {page.records} records in the first answer for"
-                            f" {start:%Y-%m-%d %H:%M}-{start + timedelta(minutes=5):%H:%M} UTC"
-                            if page is not None else "no answer to read (nothing to request)")
+            detail = f"{count} records on {day.date()}"
+        else:
+            start = day + timedelta(hours=12)
+            page = _first_page(client, (start, start + timedelta(minutes=5)))
+            detail = (f"HTTP {page.http_status}, {page.records} records in the first answer for"
+                      f" {start:%Y-%m-%d %H:%M}-{start + timedelta(minutes=5):%H:%M} UTC"
+                      if page is not None else "no answer to read (nothing to request)")
+        observe = account.spec.observe_readings
+        if observe is None:
+            return ProbeOutcome("ok", None, detail)
+        page = _first_page(client, (day, day + timedelta(days=1)))
+        readings = tuple(observe(page)) if page is not None else (("answers", "none to read"),)
+        return ProbeOutcome("ok", None, detail, readings)
     except ProviderError as exc:
         return _probe_failure(exc)
     finally:
         client.close()
 
 
-def _probe_failure(exc: ProviderError) -> tuple[str, str | None, str]:
+def _first_page(client: ProviderClient, window: Window) -> FetchedPage | None:
+    pages = client.fetch_window(window)
+    try:
+        return next(iter(pages), None)
+    finally:
+        getattr(pages, "close", lambda: None)()  # a generator: stop before any further request
+
+
+def _probe_failure(exc: ProviderError) -> ProbeOutcome:
     """refused: the provider turned the credentials or the request down; unreachable: no usable
     answer (connection, timeout, 5xx, rate limit, a body that is not the API's)."""
     result = "refused" if isinstance(exc, ProviderAuthError | ProviderRequestError) else "unreachable"
     detail = exc.detail.removeprefix("gave up after 1 attempts: ")
-    return result, exc.code, detail + (f" (HTTP {exc.status})" if exc.status is not None else "")
+    status = f" (HTTP {exc.status})" if exc.status is not None else ""
+    return ProbeOutcome(result, exc.code, detail + status)
 
 
 def _shown(value: object) -> str:

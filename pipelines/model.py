@@ -61,6 +61,18 @@ class Quarantined(NamedTuple):
 
 QUARANTINE_COLUMNS: tuple[str, ...] = Quarantined._fields
 
+
+class ParseNote(NamedTuple):
+    """Something a parser had to assume that a user should know about, though no record was
+    refused: legs whose time stamps carried no offset and were read in a configured zone, a body
+    with no declared encoding decoded as ISO-8859-1. The load sums each `name`'s `total` per
+    window into its figures and the load audit, and warns once per window (pipelines.warehouse.load).
+    """
+
+    name: str    # a figure name, e.g. "legs_stamp_without_offset"; totals of one name are summed
+    total: int
+    detail: str  # the assumption, in words, for the warning ("read in Europe/Berlin")
+
 DIRECTIONS = ("inbound", "outbound", "internal", "unknown")
 OUTCOMES = ("answered", "no_answer", "busy", "cancelled", "failed", "unknown")
 

@@ -41,7 +41,7 @@ from pipelines.providers.spec import CALL_LEGS, ItemKind
 from pipelines.resources import WarehouseResource
 from pipelines.sql import sql_file
 from pipelines.warehouse.aggregates import refresh_stale
-from pipelines.warehouse.load import load_windows
+from pipelines.warehouse.load import LoadStats, load_windows
 from pipelines.warehouse.pacing import DatabasePacing
 from pipelines.warehouse.raw import land_window
 
@@ -120,6 +120,16 @@ def build_raw_pages_asset(source: ProviderAccount, partitions: PartitionsDefinit
     return raw_pages
 
 
+def log_window_load(context: AssetExecutionContext, source: ProviderAccount, window: Window,
+                    stats: LoadStats) -> None:
+    """The day's figures, and one warning for the day if the parser had to assume anything."""
+    day = f"{source.provider} {source.account} {window[0].date()}"
+    context.log.info(f"{day}: {stats}")
+    warning = stats.note_warning()
+    if warning:
+        context.log.warning(f"{day}: {warning}")
+
+
 def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, partitions: PartitionsDefinition,
                      force_reload: bool) -> AssetsDefinition:
     """`<provider>/<account>/<primary kind>`: each UTC day of the run's range parsed from its raw
@@ -145,8 +155,7 @@ def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, parti
             totals = load_windows(
                 warehouse.connect, spec.name, source.account, spec.items, account_days(source, (start, end)),
                 parse=source.parse, parser_version=source.parser_version, force=force_reload,
-                on_loaded=lambda window, stats: context.log.info(
-                    f"{spec.name} {source.account} {window[0].date()}: {stats}"))
+                on_loaded=lambda window, stats: log_window_load(context, source, window, stats))
             if CALL_LEGS in spec.items:  # the day before too: a call may have started there
                 with warehouse.connect() as conn:
                     for target in ("calls", "aggregates"):

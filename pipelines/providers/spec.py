@@ -14,6 +14,7 @@ checks, the derived tables, the shared test suites) is built from that declarati
 - `simulator`: its API on loopback, for the demo, the tests and the benchmark.
 - `conformance`: what the shared test suites need to know of it, from its `conformance.py`
   (`Conformance` below; the suites take its row types and tables from `items`).
+- `observe_readings`: what an answer shows of the readings its docs leave open (for `--probe`).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import ConfigurationError
-from pipelines.model import LEG_COLUMNS, QUARANTINE_COLUMNS, CallLeg, Quarantined, RawPage
+from pipelines.model import LEG_COLUMNS, QUARANTINE_COLUMNS, CallLeg, FetchedPage, Quarantined, RawPage
 from pipelines.providers.base import Pacing, ProviderClient
 from pipelines.providers.settings import ProviderSettings
 from pipelines.sql import SQL_DIR
@@ -209,6 +210,10 @@ class ProviderSpec:
     customer_setting: str | None = None
     # an account's reporting time zone unless the accounts file gives one (IANA name)
     default_time_zone: str = "UTC"
+    # what one answer of the real API shows of the readings its docs leave open, as (reading,
+    # observed) pairs: `cdr-etl accounts check --probe` prints them for the first answer of
+    # yesterday, the first-run checklist in docs/providers/<name>.md says what to do with them
+    observe_readings: Callable[[FetchedPage], Iterable[tuple[str, str]]] | None = None
 
     @property
     def folder(self) -> Path:

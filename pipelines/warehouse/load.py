@@ -3,20 +3,22 @@
 A provider declares the kinds of rows its parser yields (pipelines.providers.spec.ItemKind);
 each kind brings its SQL pair (stage, merge). A window's items are routed by type: the first
 declared kind streams straight into its COPY, the others (few: billing items, quarantined
-records) are held until that COPY ends. Every merge returns (staged, distinct, inserted,
-updated). The caller owns the transaction, so a failure part-way leaves the window as it was.
+records) are held until that COPY ends; parse notes (pipelines.model.ParseNote) are summed.
+Every merge returns (staged, distinct, inserted, updated). The caller owns the transaction, so a
+failure part-way leaves the window as it was.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg import sql
 
-from pipelines.model import RawPage, Window
+from pipelines.model import ParseNote, RawPage, Window
 from pipelines.providers.spec import QUARANTINE, ItemKind
 from pipelines.sql import run_script, script_result, sql_file
 from pipelines.warehouse.locks import enter_leg_changes, lock_account_loads
@@ -51,6 +53,8 @@ class LoadStats:
 
     counts: dict[str, MergeCounts]
     skipped: bool = False
+    # what the parser had to assume, by note name, counts summed over the window
+    notes: dict[str, ParseNote] = field(default_factory=dict)
 
     @property
     def primary(self) -> MergeCounts:
@@ -62,8 +66,10 @@ class LoadStats:
 
     def as_metadata(self) -> dict[str, int]:
         """Flat figures for Dagster: `<kind>_<count>` for every kind, `quarantined`, and
-        `windows_skipped`; summed over a run's windows by `load_windows`."""
+        `windows_skipped`, and each parse note's count under its name; summed over a run's
+        windows by `load_windows`."""
         out = {"windows_skipped": int(self.skipped), "quarantined": self.quarantined}
+        out.update({name: note.total for name, note in self.notes.items()})
         for name, counts in self.counts.items():
             if name != QUARANTINE.name:
                 out.update({f"{name}_{figure}": value for figure, value in vars(counts).items()})
@@ -74,6 +80,13 @@ class LoadStats:
             return f"unchanged since its last load ({self.primary.unchanged} rows), not parsed again"
         return ", ".join(f"{name} {c.parsed} parsed, {c.inserted} new, {c.updated} changed"
                          for name, c in self.counts.items() if c.parsed or name != QUARANTINE.name)
+
+    def note_warning(self) -> str | None:
+        """One sentence for the window's parse notes, or None: what was assumed, how often."""
+        if not self.notes:
+            return None
+        return "; ".join(f"{note.total} {name.replace('_', ' ')} ({note.detail})"
+                         for name, note in self.notes.items())
 
 
 def _copy_statement(kind: ItemKind) -> sql.Composed:
@@ -107,6 +120,7 @@ def load_window(conn: psycopg.Connection, provider: str, account: str, window: W
     primary, *others = kinds
     held: dict[type, tuple[ItemKind, list]] = {kind.row_type: (kind, []) for kind in (*others, QUARANTINE)}
     primary_type: Any = primary.row_type  # Any: the rows are NamedTuples COPY writes as they are
+    notes: dict[str, ParseNote] = {}
     run_script(conn, primary.stage_sql)
     with conn.cursor() as cur, cur.copy(_copy_statement(primary)) as copy:
         if primary.copy_types:
@@ -114,6 +128,10 @@ def load_window(conn: psycopg.Connection, provider: str, account: str, window: W
         for item in items:
             if type(item) is primary_type:  # the hot path: millions of legs
                 copy.write_row(item)
+                continue
+            if type(item) is ParseNote:
+                seen = notes.get(item.name)
+                notes[item.name] = item if seen is None else seen._replace(total=seen.total + item.total)
                 continue
             kind_and_rows = held.get(type(item))
             if kind_and_rows is None:
@@ -124,7 +142,7 @@ def load_window(conn: psycopg.Connection, provider: str, account: str, window: W
     counts = {primary.name: _merge(conn, primary)}
     for kind, rows in held.values():
         counts[kind.name] = _stage_and_merge(conn, kind, rows)
-    stats = LoadStats(counts)
+    stats = LoadStats(counts, notes=notes)
     _record_audit(conn, provider, account, window, stats)
     return stats
 
@@ -136,7 +154,8 @@ def _record_audit(conn: psycopg.Connection, provider: str, account: str, window:
         "provider": provider, "account": account, "start": window[0], "end": window[1],
         "legs_parsed": primary.parsed, "inserted": primary.inserted, "updated": primary.updated,
         "unchanged": primary.unchanged, "duplicates_in_window": primary.duplicates_in_window,
-        "quarantined": quarantine.inserted + quarantine.updated, "skipped": stats.skipped})
+        "quarantined": quarantine.inserted + quarantine.updated, "skipped": stats.skipped,
+        "notes": orjson.dumps({name: note.total for name, note in stats.notes.items()}).decode()})
 
 
 def _window_key(provider: str, account: str, window: Window) -> dict[str, Any]:
