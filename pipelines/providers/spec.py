@@ -183,6 +183,11 @@ class Conformance:
     # one structural mutation in ten, and request-param values the parser gives a meaning to
     hostile_bodies: tuple[bytes, ...] = ()
     param_values: tuple[str, ...] = ()
+    # well-formed answers that are not the provider's record payload, as (name, body, content
+    # type): another of its endpoints' answers. The shared suite adds an HTML page served with
+    # HTTP 200 and an empty JSON object; the client and the parser must refuse each, never read
+    # one as zero records.
+    foreign_answers: tuple[tuple[str, str, str], ...] = ()
 
     def fixture_pages(self) -> list[tuple[bytes, dict[str, Any]]]:
         """Each doc example's body and request params."""
