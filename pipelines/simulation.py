@@ -55,6 +55,7 @@ class Fault:
     content_type: str = "application/json"
     path: str | None = None  # only requests whose path starts with this; None: any
     skip: int = 0  # let this many matching requests through first (e.g. to hit page 2)
+    headers: dict[str, str] = field(default_factory=dict)  # on a `status` or `body` answer (Retry-After)
 
 
 @dataclass
@@ -177,10 +178,12 @@ class FaultMiddleware:
             await asyncio.sleep(fault.seconds)
             await self.app(scope, receive, send)
         elif fault.kind == "status":
-            answer = Response(fault.body, status_code=fault.status, media_type=fault.content_type)
+            answer = Response(fault.body, status_code=fault.status, media_type=fault.content_type,
+                              headers=fault.headers)
             await answer(scope, receive, send)
         elif fault.kind == "body":
-            await Response(fault.body, status_code=200, media_type=fault.content_type)(scope, receive, send)
+            await Response(fault.body, status_code=200, media_type=fault.content_type,
+                           headers=fault.headers)(scope, receive, send)
         elif fault.kind == "truncate":
             await self._truncated(scope, receive, send)
         elif fault.kind == "rate_limited":

@@ -107,7 +107,8 @@ class RetryPolicy:
     max_attempts: int = 5
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
-    seed: int | None = None
+    # how a client waits between attempts; a test hands in one that records the delays
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
     _random: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
@@ -129,7 +130,7 @@ def _retry_after_seconds(response: httpx.Response | None) -> float | None:
 def call_with_retries(provider: str, window: Window | None, policy: RetryPolicy,
                       send: Callable[[], httpx.Response],
                       check: Callable[[httpx.Response], Any],
-                      sleep: Callable[[float], None] = time.sleep,
+                      sleep: Callable[[float], None] | None = None,
                       log: logging.Logger | None = None) -> Any:
     """Send a request until `check` accepts its response, within `policy`.
 
@@ -155,7 +156,7 @@ def call_with_retries(provider: str, window: Window | None, policy: RetryPolicy,
             wait = policy.delay(attempt, _retry_after_seconds(response))
             if log is not None:
                 log.warning("%s (attempt %d/%d), retrying in %.2fs", last, attempt, policy.max_attempts, wait)
-            sleep(wait)
+            (sleep or policy.sleep)(wait)
     assert last is not None
     raise type(last)(last.provider, f"gave up after {policy.max_attempts} attempts: {last.detail}",
                      window=window, status=last.status, code=last.code) from None

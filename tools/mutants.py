@@ -1,0 +1,138 @@
+"""The mutants `make mutate` runs (tools/mutate.py): one mechanism removed each, and the tests
+that claim it. `find` must occur exactly once in `path`; it is replaced by `replace`.
+
+A mutant is semantic: the code still imports and runs, it just no longer does the one thing a
+claim in README or docs/ rests on. Add one whenever a doc claims a new mechanism.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    area: str
+    removes: str  # the mechanism, in words
+    path: str
+    find: str
+    replace: str
+    tests: tuple[str, ...]
+
+
+E2E_TENIOS = "tests/assets/test_tenios_end_to_end.py"
+RECOVERY = "tests/recovery"
+INTERLEAVINGS = "tests/recovery/test_interleavings.py"
+
+MUTANTS: tuple[Mutant, ...] = (
+    # --- loading --------------------------------------------------------------------------------
+    Mutant("merge-rewrites-identical-rows", "loading", "the MERGE's WHEN MATCHED guard (re-runs rewrite nothing)",
+           "sql/load/merge_call_legs.sql", "    WHEN MATCHED AND\n", "    WHEN MATCHED AND true OR\n",
+           (E2E_TENIOS,)),
+    Mutant("window-dedupe-keeps-first", "dedupe", "the last staged version of a repeated leg wins",
+           "sql/load/merge_call_legs.sql", "ORDER BY provider, account, leg_key, started_at, seq DESC",
+           "ORDER BY provider, account, leg_key, started_at, seq ASC",
+           ("tests/faults/test_provider_fault_matrix.py", E2E_TENIOS)),
+    Mutant("unchanged-window-parsed-again", "loading", "a window whose pages and parser are unchanged is skipped",
+           "pipelines/warehouse/load.py", "if not force and last is not None and",
+           "if False and last is not None and", (E2E_TENIOS,)),
+    Mutant("stale-parse-loaded-after-concurrent-fetch", "loading",
+           "the re-parse when a fetch landed between parse and lock",
+           "pipelines/warehouse/load.py", "if current_ids != parsed.raw_ids:  # a fetch landed since",
+           "if False:  # a fetch landed since", (INTERLEAVINGS,)),
+    Mutant("parser-version-constant", "loading", "a changed parser or parse setting re-parses loaded days",
+           "pipelines/providers/spec.py", "        return digest.hexdigest()[:16]",
+           "        return \"constant\"", ("tests/test_configuration.py", E2E_TENIOS)),
+    Mutant("quarantine-dropped", "quarantine", "refused records are stored in cdr.quarantine, not dropped",
+           "pipelines/warehouse/load.py", "            kind_and_rows[1].append(item)",
+           "            kind_and_rows[1].append(item) if kind_and_rows[0] is not QUARANTINE else None",
+           ("tests/fuzz/test_bad_records_quarantined.py",)),
+    Mutant("audit-not-written", "loading", "every window load is audited in cdr.load_audit",
+           "pipelines/warehouse/load.py", "    _record_audit(conn, provider, account, window, stats)\n    return stats",
+           "    return stats", (E2E_TENIOS, "tests/faults/test_provider_fault_matrix.py")),
+    # --- locks ----------------------------------------------------------------------------------
+    Mutant("fetch-lock-removed", "locks", "fetches of one window are serialised across processes",
+           "pipelines/warehouse/locks.py",
+           '    advisory_lock(conn, "fetch", provider, account, window[0].isoformat(), window[1].isoformat())',
+           "    pass", (INTERLEAVINGS, "tests/recovery/test_concurrent_runs.py")),
+    Mutant("load-lock-removed", "locks", "merges into one account's legs are serialised",
+           "pipelines/warehouse/locks.py", '    advisory_lock(conn, "load", provider, account)', "    pass",
+           (INTERLEAVINGS, "tests/recovery/test_concurrent_runs.py")),
+    Mutant("leg-change-lock-shared-removed", "locks", "loads take the leg-change lock (shared)",
+           "pipelines/warehouse/locks.py", '    advisory_lock_shared(conn, "leg changes", provider, account)',
+           "    pass", (INTERLEAVINGS,)),
+    Mutant("leg-change-lock-exclusive-removed", "locks", "derived refreshes exclude leg changes",
+           "pipelines/warehouse/locks.py", '    advisory_lock(conn, "leg changes", provider, account)',
+           "    pass", (INTERLEAVINGS,)),
+    # --- retries and timeouts -------------------------------------------------------------------
+    Mutant("retry-without-delay", "retries", "backoff between attempts",
+           "pipelines/providers/base.py", "        return max(jittered, min(retry_after or 0.0, self.backoff_max_s))",
+           "        return 0.0", ("tests/faults/test_retries.py",)),
+    Mutant("retry-without-jitter", "retries", "full jitter on the backoff",
+           "pipelines/providers/base.py", "        jittered = self._random.uniform(0, ceiling)",
+           "        jittered = ceiling", ("tests/faults/test_retries.py",)),
+    Mutant("retry-after-ignored", "retries", "Retry-After is honoured",
+           "pipelines/providers/base.py", "            wait = policy.delay(attempt, _retry_after_seconds(response))",
+           "            wait = policy.delay(attempt, None)", ("tests/faults/test_retries.py",)),
+    Mutant("backoff-not-growing", "retries", "the backoff ceiling doubles each attempt",
+           "pipelines/providers/base.py", "self.backoff_base_s * (2 ** (attempt - 1))",
+           "self.backoff_base_s", ("tests/faults/test_retries.py",)),
+    Mutant("transport-errors-not-retried", "retries", "timeouts and resets are retried",
+           "pipelines/providers/base.py", "        except httpx.TransportError as exc:",
+           "        except httpx.UnsupportedProtocol as exc:",
+           ("tests/faults/test_provider_fault_matrix.py",)),
+    Mutant("auth-errors-retried", "retries", "refused credentials fail at once, never retried",
+           "pipelines/providers/base.py", "            if not exc.retryable:\n                raise",
+           "            if False:\n                raise", ("tests/faults/test_retries.py", E2E_TENIOS)),
+    Mutant("client-timeout-ignored", "retries", "the client gives up at its own timeout",
+           "pipelines/providers/tenios/client.py", "timeout=timeout_s, transport=transport,",
+           "timeout=None, transport=transport,", ("tests/faults/test_retries.py",)),
+    # --- parsing and time zones -----------------------------------------------------------------
+    Mutant("belfabriek-wall-clock-read-as-utc", "time zones", "Belfabriek TIMESTAMPs are Amsterdam wall clock",
+           "pipelines/providers/belfabriek/settings.py", 'TIMEZONE = ZoneInfo("Europe/Amsterdam")',
+           'TIMEZONE = ZoneInfo("UTC")', ("tests/providers/belfabriek/test_parse.py",)),
+    Mutant("offset-ignored", "time zones", "a stamp's own offset is applied",
+           "pipelines/providers/common.py",
+           "return (parsed.replace(tzinfo=naive_tz) if parsed.tzinfo is None else parsed).astimezone(UTC)",
+           "return parsed.replace(tzinfo=UTC)",
+           ("tests/providers/tenios/test_parse.py", "tests/providers/telecomx/test_parse.py",
+            "tests/providers/mixvoip/test_parse.py")),
+    Mutant("national-numbers-not-e164", "parsing", "national numbers become E.164 with the country code",
+           "pipelines/numbers.py", "        digits = country_code + compact[1:]", "        return text",
+           ("tests/providers/tenios/test_parse.py", "tests/providers/belfabriek/test_parse.py")),
+    Mutant("bad-record-fails-the-page", "quarantine", "one bad record is quarantined, the rest still parse",
+           "pipelines/providers/common.py", "NUMERIC_14_6_LIMIT = Decimal(10) ** 8 - 1",
+           "NUMERIC_14_6_LIMIT = Decimal(10) ** 30", ("tests/fuzz/test_bad_records_quarantined.py",)),
+    # --- secrets --------------------------------------------------------------------------------
+    Mutant("tenios-key-not-redacted", "secrets", "the access key is cut from provider error text",
+           "pipelines/providers/tenios/client.py", '            detail = detail.replace(self._access_key, "***")',
+           "            pass", ("tests/security/test_secrets_never_leak.py",)),
+    Mutant("database-password-shown", "secrets", "the warehouse URL's password is redacted in logs",
+           "pipelines/warehouse/connection.py", "    if parts.password:\n        netloc",
+           "    if False:\n        netloc", ("tests/security", "tests/warehouse/test_migrate_and_connection.py")),
+    # --- aggregates and calls -------------------------------------------------------------------
+    Mutant("changed-days-not-marked-stale", "aggregates", "a merge marks the days it changed stale",
+           "sql/load/merge_call_legs.sql", "    CROSS JOIN (VALUES ('aggregates', 0), ('calls', 0), ('calls', -1))",
+           "    CROSS JOIN (VALUES ('aggregates', 0), ('calls', 0), ('calls', -1)) WHERE false",
+           (E2E_TENIOS,)),
+    Mutant("calls-day-before-not-refreshed", "aggregates", "a call starting the day before is re-assembled",
+           "sql/load/merge_call_legs.sql", "('calls', 0), ('calls', -1)) AS t", "('calls', 0), ('calls', 0)) AS t",
+           (E2E_TENIOS, "tests/warehouse")),
+    Mutant("refresh-without-clearing", "aggregates", "a refresh clears the marks it dealt with",
+           "pipelines/warehouse/aggregates.py", '                conn.execute(sql_file("aggregates/clear_stale.sql"),',
+           '                (lambda *a: None)(sql_file("aggregates/clear_stale.sql"),', (E2E_TENIOS,)),
+    Mutant("account-refresh-skipped", "accounts", "each account's load refreshes its own calls and aggregates",
+           "pipelines/assets/provider.py", "            if CALL_LEGS in spec.items:  # the day before too",
+           "            if False:  # the day before too", ("tests/assets/test_many_accounts.py",)),
+    # --- checks ---------------------------------------------------------------------------------
+    Mutant("duplicate-check-always-passes", "checks", "no_duplicate_leg_keys fails on duplicates",
+           "pipelines/assets/provider.py", "passed=duplicates == 0,", "passed=True,",
+           ("tests/assets/test_checks.py",)),
+    Mutant("reconciliation-always-passes", "checks", "reconciles_with_provider_count fails on a mismatch",
+           "pipelines/assets/provider.py", "            passed=not mismatches,", "            passed=True,",
+           ("tests/assets/test_checks.py",)),
+    # --- accounts and configuration -------------------------------------------------------------
+    Mutant("disabled-accounts-loaded", "accounts", "an account with enabled = false is not loaded",
+           "pipelines/config.py", "        accounts = tuple(a for a in listed if a.enabled)",
+           "        accounts = tuple(listed)", ("tests/test_accounts_file.py",)),
+)
