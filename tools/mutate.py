@@ -58,9 +58,9 @@ def _copy_tree(target: Path) -> None:
 
 
 def _first_failure(output: str) -> str:
-    for line in output.splitlines():
-        if line.startswith(("FAILED ", "ERROR ")):
-            return line.split(" - ")[0].removeprefix("FAILED ").removeprefix("ERROR ")[:100]
+    for line in output.splitlines():  # pytest's short summary: "FAILED tests/...::test - why"
+        if line.startswith(("FAILED tests", "ERROR tests")):
+            return line.split(" - ")[0].split(" ", 1)[1][:100]
     return output.strip().splitlines()[-1][:100] if output.strip() else ""
 
 
