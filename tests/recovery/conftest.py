@@ -216,10 +216,12 @@ def advisory_locks_held(url: str) -> int:
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()[0]
 
 
-def assert_recovered(url: str, provider: str, clean: dict, figures: list, **figure) -> None:
-    """The ending every recovery test shares: measured, recorded, then asserted."""
+def assert_recovered(url: str, provider: str, clean: dict, figures: list, *, injected: int, **figure) -> None:
+    """The ending every recovery test shares: measured, recorded, then asserted. `injected` is
+    the number of faults the test saw delivered (kills, restarts, failed runs), never assumed."""
+    assert injected >= 1, "the fault was never injected: the test proves nothing"
     lost, duplicated = legs_lost_and_duplicated(url, clean)
-    figures.append({"injected": 1, **figure, "provider": provider,
+    figures.append({"injected": injected, **figure, "provider": provider,
                     "legs_in_partitions": len(clean["cdr.fact_call_leg"]), "rows_lost": lost,
                     "duplicates": duplicated})
     assert (lost, duplicated) == (0, 0)
@@ -237,5 +239,5 @@ def assert_failed_clearly_then_recovered(url: str, victim, message: str, provide
     assert nothing_loaded(url)
     monkeypatch.setenv("CDR_WAREHOUSE_URL", url)
     rerun(provider)
-    assert_recovered(url, provider, clean, figures, outcome=f"run failed ({message}); nothing committed;"
-                                                            " re-run succeeded", **figure)
+    assert_recovered(url, provider, clean, figures, injected=1,  # the one run, seen failing above
+                     outcome=f"run failed ({message}); nothing committed; re-run succeeded", **figure)

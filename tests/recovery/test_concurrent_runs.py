@@ -63,6 +63,7 @@ def test_two_runs_of_the_same_partitions_at_once(sims, warehouse_url, clean_runs
     for (day, parsed, inserted, updated, unchanged), second in zip(audit[::2], audit[1::2], strict=True):
         assert (inserted, updated, unchanged) == (parsed, 0, 0)
         assert (second[0], second[2], second[3], second[4]) == (day, 0, 0, inserted)
-    assert_recovered(warehouse_url, "tenios", clean, figures, fault="two runs of the same partitions at once",
+    assert_recovered(warehouse_url, "tenios", clean, figures, injected=len(runs),
+                     fault="two runs of the same partitions at once",
                      partitions=DAYS,
                      outcome="both runs succeeded; the second load of each day found every leg unchanged")

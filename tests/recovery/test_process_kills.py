@@ -12,7 +12,7 @@ from datetime import UTC
 import psycopg
 import pytest
 
-from tests.conftest import PAST_DAY, day_range, rows, scalar
+from tests.conftest import PAST_DAY, day_range, rows, scalar, snapshot
 from tests.recovery.conftest import FIRST, LAST, assert_recovered, nothing_loaded, rerun
 from tests.recovery.victims import COPYING, FETCHING, MERGING, REFRESHING_AGGREGATES_BLOCKED, Phase, Victim
 
@@ -32,11 +32,16 @@ def test_kill_during_the_fact_load(sims, warehouse_url, clean_runs, figures, tmp
     clean = clean_runs(provider)
     victim = Victim(warehouse_url, [provider], FIRST, LAST, tmp_path)
     kill_when(victim, {"copy": COPYING, "merge": MERGING}[phase])
+    # the kill landed in the statement named: COPY streaming the legs, or the MERGE itself
+    statement = {"copy": 'COPY "stage_call_leg"', "merge": "WITH latest AS"}[phase]
+    seen = victim.running_at_kill
+    assert any(query.lstrip().startswith(statement) for query in seen), seen
     # the raw pages were committed by the fetch step; nothing of the load is
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.window_fetch") == 1
     assert nothing_loaded(warehouse_url)
     rerun(provider)
-    assert_recovered(warehouse_url, provider, clean, figures, fault=f"SIGKILL during {phase.upper()}",
+    assert_recovered(warehouse_url, provider, clean, figures, injected=victim.kills,
+                     running_at_kill=statement, fault=f"SIGKILL during {phase.upper()}",
                      partitions=1, outcome="killed run left nothing partial; re-run succeeded")
 
 
@@ -53,7 +58,8 @@ def test_kill_during_the_fetch(sims, warehouse_url, clean_runs, figures, tmp_pat
     assert nothing_loaded(warehouse_url)
     sims["tenios"].reset()
     rerun("tenios")
-    assert_recovered(warehouse_url, "tenios", clean, figures, fault="SIGKILL during fetch (paging)",
+    assert_recovered(warehouse_url, "tenios", clean, figures, injected=victim.kills,
+                     fault="SIGKILL during fetch (paging)",
                      partitions=1, outcome="killed run left no raw pages; re-run succeeded")
 
 
@@ -68,13 +74,18 @@ def test_kill_between_the_fact_load_and_the_aggregate_refresh(sims, warehouse_ur
         victim.wait_for(REFRESHING_AGGREGATES_BLOCKED)
         victim.kill()
     victim.wait_until_backends_gone()
-    legs = len(clean["cdr.fact_call_leg"])
+    legs, calls = len(clean["cdr.fact_call_leg"]), len(clean["cdr.fact_call"])
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg") == legs
+    # the calls are refreshed (and committed) before the aggregates: kept as well
+    assert snapshot(warehouse_url, ("cdr.fact_call",), across_loads=True)["cdr.fact_call"] \
+        == clean["cdr.fact_call"]
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.agg_call_leg_hourly") == 0, "not refreshed yet"
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.stale_day WHERE target = 'aggregates'") >= 1
     rerun("tenios")
-    assert_recovered(warehouse_url, "tenios", clean, figures,
-                     fault="SIGKILL between fact load and aggregate refresh",
-                     partitions=1, outcome="legs kept, aggregates stale until the re-run; re-run succeeded")
+    assert_recovered(warehouse_url, "tenios", clean, figures, injected=victim.kills,
+                     fault="SIGKILL between fact load and aggregate refresh", partitions=1,
+                     outcome=f"legs ({legs}) and calls ({calls}) kept, aggregates stale until the re-run;"
+                             " re-run succeeded")
 
 
 def test_kill_mid_backfill_keeps_the_days_already_loaded(sims, warehouse_url, clean_runs, figures, tmp_path):
@@ -89,6 +100,6 @@ def test_kill_mid_backfill_keeps_the_days_already_loaded(sims, warehouse_url, cl
         [(PAST_DAY, first_day_legs)]
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg") == first_day_legs
     rerun("tenios", first, last)
-    assert_recovered(warehouse_url, "tenios", clean, figures,
+    assert_recovered(warehouse_url, "tenios", clean, figures, injected=victim.kills,
                      fault="SIGKILL during MERGE of day 2 of a 2-day backfill",
                      partitions=2, outcome="day 1 kept, day 2 left as it was; re-run succeeded")

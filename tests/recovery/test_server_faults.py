@@ -44,7 +44,7 @@ def test_temp_space_exhausted_mid_load_keeps_the_previous_state(sims, warehouse_
     assert 'temporary file size exceeds "temp_file_limit"' in victim.output(), victim.output()
     assert snapshot(warehouse_url) == previous, "the failed load changed nothing, not even load times"
     rerun("tenios")
-    assert_recovered(warehouse_url, "tenios", clean, figures,
+    assert_recovered(warehouse_url, "tenios", clean, figures, injected=1,  # the run seen failing above
                      fault="temporary file space exhausted during MERGE (temp_file_limit)", partitions=1,
                      outcome="run failed: temporary file size exceeds temp_file_limit; previous state kept;"
                              " re-run succeeded")

@@ -69,6 +69,8 @@ class Victim:
                  extra_env: dict[str, str] | None = None):
         self.url = url
         self.application_name = f"cdr-recovery-victim-{os.getpid()}-{next(_names)}"
+        self.kills = 0  # SIGKILLs delivered: the fault counted, not assumed
+        self.running_at_kill: list[str] = []
         self.log_path = log_dir / f"{self.application_name}.log"
         env = {**os.environ, **(extra_env or {}), "CDR_WAREHOUSE_URL": url,
                "PGAPPNAME": self.application_name}
@@ -105,9 +107,17 @@ class Victim:
                 time.sleep(POLL_INTERVAL_S)
 
     def kill(self) -> None:
-        """SIGKILL: no exception handler, no rollback, no goodbye to the server."""
+        """SIGKILL: no exception handler, no rollback, no goodbye to the server. What its backends
+        were running the moment before is kept in `running_at_kill`, so a test (and the figures)
+        can tell a kill during COPY from one during MERGE."""
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            self.running_at_kill = [query for (query,) in conn.execute(
+                "SELECT left(query, 200) FROM pg_stat_activity"
+                " WHERE application_name = %s AND state = 'active'",
+                (self.application_name,)).fetchall()]
         os.kill(self.process.pid, signal.SIGKILL)
         assert self.process.wait(timeout=PHASE_TIMEOUT_S) == -signal.SIGKILL, "it ended before the kill"
+        self.kills += 1
 
     def wait_until_backends_gone(self) -> None:
         """The server notices a dead client only when it next talks to it (a running MERGE ends
