@@ -28,7 +28,7 @@ MUTANTS: tuple[Mutant, ...] = (
     # --- loading --------------------------------------------------------------------------------
     Mutant("merge-rewrites-identical-rows", "loading", "the MERGE's WHEN MATCHED guard (re-runs rewrite nothing)",
            "sql/load/merge_call_legs.sql", "    WHEN MATCHED AND\n", "    WHEN MATCHED AND true OR\n",
-           (E2E_TENIOS,)),
+           ("tests/assets/test_rerun_idempotency.py",)),
     Mutant("window-dedupe-keeps-first", "dedupe", "the last staged version of a repeated leg wins",
            "sql/load/merge_call_legs.sql", "ORDER BY provider, account, leg_key, started_at, seq DESC",
            "ORDER BY provider, account, leg_key, started_at, seq ASC",
