@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
+import orjson
 import psycopg
 import pytest
 from dagster._serdes import serialize_value
@@ -56,6 +57,11 @@ class Setup:
         return self.variables(self.login.wrong)
 
     @property
+    def held(self) -> list[str]:
+        """The secrets the client is given (the right ones)."""
+        return [self.environment[variable] for variable in self.wrong]
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """Every value that must never be written anywhere: the login's secrets, right and wrong."""
         return (*(self.environment[variable] for variable in self.wrong), *self.wrong.values())
@@ -69,7 +75,7 @@ def conformance(spec: ProviderSpec) -> Conformance:
 SETUPS = {f"{name} by {login.name}": Setup(spec, login, spec.simulator(LEGS))
           for name, spec in SPECS.items() for login in conformance(spec).logins}
 PATHS = ("success", "refused", "5xx_exhausted", "connection_resets", "truncated_bodies", "error_body",
-         "rate_limited")
+         "rate_limited", "secret_echoed")
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +105,11 @@ def faults_for(path: str, setup: Setup) -> list[Fault]:
         "rate_limited": [Fault("rate_limited", times=many, status=429)],
         "error_body": [Fault("body", times=many, body=error[0], content_type=error[1])]
                       if (error := conformance(setup.spec).error_answer) else [],
+        # a provider that quotes the request back in its error: the client must not pass it on
+        "secret_echoed": [Fault("status", times=many, status=400, content_type="application/json",
+                                body=orjson.dumps({"error_code": "INVALID_VALUE", "success": False,
+                                                   "error_message": "refused " + " ".join(setup.held),
+                                                   "fields": list(setup.held)}).decode())],
     }.get(path, [])
 
 
