@@ -121,7 +121,7 @@ MUTANTS: tuple[Mutant, ...] = (
            (E2E_TENIOS,)),
     Mutant("calls-day-before-not-refreshed", "aggregates", "a call starting the day before is re-assembled",
            "sql/load/merge_call_legs.sql", "('calls', 0), ('calls', -1)) AS t", "('calls', 0), ('calls', 0)) AS t",
-           (E2E_TENIOS, "tests/warehouse")),
+           ("tests/warehouse/test_load_path.py",)),
     Mutant("refresh-without-clearing", "aggregates", "a refresh clears the marks it dealt with",
            "pipelines/warehouse/aggregates.py", '                conn.execute(sql_file("aggregates/clear_stale.sql"),',
            '                (lambda *a: None)(sql_file("aggregates/clear_stale.sql"),', (E2E_TENIOS,)),

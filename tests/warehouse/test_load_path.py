@@ -9,22 +9,31 @@ import psycopg
 
 from pipelines.model import CallLeg, ParseNote
 from pipelines.providers.spec import CALL_LEGS
-from pipelines.warehouse.load import load_window
+from pipelines.warehouse.aggregates import refresh_stale
+from pipelines.warehouse.load import LoadStats, load_window
 from tests.conftest import rows
 
 WINDOW = (datetime(2026, 10, 7, tzinfo=UTC), datetime(2026, 10, 8, tzinfo=UTC))
 
 
-def leg(key: str, cost: str, minute: int = 0) -> CallLeg:
-    started = WINDOW[0] + timedelta(hours=9, minutes=minute)
-    return CallLeg("tenios", "acct", None, key, key, started, started, started + timedelta(minutes=2), 120,
-                   120.0, "inbound", "+4930123456", "+4930654321", "+4930654321", "INBOUND", "answered",
-                   "NORMAL_CLEARING", Decimal(cost), None, None, None, "{}", None)
+def leg(key: str, cost: str, minute: int = 0, call_key: str | None = None,
+        started: datetime | None = None) -> CallLeg:
+    started = started or WINDOW[0] + timedelta(hours=9, minutes=minute)
+    return CallLeg("tenios", "acct", None, key, call_key or key, started, started,
+                   started + timedelta(minutes=2), 120, 120.0, "inbound", "+4930123456", "+4930654321",
+                   "+4930654321", "INBOUND", "answered", "NORMAL_CLEARING", Decimal(cost), None, None, None,
+                   "{}", None)
 
 
-def load(url: str, items: list) -> object:
+def load(url: str, items: list, window=WINDOW) -> LoadStats:
     with psycopg.connect(url) as conn:
-        return load_window(conn, "tenios", "acct", WINDOW, (CALL_LEGS,), items)
+        return load_window(conn, "tenios", "acct", window, (CALL_LEGS,), items)
+
+
+def refresh_calls(url: str, window) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        refresh_stale(conn, "calls", (window[0] - timedelta(days=1), window[1]),
+                      provider="tenios", account="acct")
 
 
 def test_a_leg_repeated_in_one_window_keeps_its_last_version(clean_warehouse):
@@ -49,3 +58,19 @@ def test_parse_notes_are_summed_into_the_figures_and_the_audit(clean_warehouse):
     assert rows(clean_warehouse, "SELECT notes FROM cdr.load_audit") \
         == [({"legs_stamp_without_offset": 5, "pages_decoded_as_latin1": 1},)]
     assert stats.primary.inserted == 2
+
+
+def test_a_leg_loaded_after_midnight_rejoins_its_call_from_the_day_before(clean_warehouse):
+    """A call starts at 23:59:30 and its second leg at 00:00:10 the next day, which is loaded
+    later (the nightly run of the next day). Loading that day marks the day before stale for
+    the calls too, so the call is re-assembled whole instead of keeping one leg."""
+    next_day = (WINDOW[1], WINDOW[1] + timedelta(days=1))
+    a_leg = leg("a", "0.10", started=WINDOW[1] - timedelta(seconds=30))
+    load(clean_warehouse, [a_leg])
+    refresh_calls(clean_warehouse, WINDOW)
+    assert rows(clean_warehouse, "SELECT call_key, legs FROM cdr.fact_call") == [("a", 1)]
+    b_leg = leg("b", "0.20", call_key="a", started=WINDOW[1] + timedelta(seconds=10))
+    load(clean_warehouse, [b_leg], next_day)
+    refresh_calls(clean_warehouse, next_day)
+    assert rows(clean_warehouse, "SELECT call_key, legs, started_at, cost_eur FROM cdr.fact_call") \
+        == [("a", 2, a_leg.started_at, Decimal("0.300000"))]
