@@ -37,6 +37,11 @@ check: install
 bench: install
 	$(BIN)/python -m pipelines.bench $(if $(LEGS),--legs $(LEGS))
 
+## make figures: run the fault tests, then put what they measured into README.md and docs/reliability.md
+figures: install
+	$(BIN)/python -m pytest tests/faults/test_provider_fault_matrix.py tests/recovery
+	$(BIN)/python tools/doc_figures.py
+
 ## make ui: the Dagster UI on http://127.0.0.1:3000, with the simulators running
 ui: install
 	$(BIN)/cdr-etl ui

@@ -1,0 +1,128 @@
+"""Put the reliability figures the tests measured into README.md and docs/reliability.md.
+
+The fault tests record what they injected and measured (counted at the simulator and in the
+warehouse) in .bench/fault_matrix.json (tests/faults) and .bench/process_faults.json
+(tests/recovery); this renders those records as the tables between the `figures:` markers, so
+no figure in the docs is typed in. `make figures` runs those tests first, then this.
+
+    python tools/doc_figures.py [--check]    # --check: exit 1 if the docs differ from the records
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / ".bench"
+README, RELIABILITY = ROOT / "README.md", ROOT / "docs" / "reliability.md"
+NAMES = {"tenios": "TENIOS", "belfabriek": "Belfabriek", "mixvoip": "MIXvoip", "telecomx": "Telecom X"}
+
+
+def _records(name: str) -> list[dict]:
+    path = BENCH / name
+    if not path.exists():
+        sys.exit(f"{path.relative_to(ROOT)} is missing: run `make figures` (it runs the fault tests first)")
+    return json.loads(path.read_text())
+
+
+def _outcome(text: str) -> str:
+    """A run's outcome as recorded ("success", or "failed: <module.Error>: <message>")."""
+    if not text.startswith("failed: "):
+        return text
+    message = re.sub(r"^(?:[\w.]+\.)?(\w+Error|Failure): ", "", text.removeprefix("failed: "))
+    message = re.sub(r" window \[[^)]*\)", "", message)  # the window is the case's day
+    return f"failed, nothing committed: `{message.strip()}`"
+
+
+def fault_matrix_table(rows: list[dict]) -> str:
+    lines = ["| provider | fault | injected | partitions | rows lost | duplicates | run outcome |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['provider']} | {r['fault']} | {r['injected']} | {r['partitions']} | {r['rows_lost']} |"
+              f" {r['rows_duplicated']} | {_outcome(r['outcome'])} |" for r in rows]
+    return "\n".join(lines)
+
+
+def process_faults_table(rows: list[dict]) -> str:
+    lines = ["| fault | provider | times injected | partitions (legs) | rows lost | duplicates"
+             " | run outcome |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['fault']} | {NAMES.get(r['provider'], r['provider'])} | {r['injected']} |"
+              f" {r['partitions']} ({r['legs_in_partitions']:,}) | {r['rows_lost']} | {r['duplicates']} |"
+              f" {r['outcome']} |" for r in rows]
+    return "\n".join(lines)
+
+
+# README's summary: the recorded cases grouped, each group's figures summed. (group, which
+# records, what the run does)
+_TRANSPORT = ("timeout", "connection reset", "5xx burst", "rate limit")
+_GROUPS: list[tuple[str, str, Callable[[dict], bool], str]] = [
+    ("timeouts, connection resets, 5xx bursts, HTTP 429, rate limits in HTTP 200 bodies, truncated bodies",
+     "fault_matrix", lambda r: r["fault"].startswith(_TRANSPORT) or r["fault"] == "truncated body",
+     "retried with backoff and jitter; run succeeds"),
+    ("5xx outage longer than the retries", "fault_matrix", lambda r: r["fault"].startswith("5xx outage"),
+     "run fails naming provider and window; nothing committed"),
+    ("records moving or repeating between pages, valid-but-empty answers", "fault_matrix",
+     lambda r: r["fault"].startswith(("record ", "valid but empty")),
+     "window fetched again from page 1; run succeeds"),
+    ("empty answer on a re-pull of a loaded day", "fault_matrix",
+     lambda r: r["fault"].startswith("empty answer"), "nothing taken away (a provider with a count fails instead: its count disagrees)"),
+    ("SIGKILL during fetch, COPY, MERGE, before the aggregate refresh, mid-backfill", "process_faults",
+     lambda r: r["fault"].startswith("SIGKILL"), "nothing partial committed; re-run succeeds"),
+    (("PostgreSQL restarted mid-MERGE; temp space exhausted; real disk full (ENOSPC, where the test may"
+      " mount a tmpfs: root with CAP_SYS_ADMIN; skipped elsewhere, saying so)"), "process_faults",
+     lambda r: r["fault"].startswith(("PostgreSQL", "temporary file", "disk full")),
+     "run fails clearly; previous state intact; re-run succeeds"),
+    ("two runs of the same days at once", "process_faults", lambda r: r["fault"].startswith("two runs"),
+     "both succeed; the second changes nothing"),
+]
+
+
+def summary_table(matrix: list[dict], process: list[dict]) -> str:
+    recorded = {"fault_matrix": matrix, "process_faults": process}
+    lines = [("| fault (injected by the tests) | providers | cases | faults injected | rows lost"
+              " | duplicates | outcome |"), "|---|---|---|---|---|---|---|"]
+    for label, source, member, outcome in _GROUPS:
+        rows = [r for r in recorded[source] if member(r)]
+        if not rows:
+            continue
+        providers = ", ".join(NAMES.get(p, p) for p in dict.fromkeys(r["provider"] for r in rows))
+        lost = sum(r["rows_lost"] for r in rows)
+        duplicates = sum(r.get("rows_duplicated", r.get("duplicates", 0)) for r in rows)
+        lines.append(f"| {label} | {providers} | {len(rows)} | {sum(r['injected'] for r in rows)} | {lost} |"
+                     f" {duplicates} | {outcome} |")
+    return "\n".join(lines)
+
+
+def replace_between(text: str, name: str, table: str) -> str:
+    begin, end = f"<!-- figures:{name} -->", f"<!-- /figures:{name} -->"
+    start, stop = text.index(begin) + len(begin), text.index(end)
+    return text[:start] + "\n" + table + "\n" + text[stop:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the docs differ from the records")
+    args = parser.parse_args(argv)
+    matrix, process = _records("fault_matrix.json"), _records("process_faults.json")
+    changed = []
+    for path, tables in ((RELIABILITY, {"fault-matrix": fault_matrix_table(matrix),
+                                        "process-faults": process_faults_table(process)}),
+                         (README, {"summary": summary_table(matrix, process)})):
+        before = path.read_text()
+        after = before
+        for name, table in tables.items():
+            after = replace_between(after, name, table)
+        if after != before:
+            changed.append(path.relative_to(ROOT))
+            if not args.check:
+                path.write_text(after)
+    verb = "differ from the records" if args.check else "updated"
+    print(f"{', '.join(map(str, changed))}: {verb}" if changed else "the docs match the recorded figures")
+    return 1 if args.check and changed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
