@@ -47,8 +47,8 @@ def fault_matrix_table(rows: list[dict]) -> str:
 
 
 def process_faults_table(rows: list[dict]) -> str:
-    lines = ["| fault | provider | times injected | partitions (legs) | rows lost | duplicates"
-             " | run outcome |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [("| fault | provider | times injected | partitions (legs) | rows lost | duplicates"
+             " | run outcome |"), "| --- | --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {r['fault']} | {NAMES.get(r['provider'], r['provider'])} | {r['injected']} |"
               f" {r['partitions']} ({r['legs_in_partitions']:,}) | {r['rows_lost']} | {r['duplicates']} |"
               f" {r['outcome']} |" for r in rows]
@@ -68,7 +68,8 @@ _GROUPS: list[tuple[str, str, Callable[[dict], bool], str]] = [
      lambda r: r["fault"].startswith(("record ", "valid but empty")),
      "window fetched again from page 1; run succeeds"),
     ("empty answer on a re-pull of a loaded day", "fault_matrix",
-     lambda r: r["fault"].startswith("empty answer"), "nothing taken away (a provider with a count fails instead: its count disagrees)"),
+     lambda r: r["fault"].startswith("empty answer"),
+     "nothing taken away (a provider with a count fails instead: its count disagrees)"),
     ("SIGKILL during fetch, COPY, MERGE, before the aggregate refresh, mid-backfill", "process_faults",
      lambda r: r["fault"].startswith("SIGKILL"), "nothing partial committed; re-run succeeds"),
     (("PostgreSQL restarted mid-MERGE; temp space exhausted; real disk full (ENOSPC, where the test may"
