@@ -24,9 +24,15 @@ class SimulatorDriver:
 
     def inject(self, *faults: dict) -> None:
         self.post("/_sim/faults", list(faults))
+        self._injected = True
 
     def reset(self) -> None:
+        """Back to normal. A test that injected faults since the last reset and reaches here
+        without any having been served fails: it would have proved nothing about them."""
+        injected, self._injected = getattr(self, "_injected", False), False
+        served = self.stats()["faults_applied"] if injected else None
         self.post("/_sim/reset", {})
+        assert served is None or served > 0, f"faults injected at {self.url} were never served"
 
     def stats(self) -> dict:
         return httpx.get(self.url + "/_sim/stats").raise_for_status().json()

@@ -167,7 +167,9 @@ def test_credentials_appear_nowhere(name, path, servers, clean_warehouse, caplog
     debug_logging(caplog)
 
     result = run_range([setup.spec.name], DAY, DAY)
+    served = state.faults_applied
     state.reset()
+    assert served >= len(faults), f"{path}: the faults were never served"
 
     assert result.success == (path == "success"), failure_messages(result)
     if path == "success":
