@@ -106,7 +106,7 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/providers/tenios/test_parse.py", "tests/providers/belfabriek/test_parse.py")),
     Mutant("unstorable-values-not-quarantined", "quarantine", "a value beyond its column is quarantined, not loaded to fail the window",
            "pipelines/providers/common.py", "    if value is not None and abs(value) > limit:",
-           "    if False:", ("tests/providers/tenios/test_parse.py", "tests/fuzz/test_bad_records_quarantined.py")),
+           "    if False:", ("tests/fuzz/test_parsers_fuzz.py",)),
     # --- secrets --------------------------------------------------------------------------------
     Mutant("tenios-key-not-redacted", "secrets", "the access key is cut from provider error text",
            "pipelines/providers/tenios/client.py", '            detail = detail.replace(self._access_key, "***")',
