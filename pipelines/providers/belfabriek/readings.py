@@ -39,21 +39,23 @@ def _encoding(body: bytes, encoding: BodyEncoding) -> str:
 
 
 def _outline(body: bytes, encoding: BodyEncoding) -> tuple[list[str], Counter[str], list[str]]:
-    """The top-level element names, the data-record blocks by name, and the first block's
-    startdate/enddate."""
-    depth = 0
+    """The top-level element names, the innermost data-record blocks (those holding records) by
+    name, and the first such block's startdate/enddate."""
     top: list[str] = []
     blocks: Counter[str] = Counter()
     dates: list[str] = []
+    open_blocks: list[list] = []  # per open element: [name, holds a block, element]
     for event, element in xml_events(body, encoding):
-        if event == "end":
-            depth -= 1
+        if event == "start":
+            name = local_name(element.tag) or ""
+            if len(open_blocks) == 1:  # the first level is the synthetic root
+                top.append(name)
+            if name in BLOCK_TAGS and open_blocks:
+                open_blocks[-1][1] = True
+            open_blocks.append([name, False, element])
             continue
-        depth += 1
-        name = local_name(element.tag) or ""
-        if depth == 2:  # depth 1 is the synthetic root
-            top.append(name)
-        if name in BLOCK_TAGS:
+        name, holds_block, _ = open_blocks.pop()
+        if name in BLOCK_TAGS and not holds_block:
             blocks[name] += 1
             if not dates:
                 dates = [element.get("startdate") or "-", element.get("enddate") or "-"]

@@ -54,7 +54,7 @@ STATISTICS_PATH_VARIABLE = "BELFABRIEK_SIM_STATISTICS_PATH"
 SERVICE_NUMBERS = ("318001234567", "318002020200", "319001122334", "319009876543", "318503036000",
                    "31202404040", "31107001234", "31307110000")
 _SERVICE_WEIGHTS = (30, 12, 9, 5, 16, 12, 9, 7)
-_PLACES = (("20", "Amsterdam"), ("10", "Rotterdam"), ("70", "Den Haag"), ("30", "Utrecht"),
+PLACES = (("20", "Amsterdam"), ("10", "Rotterdam"), ("70", "Den Haag"), ("30", "Utrecht"),
            ("40", "Eindhoven"), ("50", "Groningen"), ("38", "Zwolle"), ("43", "Maastricht"),
            ("23", "Haarlem"), ("71", "Leiden"), ("73", "'s-Hertogenbosch"), ("58", "Leeuwarden"))
 # Frisian municipality names, official since the 2010s, as a LOCATION might carry them: letters
@@ -80,7 +80,7 @@ class BelfabriekData:
     twin_fraction: float = 0.02
     gap_glitch: bool = True
     rate_limit_per_s: float | None = 4
-    places: tuple[tuple[str, str], ...] = _PLACES  # (area code, LOCATION) of fixed-line callers
+    places: tuple[tuple[str, str], ...] = PLACES  # (area code, LOCATION) of fixed-line callers
 
 
 @dataclass(frozen=True)
@@ -266,7 +266,8 @@ def build_simulator(customers: dict[tuple[str, str], str], data: BelfabriekData 
             day += timedelta(days=1)
         shape = app.state.answer
         body = render(list(by_number.items()), first, last, query.get("extension_display") == "1", shape)
-        return Response(body, media_type=shape.media_type)
+        # as a header: Starlette would add "; charset=utf-8" to a text/ media type without one
+        return Response(body, headers={"Content-Type": shape.media_type})
 
     async def change_answer(request: Request) -> Response:
         payload = await request.json()
