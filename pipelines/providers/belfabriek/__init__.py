@@ -2,6 +2,7 @@
 the URL."""
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from pipelines.providers.belfabriek.client import open_client
@@ -40,13 +41,14 @@ def simulated_account(index: int) -> SimulatedAccount:
 def simulated(legs_per_day: int | None, accounts: int = 1) -> SimulatedProvider:
     """The simulator serving `accounts` accounts. Each (hash, customer id) pair sees its own
     account's calls; a hash with another account's customer id gets error 1, as the docs say.
-    BELFABRIEK_SIM_STATISTICS_PATH serves the statistics at another path (the environment then
-    points the client there)."""
+    BELFABRIEK_SIM_STATISTICS_PATH serves the statistics at another path (the environment and
+    the accounts' options then point the client there)."""
     data = BelfabriekData(calls_per_day=legs_per_day) if legs_per_day else BelfabriekData()
-    served = tuple(simulated_account(index) for index in range(1, accounts + 1))
-    first = served[0]
     path = os.environ.get(STATISTICS_PATH_VARIABLE) or STATISTICS_PATH
     moved = {"statistics_path": path} if path != STATISTICS_PATH else {}
+    served = tuple(dataclasses.replace(simulated_account(index), options=moved)
+                   for index in range(1, accounts + 1))
+    first = served[0]
     return SimulatedProvider(
         app=build_simulator({(account.credentials["customer_hash"], account.customers[0]): account.name
                              for account in served}, data, statistics_path=path),

@@ -63,17 +63,17 @@ _DOC_REQUEST = {"servicenumber": "318001234567"}
 # XML, declared iso-8859-1, with no data-record block. Then a JSON answer and a bare status document.
 FOREIGN_ANSWERS = (
     ("Agent Availability answer (XML-RPC)",
-     '<?xml version="1.0" encoding="iso-8859-1"?>\n<methodResponse><params><param><value><array><data>'
-     "<value><struct><member><name>extension</name><value><string>101</string></value></member>"
-     "<member><name>name</name><value><string>Receptie Sn\u00e2ts</string></value></member>"
-     "<member><name>available</name><value><boolean>1</boolean></value></member></struct></value>"
-     "</data></array></value></param></params></methodResponse>\n",
+     ('<?xml version="1.0" encoding="iso-8859-1"?>\n<methodResponse><params><param><value><array><data>'
+      "<value><struct><member><name>extension</name><value><string>101</string></value></member>"
+      "<member><name>name</name><value><string>Receptie Sn\u00e2ts</string></value></member>"
+      "<member><name>available</name><value><boolean>1</boolean></value></member></struct></value>"
+      "</data></array></value></param></params></methodResponse>\n"),
      "text/xml; charset=iso-8859-1"),
     ("Agent Availability fault (XML-RPC)",
-     '<?xml version="1.0" encoding="iso-8859-1"?>\n<methodResponse><fault><value><struct>'
-     "<member><name>faultCode</name><value><int>1</int></value></member>"
-     "<member><name>faultString</name><value><string>Invalid accountPin</string></value></member>"
-     "</struct></value></fault></methodResponse>\n",
+     ('<?xml version="1.0" encoding="iso-8859-1"?>\n<methodResponse><fault><value><struct>'
+      "<member><name>faultCode</name><value><int>1</int></value></member>"
+      "<member><name>faultString</name><value><string>Invalid accountPin</string></value></member>"
+      "</struct></value></fault></methodResponse>\n"),
      "text/xml"),
     ("an empty wrapper with no data-record block", '<?xml version="1.0" encoding="UTF-8"?>\n<STATISTICS/>\n',
      "text/xml"),

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from pipelines.errors import ParseError
+from pipelines.providers.belfabriek import SIM_CUSTOMER_HASH, SIM_CUSTOMER_ID, SPEC
 from pipelines.providers.belfabriek.parse import local_time, summarize, to_utc
 from pipelines.providers.belfabriek.simulator import (
     FRISIAN_PLACES,
@@ -19,6 +20,7 @@ from pipelines.providers.belfabriek.simulator import (
     dst_change,
     render,
 )
+from pipelines.simulation import SimulatorServer
 from tests.providers.belfabriek.conftest import ACCOUNT, CUSTOMER, HASH
 
 DAY = date(2026, 11, 2)
@@ -141,3 +143,17 @@ def test_place_names_with_accents_are_written_in_the_answer_encoding():
     for encoding in ("UTF-8", "ISO-8859-1"):
         body = render([("318001234567", frisian)], *window, True, AnswerShape(encoding, declaration=False))
         assert "<LOCATION>S\u00fadwest-Frysl\u00e2n</LOCATION>".encode(encoding) in body
+
+
+def test_cdr_etl_simulate_can_serve_the_statistics_at_another_path(monkeypatch):
+    monkeypatch.setenv("BELFABRIEK_SIM_STATISTICS_PATH", "/api/statistieken.asp")
+    simulated = SPEC.simulator(None, accounts=2)
+    assert simulated.environment["BELFABRIEK_STATISTICS_PATH"] == "/api/statistieken.asp"
+    assert all(a.options == {"statistics_path": "/api/statistieken.asp"} for a in simulated.accounts)
+    with SimulatorServer(simulated.app) as server:
+        query = {"customer_hash": SIM_CUSTOMER_HASH, "customer_id": SIM_CUSTOMER_ID,
+                 "start_timestamp": START, "end_timestamp": START + 86_400}
+        assert summarize(httpx.get(server.url + "/api/statistieken.asp", params=query).content).records > 200
+        assert httpx.get(server.url + "/statistics/", params=query).status_code == 404
+    monkeypatch.delenv("BELFABRIEK_SIM_STATISTICS_PATH")
+    assert "BELFABRIEK_STATISTICS_PATH" not in SPEC.simulator(None).environment
