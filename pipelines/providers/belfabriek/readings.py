@@ -85,6 +85,7 @@ def _within_window(records: list[RawRecord], params: dict) -> str:
 
 
 def observe_readings(page: FetchedPage) -> Iterator[tuple[str, str]]:
+    """(reading, what this answer shows of it) for each open reading an answer can show."""
     body = page.body
     encoding = body_encoding(body)
     yield "statistics path", f"{page.endpoint} answered HTTP {page.http_status}"
