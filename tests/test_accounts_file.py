@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 import pipelines
@@ -381,3 +382,36 @@ def test_probe_reports_unreachable_for_a_closed_port(tmp_path, simulated):
     results = table(done.stdout, "probe:")
     assert {row[2] for row in results.values()} == {"unreachable"}
     assert len(results) == sum(len(listed) for listed in served.values())
+
+
+def test_probe_reports_what_a_belfabriek_answer_shows_of_its_open_readings(tmp_path, simulated):
+    text, environment, served = simulated
+    account = served["belfabriek"][0]
+
+    def observed() -> dict[str, str]:
+        done = probe(tmp_path, text, environment)
+        assert done.returncode == 0, done.stdout + done.stderr
+        lines = done.stdout.split("\nreadings:", 1)[1].splitlines()[2:]
+        cells = [[cell.strip() for cell in line.split("  ") if cell.strip()]
+                 for line in lines if line.strip()]
+        return {row[2]: row[3] for row in cells if row[:2] == ["belfabriek", account.name]}
+
+    default = observed()
+    assert default["statistics path"] == "/statistics/ answered HTTP 200"
+    assert default["XML declaration / encoding"] == "declared UTF-8"
+    assert default["root element"] == "CALLERS_DATA_RECORDS"
+    assert default["data-record blocks"] == "8 (CALLER_DATA_RECORDS 8)"
+    records = default["TIMESTAMP form"].removeprefix("dd-mm-yyyy HH:MM:SS: ")
+    first, _, total = records.partition(" of ")
+    assert first == total and int(total) > 100, default["TIMESTAMP form"]
+    assert default["TIMESTAMP read as Europe/Amsterdam inside the requested window"] == records
+    assert "'dal' x" in default["PEAK values"] and "not recognised" not in default["PEAK values"]
+    answer = account.options["base_url"] + "/_sim/answer"
+    httpx.post(answer, json={"encoding": "ISO-8859-1", "declaration": False, "wrapper": "STATISTICS"})
+    try:
+        other = observed()
+    finally:
+        httpx.post(answer, json={})
+    assert other["XML declaration / encoding"].startswith("none; ASCII only")
+    assert other["root element"] == "other: <STATISTICS>"
+    assert other["data-record blocks"] == "8 (CALLER_DATA_RECORDS 8)"

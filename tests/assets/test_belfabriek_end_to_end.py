@@ -2,6 +2,8 @@
 legs -> calls -> aggregates, asserted on the warehouse's rows in PostgreSQL."""
 from __future__ import annotations
 
+import gzip
+import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -9,11 +11,23 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from dagster import DagsterInstance
 
 from pipelines.model import FetchedPage
-from pipelines.providers.belfabriek import SIM_ACCOUNT, SIM_CUSTOMER_HASH, SPEC
+from pipelines.providers.belfabriek import SIM_ACCOUNT, SIM_CUSTOMER_HASH, SIM_CUSTOMER_ID, SPEC
+from pipelines.providers.belfabriek.parse import LATIN1_NOTE
 from pipelines.providers.belfabriek.settings import BelfabriekParseSettings
-from pipelines.providers.belfabriek.simulator import BelfabriekData, Counters, SimCall, day_calls, error_body
+from pipelines.providers.belfabriek.simulator import (
+    FRISIAN_PLACES,
+    PLACES,
+    AnswerShape,
+    BelfabriekData,
+    Counters,
+    SimCall,
+    build_simulator,
+    day_calls,
+    error_body,
+)
 from pipelines.simulation import Fault, SimState, SimulatorServer
 from pipelines.sql import sql_file
 from pipelines.warehouse.load import load_window
@@ -58,6 +72,39 @@ def sim(belfabriek, clean_warehouse):
     belfabriek.counters.errors.clear()
     yield belfabriek
     belfabriek.state.reset()
+
+
+@dataclass
+class Elsewhere(Simulator):
+    """A second simulator: the statistics at another path, Frisian place names with accents among
+    the callers, and answers written in the AnswerShape a test sets."""
+
+    app: object = None
+
+    def answer(self, **shape) -> None:
+        self.app.state.answer = AnswerShape(**shape)  # type: ignore[attr-defined]
+
+
+OTHER_PATH = "/api/statistieken.asp"
+FRISIAN = "S\u00fadwest-Frysl\u00e2n"
+
+
+@pytest.fixture
+def elsewhere(sim, monkeypatch):
+    data = BelfabriekData(places=PLACES + FRISIAN_PLACES)
+    app = build_simulator({(SIM_CUSTOMER_HASH, SIM_CUSTOMER_ID): SIM_ACCOUNT}, data,
+                          statistics_path=OTHER_PATH)
+    with SimulatorServer(app) as server:
+        monkeypatch.setenv(SPEC.base_url_variable, server.url)
+        monkeypatch.setenv("BELFABRIEK_STATISTICS_PATH", OTHER_PATH)
+        yield Elsewhere(server.url, app.state.sim, app.state.counters, data, app)
+
+
+def expected_calls(sim: Simulator, day: date) -> list[SimCall]:
+    """The calls a run of `day` loads: the day's, and the next day's call at 00:00:00 UTC (the
+    simulator's bounds are inclusive)."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    return list(sim.calls(day)) + [c for c in sim.calls(day + timedelta(days=1)) if c.at == midnight]
 
 
 def run(first: date, days: int = 1, **kwargs):
@@ -289,3 +336,88 @@ def test_a_service_number_in_national_format_fails_before_any_request(sim, wareh
     assert not result.success
     assert any("'0800-1234567' is not in international format" in m for m in failure_messages(result))
     assert sim.state.requests_served == before
+
+
+# --- what the docs leave open: the path, the encoding, the element around several blocks ----------
+
+def test_a_statistics_path_other_than_the_default_works_end_to_end(elsewhere, warehouse_url, monkeypatch):
+    result = run(DAY)
+    assert result.success, failure_messages(result)
+    assert rows(warehouse_url, "SELECT DISTINCT endpoint FROM cdr.raw_response") == [(OTHER_PATH,)]
+    loaded = scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg")
+    assert loaded == len(expected_calls(elsewhere, DAY))
+    # without the setting the client asks the default path, which this API does not serve
+    truncate_warehouse(warehouse_url)
+    monkeypatch.delenv("BELFABRIEK_STATISTICS_PATH")
+    result = run(DAY)
+    assert not result.success
+    messages = failure_messages(result)
+    assert any("belfabriek" in m and "HTTP 404" in m for m in messages), messages
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg") == 0
+
+
+def stored_bodies(url: str) -> list[bytes]:
+    stored = rows(url, "SELECT body_gzip FROM cdr.raw_response ORDER BY id")
+    return [gzip.decompress(body) for (body,) in stored]
+
+
+def warnings(instance: DagsterInstance, result) -> list[str]:
+    return [entry.user_message for entry in instance.all_logs(result.run_id)
+            if entry.level == logging.WARNING and entry.user_message]
+
+
+@pytest.mark.parametrize("declaration", [False, True], ids=["undeclared", "declared"])
+def test_a_latin1_answer_keeps_its_accented_place_names(elsewhere, warehouse_url, declaration):
+    assert run(DAY).success  # UTF-8, as the default answer
+    utf8 = snapshot(warehouse_url, across_loads=True)
+    truncate_warehouse(warehouse_url)
+    elsewhere.answer(encoding="ISO-8859-1", declaration=declaration)
+    instance = DagsterInstance.ephemeral()
+    result = run(DAY, instance=instance)
+    assert result.success, failure_messages(result)
+    (body,) = stored_bodies(warehouse_url)
+    assert FRISIAN.encode("latin-1") in body and body.startswith(b"<?xml") == declaration
+    # row for row what the UTF-8 answer loaded, accents included
+    assert snapshot(warehouse_url, across_loads=True) == utf8
+    frisian = [c for c in expected_calls(elsewhere, DAY) if c.location == FRISIAN]
+    assert frisian
+    assert rows(warehouse_url, "SELECT count(*), min(source_network) FROM cdr.fact_call_leg"
+                               " WHERE attributes->>'location' = %s", (FRISIAN,)) == [(len(frisian), "fixed")]
+    # an undeclared answer was an assumption: counted in the day's audit and warned once
+    (notes,) = rows(warehouse_url, "SELECT notes FROM cdr.load_audit")
+    day_warnings = [w for w in warnings(instance, result) if "decoded as latin1" in w]
+    if declaration:
+        assert notes == ({},) and day_warnings == []
+    else:
+        assert notes == ({LATIN1_NOTE: 1},)
+        assert len(day_warnings) == 1 and f"belfabriek {SIM_ACCOUNT} {DAY}" in day_warnings[0]
+
+
+def test_a_wrapped_multi_block_answer_loads_every_block(elsewhere, warehouse_url):
+    assert run(DAY, 2).success
+    plain = snapshot(warehouse_url, across_loads=True)
+    truncate_warehouse(warehouse_url)
+    elsewhere.answer(wrapper="STATISTICS")
+    result = run(DAY, 2)
+    assert result.success, failure_messages(result)
+    bodies = stored_bodies(warehouse_url)
+    assert len(bodies) == 2
+    assert all(b.split(b"\n")[1] == b"<STATISTICS>" for b in bodies)
+    assert all(b.count(b"<CALLER_DATA_RECORDS ") == 8 for b in bodies)
+    assert snapshot(warehouse_url, across_loads=True) == plain
+    assert scalar(warehouse_url, "SELECT count(DISTINCT service_number) FROM cdr.fact_call_leg") == 8
+    two_days = list(elsewhere.calls(DAY)) + list(elsewhere.calls(DAY + timedelta(days=1)))
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg WHERE started_at < %s",
+                  (DAY + timedelta(days=2),)) == len(two_days)
+
+
+@pytest.mark.parametrize("body", ['<?xml version="1.0" encoding="UTF-8"?>\n<STATISTICS/>\n',
+                                  "<STATISTICS><SUMMARY>0</SUMMARY></STATISTICS>"])
+def test_an_answer_with_no_data_record_block_fails_the_run_and_loads_nothing(sim, warehouse_url, body):
+    sim.state.inject(Fault("body", times=30, body=body, content_type="text/xml"))
+    result = run(DAY)
+    assert not result.success
+    assert any("belfabriek" in m and "root element <STATISTICS>" in m for m in failure_messages(result)), \
+        failure_messages(result)
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.raw_response") == 0
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg") == 0

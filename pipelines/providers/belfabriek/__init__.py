@@ -1,11 +1,16 @@
-"""Belfabriek (NL): call statistics per service number from GET /statistics/, XML, hash in the URL."""
+"""Belfabriek (NL): call statistics per service number from GET /statistics/ (a setting), XML, hash in
+the URL."""
 from __future__ import annotations
+
+import dataclasses
+import os
 
 from pipelines.providers.belfabriek.client import open_client
 from pipelines.providers.belfabriek.conformance import CONFORMANCE
 from pipelines.providers.belfabriek.parse import parse_pages
-from pipelines.providers.belfabriek.settings import PROVIDER, BelfabriekSettings
-from pipelines.providers.belfabriek.simulator import BelfabriekData, build_simulator
+from pipelines.providers.belfabriek.readings import observe_readings
+from pipelines.providers.belfabriek.settings import PROVIDER, STATISTICS_PATH, BelfabriekSettings
+from pipelines.providers.belfabriek.simulator import STATISTICS_PATH_VARIABLE, BelfabriekData, build_simulator
 from pipelines.providers.spec import (
     CALL_LEGS,
     ProviderSpec,
@@ -35,15 +40,20 @@ def simulated_account(index: int) -> SimulatedAccount:
 
 def simulated(legs_per_day: int | None, accounts: int = 1) -> SimulatedProvider:
     """The simulator serving `accounts` accounts. Each (hash, customer id) pair sees its own
-    account's calls; a hash with another account's customer id gets error 1, as the docs say."""
+    account's calls; a hash with another account's customer id gets error 1, as the docs say.
+    BELFABRIEK_SIM_STATISTICS_PATH serves the statistics at another path (the environment and
+    the accounts' options then point the client there)."""
     data = BelfabriekData(calls_per_day=legs_per_day) if legs_per_day else BelfabriekData()
-    served = tuple(simulated_account(index) for index in range(1, accounts + 1))
+    path = os.environ.get(STATISTICS_PATH_VARIABLE) or STATISTICS_PATH
+    moved = {"statistics_path": path} if path != STATISTICS_PATH else {}
+    served = tuple(dataclasses.replace(simulated_account(index), options=moved)
+                   for index in range(1, accounts + 1))
     first = served[0]
     return SimulatedProvider(
         app=build_simulator({(account.credentials["customer_hash"], account.customers[0]): account.name
-                             for account in served}, data),
+                             for account in served}, data, statistics_path=path),
         environment=simulated_environment(PROVIDER, customer_id=first.customers[0], account=first.name,
-                                          **first.credentials),
+                                          **moved, **first.credentials),
         accounts=served,
     )
 
@@ -61,4 +71,5 @@ SPEC = ProviderSpec(
     conformance=CONFORMANCE,
     customer_setting="customer_id",
     default_time_zone="Europe/Amsterdam",
+    observe_readings=observe_readings,
 )

@@ -1,5 +1,6 @@
-"""Belfabriek HTTP client: GET /statistics/ once per UTC day (once per day and service number when
-a list of service numbers is configured), paced to a configurable request rate.
+"""Belfabriek HTTP client: GET the statistics path (setting `statistics_path`, default /statistics/)
+once per UTC day (once per day and service number when a list of service numbers is configured),
+paced to a configurable request rate.
 
 Pacing: every request waits for its slot from a `RequestPacer`. The pipeline hands `open_client`
 one shared through PostgreSQL with every process on the same account (pipelines.warehouse.pacing),
@@ -133,7 +134,8 @@ class BelfabriekClient(HttpProviderClient):
     provider = PROVIDER
 
     def __init__(self, customer_hash: str, *, customer_id: str, account: str, base_url: str,
-                 service_numbers: Iterable[str] = (), extension_display: bool = True,
+                 statistics_path: str = STATISTICS_PATH, service_numbers: Iterable[str] = (),
+                 extension_display: bool = True,
                  requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND, timeout_s: float = 30.0,
                  retry: RetryPolicy | None = None, transport=None, pacer: RequestPacer | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
@@ -147,6 +149,7 @@ class BelfabriekClient(HttpProviderClient):
             raise ProviderAuthError(PROVIDER, "no customer id configured (BELFABRIEK_CUSTOMER_ID)")
         self.account = account
         self._hash = customer_hash
+        self._path = statistics_path
         self._customer_id = str(customer_id).strip()
         self._service_numbers = list(dict.fromkeys(international_service_number(n) for n in service_numbers))
         self._extension_display = extension_display
@@ -163,7 +166,7 @@ class BelfabriekClient(HttpProviderClient):
     def _send(self, params: dict) -> httpx.Response:
         self._pacer.wait()
         try:
-            return self._http.get(STATISTICS_PATH, params={"customer_hash": self._hash, **params})
+            return self._http.get(self._path, params={"customer_hash": self._hash, **params})
         except (httpx.DecodingError, httpx.TooManyRedirects) as exc:
             # Not transport errors, so call_with_retries would let them through with the URL in the
             # traceback; raised `from None` as a provider error instead.
@@ -216,7 +219,7 @@ class BelfabriekClient(HttpProviderClient):
             request = {**params, "servicenumber": number} if number else dict(params)
             response, summary = self._get(request, window)
             log.info("belfabriek %s page %d: %d records", request, page, summary.records)
-            yield FetchedPage(STATISTICS_PATH, request, page, response.status_code,
+            yield FetchedPage(self._path, request, page, response.status_code,
                               response.headers.get("content-type"), response.content, summary.records)
 
     def provider_count(self, window: Window) -> int | None:
@@ -230,6 +233,7 @@ def open_client(settings: BelfabriekSettings, credentials: Mapping[str, str],
     pacer = pacing(settings.requests_per_second) if pacing is not None else None
     return BelfabriekClient(credentials["customer_hash"], customer_id=settings.customer_id,
                             account=settings.account, base_url=settings.base_url,
+                            statistics_path=settings.statistics_path,
                             service_numbers=settings.service_numbers,
                             extension_display=settings.extension_display,
                             requests_per_second=settings.requests_per_second, pacer=pacer,

@@ -58,6 +58,30 @@ def with_text(body: bytes, index: int, text: str) -> bytes:
 
 _DOC_REQUEST = {"servicenumber": "318001234567"}
 
+# Answers of Belfabriek's other API on the same host, the XML-RPC "Agent Availability" API
+# (/xml/agent/xml.asp, ivr.getAgentAvail), as a mistyped statistics_path would bring them: well-formed
+# XML, declared iso-8859-1, with no data-record block. Then a JSON answer and a bare status document.
+FOREIGN_ANSWERS = (
+    ("Agent Availability answer (XML-RPC)",
+     ('<?xml version="1.0" encoding="iso-8859-1"?>\n<methodResponse><params><param><value><array><data>'
+      "<value><struct><member><name>extension</name><value><string>101</string></value></member>"
+      "<member><name>name</name><value><string>Receptie Sn\u00e2ts</string></value></member>"
+      "<member><name>available</name><value><boolean>1</boolean></value></member></struct></value>"
+      "</data></array></value></param></params></methodResponse>\n"),
+     "text/xml; charset=iso-8859-1"),
+    ("Agent Availability fault (XML-RPC)",
+     ('<?xml version="1.0" encoding="iso-8859-1"?>\n<methodResponse><fault><value><struct>'
+      "<member><name>faultCode</name><value><int>1</int></value></member>"
+      "<member><name>faultString</name><value><string>Invalid accountPin</string></value></member>"
+      "</struct></value></fault></methodResponse>\n"),
+     "text/xml"),
+    ("an empty wrapper with no data-record block", '<?xml version="1.0" encoding="UTF-8"?>\n<STATISTICS/>\n',
+     "text/xml"),
+    ("a status document", '<?xml version="1.0"?><RESPONSE><STATUS>OK</STATUS><COUNT>0</COUNT></RESPONSE>',
+     "application/xml"),
+    ("an empty JSON array", "[]", "application/json"),
+)
+
 CONFORMANCE = Conformance(
     data_path=STATISTICS_PATH.rstrip("/"),
     empty_answer=(('<?xml version="1.0" encoding="UTF-8"?>\n<CALLERS_DATA_RECORDS>\n<CALLER_DATA_RECORDS>\n'
@@ -72,4 +96,5 @@ CONFORMANCE = Conformance(
     # the client checks the documented shape (32 letters and digits), so the wrong hash keeps it
     logins=(Login("customer hash", wrong={"customer_hash": "wrongbelfabriek0c4e1a9f3b7d2e5a6"}),),
     hostile_bodies=HOSTILE_BODIES,
+    foreign_answers=FOREIGN_ANSWERS,
 )

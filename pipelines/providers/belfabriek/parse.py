@@ -5,9 +5,17 @@ read), so a body of any size is parsed in constant memory apart from the occurre
 
 Readings chosen where the docs are silent (NOTES.md section 1; docs/providers/belfabriek.md):
 - Structure: one or many `CALLER_DATA_RECORDS` / `CALLERS_DATA_RECORDS` blocks, either as the
-  root, nested one level (a CALLERS_… root holding CALLER_… blocks), or several side by side at the
-  top level. Each block holds `RECORD`s or `<NO_RECORD>` (an empty result, not an error). Any other
-  root is refused whole; so is an element other than RECORD/NO_RECORD directly inside a block.
+  root, nested one level (a CALLERS_… root holding CALLER_… blocks), several side by side at the
+  top level, or inside one root element of any name (the element that wraps several blocks is
+  unpublished), which must then be the body's only element and hold nothing but blocks, `<ERROR>`/
+  `<MESSAGE>` or `<NO_RECORD>`. Each block holds `RECORD`s or `<NO_RECORD>` (an empty result, not
+  an error). A body with no block, no error and no `<NO_RECORD>` is refused whole (an empty
+  `<STATISTICS/>` is not "no calls"); so is an element other than RECORD/NO_RECORD in a block.
+- Encoding: a BOM or an XML declaration naming an encoding is honoured (lxml reads it from the
+  bytes). A body that declares none is UTF-8 (the XML default) when it is valid UTF-8; otherwise it
+  is read as ISO-8859-1, the encoding Belfabriek's sibling API declares, never refused whole, and
+  the page is counted in a ParseNote `pages_decoded_as_latin1`. A body that declares UTF-8 and is
+  not valid UTF-8 contradicts itself and is refused whole.
 - `<ERROR>`/`<MESSAGE>`, bare or inside any root, is an error body (the client raises on it; here,
   replayed, it is quarantined whole).
 - TIMESTAMP `dd-mm-yyyy HH:MM:SS` is Europe/Amsterdam wall-clock time. A time in the hour the end
@@ -32,6 +40,7 @@ Readings chosen where the docs are silent (NOTES.md section 1; docs/providers/be
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
@@ -43,7 +52,7 @@ import orjson
 from lxml import etree
 
 from pipelines.errors import ParseError
-from pipelines.model import CallLeg, Quarantined, RawPage
+from pipelines.model import CallLeg, ParseNote, Quarantined, RawPage
 from pipelines.numbers import to_e164
 from pipelines.providers.belfabriek.settings import (
     BLOCK_TAGS,
@@ -64,7 +73,14 @@ CHUNK_BYTES = 1 << 16
 _WRAPPER = "BELFABRIEK-BODY"  # a synthetic root, so that blocks side by side still parse
 _ROOT = "#"
 _ERROR_TAGS = frozenset({"ERROR", "MESSAGE"})
+_BOM = codecs.BOM_UTF8
 _HEAD = re.compile(rb"(?:\xef\xbb\xbf)?(?:\s*<\?xml[^>]*\?>)?")
+_DECLARED_ENCODING = re.compile(rb"""\bencoding\s*=\s*["']([^"']*)["']""")
+# What a body that declares no encoding and is not valid UTF-8 is read as: Belfabriek's sibling
+# API (api1.belfabriek.nl/xml/agent/xml.asp) declares iso-8859-1. Every byte is a character in
+# it, so such a body is never refused for its encoding.
+UNDECLARED_FALLBACK = "iso-8859-1"
+LATIN1_NOTE = "pages_decoded_as_latin1"
 _TIMESTAMP = re.compile(r"(\d{1,2})-(\d{1,2})-(\d{4})\s+(\d{1,2}):(\d{2}):(\d{2})")
 _KNOWN_FIELDS = frozenset({"TIMESTAMP", "NUMBER", "LOCATION", "PEAK", "DURATION", "EXTENSION_ID",
                            "EXTENSION_NAME"})
@@ -91,11 +107,49 @@ class BodySummary(NamedTuple):
     error: ErrorBody | None
 
 
-def _name(tag) -> str | None:
+def local_name(tag) -> str | None:
     """Local name, upper-cased; None for comments and processing instructions."""
     if not isinstance(tag, str):
         return None
     return tag.rpartition("}")[2].upper()
+
+
+class BodyEncoding(NamedTuple):
+    declared: str | None  # the declaration's encoding ("UTF-8" for a UTF-8 BOM), None: none declared
+    fallback: str | None  # what the parser is told to read an undeclared body as; None: UTF-8
+
+
+def declared_encoding(body: bytes) -> str | None:
+    """The encoding the body declares (its XML declaration's, or UTF-8 for a UTF-8 BOM), else None.
+    A declaration without an `encoding` pseudo-attribute declares none."""
+    if body.startswith(_BOM):
+        return "UTF-8"
+    head = body[:_HEAD.match(body).end()]  # type: ignore[union-attr]  # always matches
+    found = _DECLARED_ENCODING.search(head)
+    return found.group(1).decode("ascii", "replace") if found else None
+
+
+def _valid_utf8(body: bytes) -> bool:
+    if body.isascii():  # the common case, in C at memory speed
+        return True
+    # Chunk by chunk, so a 45 MB body is never held a second time as text.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(body)
+    try:
+        for offset in range(0, len(body), CHUNK_BYTES):
+            decoder.decode(view[offset:offset + CHUNK_BYTES])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def body_encoding(body: bytes) -> BodyEncoding:
+    """How `body` is decoded: as it declares, else UTF-8 when valid, else ISO-8859-1."""
+    declared = declared_encoding(body)
+    if declared is not None or _valid_utf8(body):
+        return BodyEncoding(declared, None)
+    return BodyEncoding(None, UNDECLARED_FALLBACK)
 
 
 def _chunks(body: bytes) -> Iterator[bytes]:
@@ -110,18 +164,24 @@ def _chunks(body: bytes) -> Iterator[bytes]:
     yield f"</{_WRAPPER}>".encode()
 
 
-def _syntax_error(exc: etree.XMLSyntaxError) -> ParseError:
+def _syntax_error(exc: etree.XMLSyntaxError, encoding: BodyEncoding) -> ParseError:
     text = str(exc)
     if _WRAPPER in text:  # the synthetic root's end tag came while elements were still open
         text = text.replace(_WRAPPER, "the end of the body") + " (truncated?)"
+    elif "in character encoding" in text and encoding.declared:
+        text += f" (the body declares {encoding.declared}, and its bytes are not that)"
     return ParseError(PROVIDER, None, f"malformed XML: {text}")
 
 
-def _events(body: bytes) -> Iterator[tuple[str, etree._Element]]:
+def xml_events(body: bytes, encoding: BodyEncoding) -> Iterator[tuple[str, etree._Element]]:
+    """lxml's start and end events for `body` under a synthetic root element (so that several
+    top-level elements parse); ParseError when it is not well-formed XML."""
     # No DTDs, entities or network: a DOCTYPE cannot follow the synthetic root, so XXE and
-    # entity-expansion bodies fail as malformed XML instead of being expanded.
+    # entity-expansion bodies fail as malformed XML instead of being expanded. The parser is told
+    # an encoding only for a body that declares none; lxml reads a declared one from the bytes.
     parser = etree.XMLPullParser(events=("start", "end"), resolve_entities=False, no_network=True,
-                                 load_dtd=False, remove_comments=True, remove_pis=True, huge_tree=False)
+                                 load_dtd=False, remove_comments=True, remove_pis=True, huge_tree=False,
+                                 encoding=encoding.fallback)
     for chunk in _chunks(body):
         failure = None
         try:
@@ -131,16 +191,16 @@ def _events(body: bytes) -> Iterator[tuple[str, etree._Element]]:
         # Only the "start" and "end" events asked for above arrive; lxml-stubs types every kind.
         yield from parser.read_events()  # type: ignore[misc]
         if failure is not None:
-            raise _syntax_error(failure)
+            raise _syntax_error(failure, encoding)
     try:
         parser.close()
     except etree.XMLSyntaxError as exc:
-        raise _syntax_error(exc) from None
+        raise _syntax_error(exc, encoding) from None
 
 
-def _wrong_root(name: str) -> ParseError:
-    return ParseError(PROVIDER, None,
-                      f"root element <{name}> is not CALLER_DATA_RECORDS or CALLERS_DATA_RECORDS")
+def _wrong_root(name: str, why: str) -> ParseError:
+    return ParseError(PROVIDER, None, f"root element <{name}> is not CALLER_DATA_RECORDS or"
+                                      f" CALLERS_DATA_RECORDS, nor a wrapper of such blocks: {why}")
 
 
 def _check_no_text(text: str | None) -> None:
@@ -153,7 +213,7 @@ def _read_record(element: etree._Element) -> tuple[dict[str, str | None], tuple[
     fields: dict[str, str | None] = {}
     problem = None
     for child in element:
-        name = _name(child.tag)
+        name = local_name(child.tag)
         if name is None:
             continue
         if len(child):
@@ -165,19 +225,24 @@ def _read_record(element: etree._Element) -> tuple[dict[str, str | None], tuple[
     return fields, problem
 
 
-def walk(body: bytes) -> Iterator[RawRecord | ErrorBody]:
+def walk(body: bytes, encoding: BodyEncoding | None = None) -> Iterator[RawRecord | ErrorBody]:
     """Every RECORD of `body` in document order, then an ErrorBody if the body carries <ERROR>.
+    `encoding` is body_encoding(body), computed here when not given.
 
     Raises ParseError when the body is not a statistics document: malformed or truncated XML, a
     wrong root, an unexpected element inside a block, or no element at all.
     """
+    if encoding is None:
+        encoding = body_encoding(body)
     stack: list[str] = []  # names of the open elements outside records; the synthetic root is _ROOT
     services: list[str | None] = []  # servicenumber of each open block
     inside_record = 0  # depth inside the current RECORD: its fields are read at its end, not event by event
     index = top_level = 0
     error_code = error_message = None
     previous_top: etree._Element | None = None
-    for event, element in _events(body):
+    wrapper_name: str | None = None  # a root of any other name, which may only wrap blocks
+    wrapped = 0  # the blocks and NO_RECORDs directly in that wrapper
+    for event, element in xml_events(body, encoding):
         if inside_record:
             if event == "start":
                 inside_record += 1
@@ -201,7 +266,7 @@ def walk(body: bytes) -> Iterator[RawRecord | ErrorBody]:
             if not stack:
                 stack.append(_ROOT)
                 continue
-            name = _name(element.tag) or ""
+            name = local_name(element.tag) or ""
             parent = stack[-1]
             if parent == _ROOT:
                 wrapper = element.getparent()
@@ -210,10 +275,25 @@ def walk(body: bytes) -> Iterator[RawRecord | ErrorBody]:
                 if previous_top is not None:  # done with it, tail checked: drop it
                     wrapper.remove(previous_top)
                 top_level += 1
+                if wrapper_name is not None:
+                    raise _wrong_root(wrapper_name, f"<{name}> follows it, so it is not the body's only"
+                                                    " element")
                 if name in BLOCK_TAGS:
                     services.append(element.get("servicenumber"))
+                elif name not in _ERROR_TAGS and name != "NO_RECORD":
+                    if top_level > 1:
+                        raise _wrong_root(name, "it follows another element, so it is not the body's only"
+                                                " element")
+                    wrapper_name, name = name, "?" + name  # "?": a wrapper, checked as its children arrive
+            elif parent.startswith("?"):
+                if name in BLOCK_TAGS:
+                    services.append(element.get("servicenumber"))
+                    wrapped += 1
+                elif name == "NO_RECORD":
+                    wrapped += 1
                 elif name not in _ERROR_TAGS:
-                    name = "?" + name  # unknown root: acceptable only as the wrapper of an error
+                    raise _wrong_root(parent[1:], f"it holds <{name}>, expected CALLER_DATA_RECORDS or"
+                                                  " CALLERS_DATA_RECORDS blocks")
             elif parent in BLOCK_TAGS:
                 if name == "RECORD":
                     inside_record = 1
@@ -226,8 +306,6 @@ def walk(body: bytes) -> Iterator[RawRecord | ErrorBody]:
             elif parent in _ERROR_TAGS or parent == "NO_RECORD":  # text-only elements
                 raise ParseError(PROVIDER, name,
                                  f"unexpected element <{name}> in <{parent}>, expected text")
-            elif parent.startswith("?") and name not in _ERROR_TAGS:
-                raise _wrong_root(parent[1:])
             stack.append(name)
             continue
 
@@ -246,12 +324,13 @@ def walk(body: bytes) -> Iterator[RawRecord | ErrorBody]:
                 error_code = text
             else:
                 error_message = text
-        elif name.startswith("?") and error_code is None and error_message is None:
-            raise _wrong_root(name[1:])
+        elif name.startswith("?") and not wrapped and error_code is None and error_message is None:
+            raise _wrong_root(name[1:], "it holds no data-record block, error or NO_RECORD")
         if parent == _ROOT:
             element.clear(keep_tail=True)  # type: ignore[call-arg]  # lxml >= 4.4; not in lxml-stubs
             previous_top = element
-        elif parent in BLOCK_TAGS:  # an inner block or NO_RECORD is finished: free it and its siblings
+        elif parent in BLOCK_TAGS or parent.startswith("?"):
+            # an inner block or NO_RECORD is finished: free it and its siblings
             element.clear(keep_tail=True)  # type: ignore[call-arg]  # lxml >= 4.4; not in lxml-stubs
             container = element.getparent()
             assert container is not None  # it sits in its block
@@ -420,12 +499,14 @@ def parse_record(record: RawRecord, account: str, raw_response_id: int | None, *
 
 def parse_pages(pages: Iterable[RawPage], account: str,
                 settings: BelfabriekParseSettings = DEFAULT_PARSE_SETTINGS
-                ) -> Iterator[CallLeg | Quarantined]:
+                ) -> Iterator[CallLeg | Quarantined | ParseNote]:
     """Every RECORD of every page of one window as a CallLeg, or Quarantined with its reason.
 
     `pages` must be all the pages of one window: the occurrence ordinal in the leg key counts
     across them. A body that is not a statistics document is quarantined whole (record_index -1);
-    if it breaks off part-way, the records read before the break are still yielded.
+    if it breaks off part-way, the records read before the break are still yielded. A page that
+    declares no encoding and is not valid UTF-8 is read as ISO-8859-1 and, unless it was refused
+    before any record, yields ParseNote(LATIN1_NOTE, 1, ...) after its records.
     """
     policy = settings.dst_repeated_hour
     occurrences: dict[bytes, int] = {}
@@ -434,10 +515,13 @@ def parse_pages(pages: Iterable[RawPage], account: str,
         requested = params.get("servicenumber")
         customer_id = params.get("customer_id")
         customer = str(customer_id) if customer_id not in (None, "") else None
+        encoding = body_encoding(page.body)
+        read, refused = 0, False
         try:
-            for item in walk(page.body):
+            for item in walk(page.body, encoding):
                 if isinstance(item, ErrorBody):  # not `type() is`, so mypy narrows; no subclasses
                     raise ParseError(PROVIDER, "ERROR", f"error body: code {item.code}: {item.message}")
+                read += 1
                 try:
                     yield parse_record(item, account, page.raw_response_id, repeated_hour=policy,
                                        occurrences=occurrences,
@@ -448,5 +532,9 @@ def parse_pages(pages: Iterable[RawPage], account: str,
                     yield Quarantined(PROVIDER, account, page.raw_response_id, item.index, exc.field,
                                       exc.reason, record_text(text))
         except ParseError as exc:
+            refused = True
+            shown = page.body[:2000].decode(encoding.fallback or "utf-8", "replace")
             yield Quarantined(PROVIDER, account, page.raw_response_id, -1, exc.field, exc.reason,
-                              record_text(page.body[:2000].decode("utf-8", "replace")))
+                              record_text(shown))
+        if encoding.fallback and (read or not refused):
+            yield ParseNote(LATIN1_NOTE, 1, "no declared encoding and not valid UTF-8: read as ISO-8859-1")

@@ -5,12 +5,15 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from pipelines.providers.settings import ProviderSettings, one_of
+from pipelines.providers.settings import ProviderSettings, SettingValueError, one_of
 
 PROVIDER = "belfabriek"
 # The seed's URL line lost its prefix; NOTES.md [I]: GET https://api.belfabriek.nl/statistics/?...
+# (the docs are served at /statistics/). The path is therefore a setting, `statistics_path`.
 BASE_URL = "https://api.belfabriek.nl"
 STATISTICS_PATH = "/statistics/"
+# A path on the API host: no scheme or host (that is base_url), no query (the client builds it).
+_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
 
 # The per-second limit is unpublished [Q]; one request a second is polite and, with one request per
 # UTC day (or per day and service number), still loads a year in about six minutes.
@@ -79,10 +82,13 @@ class BelfabriekParseSettings:
 class BelfabriekSettings(ProviderSettings):
     """One Belfabriek customer. `account` defaults to the customer id; `service_numbers` empty
     means every number of the account in one request per day, otherwise one request per day and
-    number (international format, checked before any request)."""
+    number (international format, checked before any request). `statistics_path` is where the
+    statistics answer under `base_url`: the docs' URL line lost its prefix, so `/statistics/` (where
+    the docs are served) is an inference."""
 
     account: str = ""
     base_url: str = BASE_URL
+    statistics_path: str = STATISTICS_PATH
     customer_id: str = ""
     service_numbers: tuple[str, ...] = ()
     extension_display: bool = True
@@ -93,6 +99,10 @@ class BelfabriekSettings(ProviderSettings):
         if not self.account:
             object.__setattr__(self, "account", self.customer_id or "default")
         object.__setattr__(self, "dst_repeated_hour", self.dst_repeated_hour.strip().lower())
+        if not _PATH.fullmatch(self.statistics_path):
+            raise SettingValueError("statistics_path", self.statistics_path,
+                                    "expected a path on the API host starting with / (e.g. /statistics/),"
+                                    " without host or query")
         self.parse_settings()  # checks the parse settings now, not at the first parse
 
     def parse_settings(self) -> BelfabriekParseSettings:

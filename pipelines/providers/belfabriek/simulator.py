@@ -19,12 +19,23 @@ without calls. Both bounds are inclusive here [Q]. Errors are answered with HTTP
 `<ERROR>`/`<MESSAGE>` body; more requests a second than the rate limit get error 5. The limit
 counts per customer login (customer_hash and customer_id), as do the requests-per-second
 measurements on /_sim/stats; a request with an unknown login counts under "".
+
+What the docs leave open can be switched, the defaults being the readings the client makes:
+- the path the statistics answer at (`statistics_path`, default /statistics/; a constructor
+  argument, or BELFABRIEK_SIM_STATISTICS_PATH for `cdr-etl simulate`, which then also sets the
+  client's BELFABRIEK_STATISTICS_PATH);
+- the shape of an answer (`AnswerShape`: its encoding, whether it has an XML declaration, and the
+  element wrapping several blocks): a constructor argument, or POST /_sim/answer with the fields
+  to change ({"encoding": "ISO-8859-1", "declaration": false, "wrapper": "STATISTICS"}; {} restores
+  the defaults);
+- the place names (`BelfabriekData.places`; FRISIAN_PLACES adds names with accents).
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
@@ -32,19 +43,24 @@ from urllib.parse import parse_qs
 from xml.sax.saxutils import escape, quoteattr
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pipelines.providers.belfabriek.settings import STATISTICS_PATH, TIMEZONE
 from pipelines.simulation import SimState, build_app
 
 MEDIA_TYPE = "text/xml; charset=UTF-8"
+STATISTICS_PATH_VARIABLE = "BELFABRIEK_SIM_STATISTICS_PATH"
 SERVICE_NUMBERS = ("318001234567", "318002020200", "319001122334", "319009876543", "318503036000",
                    "31202404040", "31107001234", "31307110000")
 _SERVICE_WEIGHTS = (30, 12, 9, 5, 16, 12, 9, 7)
-_PLACES = (("20", "Amsterdam"), ("10", "Rotterdam"), ("70", "Den Haag"), ("30", "Utrecht"),
+PLACES = (("20", "Amsterdam"), ("10", "Rotterdam"), ("70", "Den Haag"), ("30", "Utrecht"),
            ("40", "Eindhoven"), ("50", "Groningen"), ("38", "Zwolle"), ("43", "Maastricht"),
            ("23", "Haarlem"), ("71", "Leiden"), ("73", "'s-Hertogenbosch"), ("58", "Leeuwarden"))
+# Frisian municipality names, official since the 2010s, as a LOCATION might carry them: letters
+# outside ASCII, for the encoding tests (a Latin-1 answer must keep them).
+FRISIAN_PLACES = (("515", "S\u00fadwest-Frysl\u00e2n"), ("514", "De Fryske Marren"), ("58", "Ljouwert"),
+                  ("519", "No\u00fdrd-Frysl\u00e2n"), ("513", "Skarsterl\u00e2n"))
 _EXTENSIONS = (("101", "Receptie"), ("102", "Verkoop"), ("103", "Klantenservice"), ("104", "Administratie"),
                ("105", "Technische dienst"), ("106", "Planning"), ("107", "Inkoop"), ("110", "Directie"))
 MESSAGES = {
@@ -64,6 +80,21 @@ class BelfabriekData:
     twin_fraction: float = 0.02
     gap_glitch: bool = True
     rate_limit_per_s: float | None = 4
+    places: tuple[tuple[str, str], ...] = PLACES  # (area code, LOCATION) of fixed-line callers
+
+
+@dataclass(frozen=True)
+class AnswerShape:
+    """How a statistics answer is written. The defaults are the client's readings: UTF-8 with a
+    declaration, several blocks wrapped in the prose's CALLERS_DATA_RECORDS."""
+
+    encoding: str = "UTF-8"
+    declaration: bool = True
+    wrapper: str = "CALLERS_DATA_RECORDS"  # the element around several blocks (unpublished)
+
+    @property
+    def media_type(self) -> str:
+        return f"text/xml; charset={self.encoding}" if self.declaration else "text/xml"
 
 
 class SimCall(NamedTuple):
@@ -101,12 +132,12 @@ def dst_change(day: date) -> timedelta:
     return after - before
 
 
-def _other_party(rng: random.Random) -> tuple[str, str]:
+def _other_party(rng: random.Random, places: tuple[tuple[str, str], ...]) -> tuple[str, str]:
     roll = rng.random()
     if roll < 0.35:
         return "06" + str(rng.randrange(10**7, 10**8)), "Mobiel"
     if roll < 0.90:
-        area, place = rng.choice(_PLACES)
+        area, place = rng.choice(places)
         return "0" + area + str(rng.randrange(10**6, 10**7)), place
     if roll < 0.95:
         return "00" + rng.choice(["32", "49", "44"]) + str(rng.randrange(10**8, 10**9)), "Buitenland"
@@ -114,7 +145,7 @@ def _other_party(rng: random.Random) -> tuple[str, str]:
 
 
 def _call(rng: random.Random, data: BelfabriekData, at: datetime, text: str | None = None) -> SimCall:
-    number, location = _other_party(rng)
+    number, location = _other_party(rng, data.places)
     local = at.astimezone(TIMEZONE)
     peak = "peak" if local.weekday() < 5 and 8 <= local.hour < 20 else "dal"
     duration = 0 if rng.random() < 0.08 else int(rng.expovariate(1 / 140)) + 1
@@ -162,12 +193,12 @@ def error_body(code: str) -> bytes:
 
 
 def render(blocks: list[tuple[str, list[SimCall]]], start: datetime, end: datetime,
-           extensions: bool) -> bytes:
-    """One CALLER_DATA_RECORDS block per service number; several are wrapped in CALLERS_DATA_RECORDS."""
-    out = ['<?xml version="1.0" encoding="UTF-8"?>\n']
+           extensions: bool, shape: AnswerShape = AnswerShape()) -> bytes:
+    """One CALLER_DATA_RECORDS block per service number; several are wrapped in `shape.wrapper`."""
+    out = [f'<?xml version="1.0" encoding="{shape.encoding}"?>\n' if shape.declaration else ""]
     wrapped = len(blocks) != 1
     if wrapped:
-        out.append("<CALLERS_DATA_RECORDS>\n")
+        out.append(f"<{shape.wrapper}>\n")
     for service_number, calls in blocks:
         out.append(f"<CALLER_DATA_RECORDS servicenumber={quoteattr(service_number)}"
                    f' startdate="{local_text(start)}" enddate="{local_text(end)}">\n')
@@ -184,13 +215,15 @@ def render(blocks: list[tuple[str, list[SimCall]]], start: datetime, end: dateti
             out.append("  </RECORD>\n")
         out.append("</CALLER_DATA_RECORDS>\n")
     if wrapped:
-        out.append("</CALLERS_DATA_RECORDS>\n")
-    return "".join(out).encode()
+        out.append(f"</{shape.wrapper}>\n")
+    return "".join(out).encode(shape.encoding, "xmlcharrefreplace")
 
 
 def build_simulator(customers: dict[tuple[str, str], str], data: BelfabriekData = BelfabriekData(),
-                    state: SimState | None = None):
-    """A Starlette app; `customers` maps each valid (customer_hash, customer_id) to its account."""
+                    state: SimState | None = None, *, statistics_path: str = STATISTICS_PATH,
+                    answer: AnswerShape = AnswerShape()):
+    """A Starlette app; `customers` maps each valid (customer_hash, customer_id) to its account.
+    `app.state.answer` is the AnswerShape in force (POST /_sim/answer changes it)."""
     if state is None:
         state = SimState(rate_limit_per_s=data.rate_limit_per_s)
     counters = Counters()
@@ -231,11 +264,29 @@ def build_simulator(customers: dict[tuple[str, str], str], data: BelfabriekData 
                 if first <= call.at <= last and call.service_number in by_number:
                     by_number[call.service_number].append(call)
             day += timedelta(days=1)
-        body = render(list(by_number.items()), first, last, query.get("extension_display") == "1")
-        return Response(body, media_type=MEDIA_TYPE)
+        shape = app.state.answer
+        body = render(list(by_number.items()), first, last, query.get("extension_display") == "1", shape)
+        # as a header: Starlette would add "; charset=utf-8" to a text/ media type without one
+        return Response(body, headers={"Content-Type": shape.media_type})
 
-    routes = [Route(STATISTICS_PATH, statistics, methods=["GET"]),
-              Route(STATISTICS_PATH.rstrip("/"), statistics, methods=["GET"])]
+    async def change_answer(request: Request) -> Response:
+        payload = await request.json()
+        known = {f.name for f in fields(AnswerShape)}
+        if not isinstance(payload, dict) or not set(payload) <= known:
+            return JSONResponse({"error": f"expected an object with some of {sorted(known)}"},
+                                status_code=400)
+        shape = replace(AnswerShape(), **payload)
+        try:
+            codecs.lookup(shape.encoding)
+        except LookupError:
+            return JSONResponse({"error": f"unknown encoding {shape.encoding!r}"}, status_code=400)
+        app.state.answer = shape
+        return JSONResponse({f: getattr(app.state.answer, f) for f in sorted(known)})
+
+    routes = [Route(statistics_path, statistics, methods=["GET"]),
+              Route("/_sim/answer", change_answer, methods=["POST"])]
+    if statistics_path.rstrip("/") != statistics_path:
+        routes.append(Route(statistics_path.rstrip("/"), statistics, methods=["GET"]))
 
     def account_of(scope: dict) -> str | None:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
@@ -244,4 +295,6 @@ def build_simulator(customers: dict[tuple[str, str], str], data: BelfabriekData 
 
     app = build_app(routes, state, lambda: error("5"), account_of)
     app.state.counters = counters
+    app.state.answer = answer
     return app
+

@@ -14,13 +14,16 @@ import orjson
 import psycopg
 import pytest
 
+from pipelines.config import account_from_env
 from pipelines.errors import (
+    ConfigurationError,
     ProviderAuthError,
     ProviderRequestError,
     ProviderResponseError,
     ProviderUnavailableError,
 )
 from pipelines.providers.base import RetryPolicy
+from pipelines.providers.belfabriek import SPEC
 from pipelines.providers.belfabriek.client import (
     BelfabriekClient,
     InvalidEndTimestamp,
@@ -28,8 +31,8 @@ from pipelines.providers.belfabriek.client import (
     InvalidStartTimestamp,
     Pacer,
 )
-from pipelines.providers.belfabriek.simulator import error_body
-from pipelines.simulation import Fault
+from pipelines.providers.belfabriek.simulator import BelfabriekData, build_simulator, error_body
+from pipelines.simulation import Fault, SimState, SimulatorServer
 from pipelines.warehouse.pacing import DatabasePacing
 from tests.conftest import scalar
 from tests.providers.belfabriek.conftest import ACCOUNT, CUSTOMER, HASH
@@ -57,6 +60,39 @@ def test_the_window_goes_out_as_epoch_seconds_and_the_hash_is_not_kept(sim):
     assert HASH not in orjson.dumps(page.request_params).decode()
     assert page.records == page.body.count(b"<RECORD>") > 200
     assert b"<EXTENSION_NAME>" in page.body and b"<CALLERS_DATA_RECORDS>" in page.body
+
+
+def test_the_statistics_path_is_a_setting(sim):
+    # The docs' URL line lost its prefix: a simulator serving the statistics elsewhere
+    app = build_simulator({(HASH, CUSTOMER): ACCOUNT}, BelfabriekData(), SimState(),
+                          statistics_path="/api/statistieken.asp")
+    with SimulatorServer(app) as elsewhere:
+        moved = type(sim)(elsewhere.url, app.state.sim, app.state.counters, sim.data, app)
+        (page,) = fetch(moved, statistics_path="/api/statistieken.asp")
+        assert page.endpoint == "/api/statistieken.asp"
+        assert page.body == fetch(sim)[0].body  # the same answer as at the default path
+        with pytest.raises(ProviderRequestError, match="HTTP 404"):  # the default path is not there
+            fetch(moved)
+
+
+def test_the_statistics_path_setting_is_read_and_checked():
+    account = account_from_env(SPEC, {"BELFABRIEK_STATISTICS_PATH": "/stats/v1/"})
+    assert account.settings.statistics_path == "/stats/v1/"
+    assert account_from_env(SPEC, {}).settings.statistics_path == "/statistics/"
+    for wrong in ("statistics/", "https://api.belfabriek.nl/statistics/", "/statistics/?x=1"):
+        with pytest.raises(ConfigurationError, match="BELFABRIEK_STATISTICS_PATH"):
+            account_from_env(SPEC, {"BELFABRIEK_STATISTICS_PATH": wrong})
+
+
+@pytest.mark.parametrize("shape", [{"encoding": "ISO-8859-1", "declaration": False},
+                                   {"encoding": "ISO-8859-1"}, {"wrapper": "STATISTICS"}])
+def test_latin1_and_wrapped_answers_are_read_not_refused(sim, shape):
+    expected = fetch(sim)[0].records
+    sim.answer(**shape)
+    before = sim.requests()
+    (page,) = fetch(sim)
+    assert page.records == expected
+    assert sim.requests() == before + 1  # read at the first attempt
 
 
 def test_extension_display_can_be_switched_off(sim):

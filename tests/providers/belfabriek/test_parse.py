@@ -12,9 +12,9 @@ import pytest
 
 from pipelines.config import account_from_env
 from pipelines.errors import ConfigurationError
-from pipelines.model import CallLeg, Quarantined, RawPage
+from pipelines.model import CallLeg, ParseNote, Quarantined, RawPage
 from pipelines.providers.belfabriek import SPEC
-from pipelines.providers.belfabriek.parse import parse_pages, summarize
+from pipelines.providers.belfabriek.parse import CHUNK_BYTES, LATIN1_NOTE, parse_pages, summarize
 from pipelines.providers.belfabriek.settings import BelfabriekParseSettings
 
 FIXTURES = Path(__file__).parents[3] / "pipelines" / "providers" / "belfabriek" / "conformance"
@@ -110,10 +110,119 @@ def test_one_or_many_blocks_under_either_name(shape):
     assert all(type(leg) is CallLeg for leg in legs)
 
 
-def test_declared_latin1_encoding_is_honoured():
-    body = ('<?xml version="1.0" encoding="ISO-8859-1"?>'
-            + block(record(location="Zoeterwoude-Rijndijk \xe9"))).encode("latin-1")
-    assert attributes(parse(body)[0])["location"] == "Zoeterwoude-Rijndijk \xe9"
+# --- the element around several blocks (unpublished) ----------------------------------------------
+
+@pytest.mark.parametrize("root", ["STATISTICS", "statistics", "RESPONSE", "CALLERS"])
+def test_any_single_root_wrapping_blocks_loads_every_block(root):
+    a = record(timestamp="02-11-2026 10:00:00")
+    b = record(timestamp="02-11-2026 11:00:00", number="0612345678", location="Mobiel")
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{root}>\n' + block(a) + "\n"
+            + block(b, servicenumber="319001122334", tag="CALLERS_DATA_RECORDS")
+            + block(servicenumber="318503036000") + f"\n</{root}>\n")
+    legs = parse(body)
+    assert [(leg.service_number, leg.started_at.hour) for leg in legs] == [("+318001234567", 9),
+                                                                           ("+319001122334", 10)]
+    assert summarize(body.encode()) == (2, None)
+
+
+@pytest.mark.parametrize("body", [
+    "<STATISTICS><NO_RECORD>No Record</NO_RECORD></STATISTICS>",
+    "<NO_RECORD>No Record</NO_RECORD>",
+    "<STATISTICS>" + block() + block(servicenumber="319001122334") + "</STATISTICS>",
+])
+def test_an_explicit_no_record_in_any_wrapper_is_an_empty_result(body):
+    assert parse(body) == []
+    assert summarize(body.encode()) == (0, None)
+
+
+def test_an_error_inside_any_wrapper_is_still_an_error():
+    body = "<STATISTICS><ERROR>1</ERROR><MESSAGE>Invalid hash and/or user</MESSAGE></STATISTICS>"
+    assert summarize(body.encode()).error == ("1", "Invalid hash and/or user")
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("<STATISTICS/>", "holds no data-record block"),
+    ('<?xml version="1.0"?><STATISTICS>\n  \n</STATISTICS>', "holds no data-record block"),
+    ("<STATISTICS>" + record() + "</STATISTICS>", "it holds <RECORD>"),
+    ("<STATISTICS><NUMBERS>" + block(record()) + "</NUMBERS></STATISTICS>", "it holds <NUMBERS>"),
+    ("<STATISTICS>" + block(record()) + "<SUMMARY>1</SUMMARY></STATISTICS>", "it holds <SUMMARY>"),
+    ("<STATISTICS>" + block(record()) + "</STATISTICS><STATISTICS/>", "not the body's only element"),
+    (block(record()) + "<STATISTICS>" + block(record()) + "</STATISTICS>", "not the body's only element"),
+    ("<methodResponse><params><param><value><string>x</string></value></param></params></methodResponse>",
+     "root element <METHODRESPONSE>"),
+])
+def test_a_body_with_no_data_record_block_or_an_unexpected_shape_is_refused(body, reason):
+    items = parse(body)
+    assert [type(i) for i in items][-1:] == [Quarantined]
+    assert items[-1].record_index == -1 and reason in items[-1].reason, items[-1].reason
+    with pytest.raises(Exception, match="not CALLER_DATA_RECORDS or CALLERS_DATA_RECORDS"):
+        summarize(body.encode())
+
+
+# --- encodings ------------------------------------------------------------------------------------
+
+FRISIAN = "S\u00fadwest-Frysl\u00e2n"
+
+
+def notes(items: list) -> list[ParseNote]:
+    return [i for i in items if type(i) is ParseNote]
+
+
+@pytest.mark.parametrize("declaration", ['<?xml version="1.0" encoding="ISO-8859-1"?>',
+                                         "<?xml version='1.0' encoding='iso-8859-1' standalone='yes'?>\n",
+                                         '<?xml version="1.0" encoding="windows-1252"?>'])
+def test_a_declared_encoding_is_honoured(declaration):
+    body = (declaration + block(record(location=FRISIAN))).encode("latin-1")
+    items = parse(body)
+    assert attributes(items[0])["location"] == FRISIAN
+    assert notes(items) == []  # nothing was assumed
+
+
+@pytest.mark.parametrize("declaration", ["", '<?xml version="1.0"?>\n'])
+def test_an_undeclared_body_that_is_not_utf8_is_read_as_latin1_and_counted(declaration):
+    records = (record(location=FRISIAN, extension_name="Verkoop \u00e9\u00e9n"),
+               record(timestamp="02-11-2026 11:00:00"))
+    body = (declaration + "<STATISTICS>" + block(*records) + "</STATISTICS>").encode("latin-1")
+    items = parse(body)
+    legs = [i for i in items if type(i) is CallLeg]
+    assert len(legs) == 2
+    assert attributes(legs[0])["location"] == FRISIAN
+    assert attributes(legs[0])["extension_name"] == "Verkoop \u00e9\u00e9n"
+    assert notes(items) == [ParseNote(LATIN1_NOTE, 1, "no declared encoding and not valid UTF-8:"
+                                                      " read as ISO-8859-1")]
+    assert summarize(body) == (2, None)  # the client counts it too
+
+
+def test_the_note_counts_each_latin1_page_once_and_no_other():
+    latin1 = block(record(location=FRISIAN)).encode("latin-1")
+    utf8 = block(record(location=FRISIAN, timestamp="02-11-2026 12:00:00")).encode()
+    items = parse(latin1, utf8, latin1.replace(b"10:15", b"10:16"))
+    assert [type(i).__name__ for i in items] == ["CallLeg", "ParseNote", "CallLeg", "CallLeg", "ParseNote"]
+    assert {attributes(i)["location"] for i in items if type(i) is CallLeg} == {FRISIAN}
+
+
+def test_an_undeclared_utf8_body_stays_utf8_even_across_chunks():
+    # the two bytes of the first letter after S straddle a chunk boundary of the validity check
+    body = block(record(location=FRISIAN)).encode()
+    where = body.index("\u00fa".encode())
+    body = body[:where - 30] + b" " * (CHUNK_BYTES - 1 - where) + body[where - 30:]
+    assert body[CHUNK_BYTES - 1:CHUNK_BYTES + 1] == "\u00fa".encode()
+    items = parse(body)
+    assert attributes(items[0])["location"] == FRISIAN and notes(items) == []
+
+
+@pytest.mark.parametrize("head", ['<?xml version="1.0" encoding="UTF-8"?>', "\ufeff"])
+def test_a_body_declaring_utf8_that_is_not_is_refused_whole(head):
+    body = head.encode() + block(record(location=FRISIAN)).encode("latin-1")
+    (item,) = parse(body)
+    assert type(item) is Quarantined and item.record_index == -1
+    assert "declares UTF-8, and its bytes are not that" in item.reason
+
+
+def test_a_latin1_page_refused_before_any_record_is_not_counted_as_decoded():
+    html = "<html><body>Onderhoud tot 14:00, excuses voor het ongemak \u00e9</body></html>".encode("latin-1")
+    (item,) = parse(html)
+    assert type(item) is Quarantined and "root element <HTML>" in item.reason
 
 
 def test_optional_fields_may_be_missing_or_empty():
@@ -400,6 +509,16 @@ def test_cli_parse_writes_json_lines():
     assert [line["started_at"] for line in lines] == ["2011-10-22T12:00:20+00:00",
                                                       "2011-10-22T17:42:05+00:00"]
     assert lines[0]["attributes"]["location"] == "Amsterdam"
+
+
+def test_cli_parse_reports_a_latin1_body_as_a_note(tmp_path):
+    latin1 = tmp_path / "latin1.xml"
+    latin1.write_bytes(block(record(location=FRISIAN)).encode("latin-1"))
+    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "parse", "--provider", "belfabriek",
+                             str(latin1)], capture_output=True, text=True, check=True)
+    assert orjson.loads(result.stdout)["attributes"]["location"] == FRISIAN
+    assert result.stderr == ("belfabriek: note: 1 pages decoded as latin1 (no declared encoding and not"
+                             " valid UTF-8: read as ISO-8859-1)\n")
 
 
 def test_cli_parse_names_provider_and_field_on_bad_input(tmp_path):

@@ -8,8 +8,19 @@ import httpx
 import pytest
 
 from pipelines.errors import ParseError
+from pipelines.providers.belfabriek import SIM_CUSTOMER_HASH, SIM_CUSTOMER_ID, SPEC
 from pipelines.providers.belfabriek.parse import local_time, summarize, to_utc
-from pipelines.providers.belfabriek.simulator import SERVICE_NUMBERS, day_calls, dst_change
+from pipelines.providers.belfabriek.simulator import (
+    FRISIAN_PLACES,
+    PLACES,
+    SERVICE_NUMBERS,
+    AnswerShape,
+    BelfabriekData,
+    day_calls,
+    dst_change,
+    render,
+)
+from pipelines.simulation import SimulatorServer
 from tests.providers.belfabriek.conftest import ACCOUNT, CUSTOMER, HASH
 
 DAY = date(2026, 11, 2)
@@ -104,3 +115,45 @@ def test_dst_transitions_are_in_the_data(sim):
     spring_start = int(datetime(2026, 3, 29, tzinfo=UTC).timestamp())
     body = get(sim, start_timestamp=spring_start, end_timestamp=spring_start + 86_400).content
     assert gap[0].local_text.encode() in body
+
+
+def test_answers_can_be_latin1_with_or_without_a_declaration_and_wrapped_in_any_root(sim):
+    utf8 = get(sim).content
+    assert utf8.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<CALLERS_DATA_RECORDS>\n')
+    answer = httpx.post(sim.url + "/_sim/answer", json={"encoding": "ISO-8859-1", "declaration": False,
+                                                        "wrapper": "STATISTICS"})
+    assert answer.status_code == 200
+    bare = get(sim)
+    assert bare.headers["content-type"] == "text/xml"
+    assert bare.content.startswith(b"<STATISTICS>\n<CALLER_DATA_RECORDS ")
+    assert bare.content.replace(b"STATISTICS>", b"CALLERS_DATA_RECORDS>") == utf8.split(b"\n", 1)[1]
+    httpx.post(sim.url + "/_sim/answer", json={"encoding": "ISO-8859-1"})
+    assert get(sim).content.startswith(b'<?xml version="1.0" encoding="ISO-8859-1"?>\n<CALLERS_DATA_RECORDS>')
+    assert httpx.post(sim.url + "/_sim/answer", json={"encoding": "klingon"}).status_code == 400
+    assert httpx.post(sim.url + "/_sim/answer", json={"colour": "blue"}).status_code == 400
+    httpx.post(sim.url + "/_sim/answer", json={})
+    assert get(sim).content == utf8
+
+
+def test_place_names_with_accents_are_written_in_the_answer_encoding():
+    data = BelfabriekData(places=PLACES + FRISIAN_PLACES)
+    frisian = [c for c in day_calls(data, ACCOUNT, DAY) if c.location == "S\u00fadwest-Frysl\u00e2n"]
+    assert frisian
+    window = datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC)
+    for encoding in ("UTF-8", "ISO-8859-1"):
+        body = render([("318001234567", frisian)], *window, True, AnswerShape(encoding, declaration=False))
+        assert "<LOCATION>S\u00fadwest-Frysl\u00e2n</LOCATION>".encode(encoding) in body
+
+
+def test_cdr_etl_simulate_can_serve_the_statistics_at_another_path(monkeypatch):
+    monkeypatch.setenv("BELFABRIEK_SIM_STATISTICS_PATH", "/api/statistieken.asp")
+    simulated = SPEC.simulator(None, accounts=2)
+    assert simulated.environment["BELFABRIEK_STATISTICS_PATH"] == "/api/statistieken.asp"
+    assert all(a.options == {"statistics_path": "/api/statistieken.asp"} for a in simulated.accounts)
+    with SimulatorServer(simulated.app) as server:
+        query = {"customer_hash": SIM_CUSTOMER_HASH, "customer_id": SIM_CUSTOMER_ID,
+                 "start_timestamp": START, "end_timestamp": START + 86_400}
+        assert summarize(httpx.get(server.url + "/api/statistieken.asp", params=query).content).records > 200
+        assert httpx.get(server.url + "/statistics/", params=query).status_code == 404
+    monkeypatch.delenv("BELFABRIEK_SIM_STATISTICS_PATH")
+    assert "BELFABRIEK_STATISTICS_PATH" not in SPEC.simulator(None).environment
