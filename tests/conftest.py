@@ -30,6 +30,13 @@ def warehouse_url() -> str:
     return url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _warehouse_before_anything_else(warehouse_url) -> None:
+    """The test database exists, and CDR_WAREHOUSE_URL names it, before any module's fixtures
+    run: a fixture that saves and restores the environment (simulators) must never restore one
+    without it, or later Dagster runs would fall back to the demo's database."""
+
+
 @pytest.fixture
 def clean_warehouse(warehouse_url) -> str:
     truncate_warehouse(warehouse_url)
