@@ -199,7 +199,7 @@ def decode_body(body: bytes) -> tuple[str, list]:
     return "csv", _csv_records(body)
 
 
-def _json_fields(record) -> tuple[object, dict]:
+def json_fields(record) -> tuple[object, dict]:
     if not isinstance(record, dict):
         raise ParseError(PROVIDER, None, f"record is a JSON {type(record).__name__}, expected an object")
     data = record.get("data")
@@ -221,7 +221,7 @@ def _split_moment(fields: list[str], i: int) -> tuple[str, int] | None:
     return None
 
 
-def _csv_fields(line: str) -> tuple[object, dict]:
+def csv_fields(line: str) -> tuple[object, dict]:
     rows = list(csv.reader(io.StringIO(line)))
     if len(rows) != 1:
         raise ParseError(PROVIDER, None, f"record spans {len(rows)} CSV rows")
@@ -283,7 +283,7 @@ def _key(*parts) -> str:
 def parse_record(kind: str, raw, ctx: _Context, profile: str | None, window, raw_response_id: int | None,
                  ordinals: dict[str, int]) -> CallLeg | BillingItem | None:
     """One record as a CallLeg or BillingItem; None when it starts outside the page's window."""
-    type_value, data = _json_fields(raw) if kind == "json" else _csv_fields(raw)
+    type_value, data = json_fields(raw) if kind == "json" else csv_fields(raw)
     started = _moment(data.get("call_start"), "call_start", ctx.tz, required=True)
     if window is not None and not (window[0] <= started < window[1]):
         return None
