@@ -15,7 +15,7 @@ from pipelines.providers.telecomx.settings import COUNTER_FIELDS, IDENTITY_FIELD
 
 
 def _share(n: int, total: int) -> str:
-    return "all" if n == total else f"{n} of"
+    return f"all {total}" if n == total else f"{n} of {total}"
 
 
 def _key_forms(keys: set[str]) -> str:
@@ -74,9 +74,8 @@ def observe_readings(page: FetchedPage) -> Iterable[tuple[str, str]]:
         add_up = sum(sum(_number(v.get(name)) for name in parts) == _number(v.get("inboundCalls"))
                      for v in inbound)
         total = len(inbound)
-        yield "inbound counters", (f"inboundAnswered 0 in {_share(zero, total)} {total} intervals with"
-                                   " inbound calls; answered + unanswered + busy = inboundCalls in"
-                                   f" {_share(add_up, total)} {total}")
+        yield "inbound counters", (f"inboundAnswered 0 in {_share(zero, total)} intervals with inbound calls;"
+                                   f" answered + unanswered + busy = inboundCalls in {_share(add_up, total)}")
 
 
 def _number(value) -> int:
