@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -384,6 +385,39 @@ def test_probe_reports_unreachable_for_a_closed_port(tmp_path, simulated):
     assert len(results) == sum(len(listed) for listed in served.values())
 
 
+def probe_readings(stdout: str) -> dict[tuple[str, str], dict[str, str]]:
+    """The "readings:" table as {(provider, account): {reading: observed}}."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("readings:")) + 2
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        provider, account, reading, observed = re.split(r"\s{2,}", line.strip(), maxsplit=3)
+        out.setdefault((provider, account), {})[reading] = observed
+    return out
+
+
+def test_probe_reports_what_an_answer_shows_of_mixvoip_and_telecomx_readings(tmp_path, simulated):
+    text, environment, served = simulated
+    done = probe(tmp_path, text, environment)
+    assert done.returncode == 0, done.stdout + done.stderr
+    seen = probe_readings(done.stdout)
+    for account in served.get("mixvoip", ()):
+        observed = seen[("mixvoip", account.name)]
+        assert observed["format segment accepted"] == "json: HTTP 200, application/json"
+        assert observed["answer shape"].startswith("JSON array of ")
+        assert "call_start" in observed["record fields present"]
+        assert observed["time stamp form (call_start)"].endswith("no offset: read in MIXVOIP_TIMEZONE")
+        assert "CALLIN" in observed["record types"] and "invoice" in observed
+    for account in served.get("telecomx", ()):
+        observed = seen[("telecomx", account.name)]
+        assert observed["interval keys (HOUR)"] == "24 distinct, bare numbers 0-23"
+        assert observed["counters present"] == "all 10 in every interval"
+        assert observed["inbound counters"].startswith("inboundAnswered 0 in all ")
+        assert "busiest hour key" in observed
+
+
 def test_probe_reports_what_a_belfabriek_answer_shows_of_its_open_readings(tmp_path, simulated):
     text, environment, served = simulated
     account = served["belfabriek"][0]
@@ -391,10 +425,7 @@ def test_probe_reports_what_a_belfabriek_answer_shows_of_its_open_readings(tmp_p
     def observed() -> dict[str, str]:
         done = probe(tmp_path, text, environment)
         assert done.returncode == 0, done.stdout + done.stderr
-        lines = done.stdout.split("\nreadings:", 1)[1].splitlines()[2:]
-        cells = [[cell.strip() for cell in line.split("  ") if cell.strip()]
-                 for line in lines if line.strip()]
-        return {row[2]: row[3] for row in cells if row[:2] == ["belfabriek", account.name]}
+        return probe_readings(done.stdout)[("belfabriek", account.name)]
 
     default = observed()
     assert default["statistics path"] == "/statistics/ answered HTTP 200"

@@ -24,7 +24,7 @@ AFTER_INVOICE = datetime(2026, 11, 10, tzinfo=UTC)
 @pytest.fixture
 def sim(clean_warehouse, monkeypatch):
     for name in ("MIXVOIP_USERNAME", "MIXVOIP_PASSWORD", "MIXVOIP_ACCOUNT", "MIXVOIP_PROFILE_IDS",
-                 "MIXVOIP_BASE_URL", "MIXVOIP_FORMAT", "CDR_PROVIDERS"):
+                 "MIXVOIP_BASE_URL", "MIXVOIP_FORMAT", "MIXVOIP_FORMAT_CASE", "CDR_PROVIDERS"):
         monkeypatch.delenv(name, raising=False)  # so that monkeypatch puts back what was there
     monkeypatch.setenv("CDR_HTTP_BACKOFF_BASE_S", "0.01")
     monkeypatch.setenv("CDR_HTTP_BACKOFF_MAX_S", "0.05")
@@ -165,3 +165,27 @@ def test_refused_password_fails_clearly_and_loads_nothing(sim, warehouse_url, mo
     assert not any(secret in m for m in messages)
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.raw_response") == 0
     assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg") == 0
+
+
+@pytest.mark.parametrize("served", ["lower", "upper"])
+def test_format_case_setting_meets_a_server_that_takes_one_case(sim, warehouse_url, monkeypatch, served):
+    """The docs' revisions disagree on `json` vs `JSON`: against a server that takes only `served`,
+    MIXVOIP_FORMAT_CASE set to it loads the day, the other case fails the run and loads nothing."""
+    set_clock(sim, BEFORE_INVOICE)
+    httpx.post(sim + "/_sim/mixvoip", json={"format_case": served}).raise_for_status()
+    other = "upper" if served == "lower" else "lower"
+    monkeypatch.setenv("MIXVOIP_FORMAT_CASE", other)
+    result = run_range(["mixvoip"], DAY.isoformat(), DAY.isoformat())
+    assert not result.success
+    messages = failure_messages(result)
+    assert any("mixvoip" in m and "Unknown format" in m for m in messages), messages
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg") == 0
+    monkeypatch.setenv("MIXVOIP_FORMAT_CASE", served)
+    run(DAY)
+    calls, billing = expected(DAY, 1)
+    assert dict(rows(warehouse_url, "SELECT call_type, count(*) FROM cdr.fact_call_leg GROUP BY 1")) == calls
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_billing_item") == sum(billing.values())
+    segment = "json" if served == "lower" else "JSON"
+    assert httpx.get(sim + "/_sim/mixvoip").json()["format_segments"][segment] == len(SIM_PROFILES)
+    assert rows(warehouse_url, "SELECT DISTINCT endpoint ~ %s FROM cdr.raw_response", (f"/{segment}$",)) \
+        == [(True,)]

@@ -35,7 +35,10 @@ IDS = [f"{provider}: {name}" for provider, name, _, _ in CASES]
 
 
 @pytest.fixture(scope="module")
-def drivers():
+def drivers(warehouse_url):
+    # warehouse_url first: simulators() restores the environment it found on exit, and would
+    # otherwise drop the CDR_WAREHOUSE_URL that warehouse_url sets, sending later modules' runs
+    # to the demo database
     with simulators(list(SPECS)) as running:
         yield running
 

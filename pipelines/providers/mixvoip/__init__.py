@@ -8,6 +8,7 @@ from pipelines.providers.mixvoip.billing import BillingItem
 from pipelines.providers.mixvoip.client import open_client
 from pipelines.providers.mixvoip.conformance import CONFORMANCE
 from pipelines.providers.mixvoip.parse import parse_pages
+from pipelines.providers.mixvoip.readings import observe_readings
 from pipelines.providers.mixvoip.settings import PROVIDER, MixvoipSettings
 from pipelines.providers.mixvoip.simulator import MixvoipData, build_simulator
 from pipelines.providers.spec import (
@@ -80,4 +81,5 @@ SPEC = ProviderSpec(
     conformance=CONFORMANCE,
     customer_setting="profile_ids",
     default_time_zone="Europe/Luxembourg",
+    observe_readings=observe_readings,
 )

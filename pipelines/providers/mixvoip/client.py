@@ -15,12 +15,16 @@ Readings chosen where the docs are silent (NOTES.md section 2):
   same key and is merged once. START < END is checked before every request.
 - One request per profile per chunk, each its own raw page: page numbers run 1, 2, … in profile
   then chunk order, so a re-fetch of the window gives each page the same number.
-- JSON by default; `fmt="csv"` asks for CSV. `legacy_urls=True` speaks the old DokuWiki form
-  (`/CSV` upper-case; JSON without a format segment).
+- JSON by default; `fmt="csv"` asks for CSV. The segment's case is `format_case` [Q]: the current
+  docs write `csv`/`json` (the default, `lower`), the old DokuWiki page `CSV` (`upper`).
+  `legacy_urls=True` leaves out the segment for JSON, the old page's default format; the old
+  page's form is therefore `legacy_urls=True, format_case="upper"`.
 - Errors: HTTP 401/403 and an error envelope `{"return": {"code": 401|403, …}}` (shape of the
   sibling /invoices API [I]; the getcalls error body is undocumented) are auth errors, never
-  retried; 400/422 request errors; 429/5xx retried. A 200 body that is neither a JSON array nor
-  CSV rows (HTML, truncated JSON) is retried as a bad response.
+  retried; 400/422 request errors; 429/5xx retried. A 200 body that is not the parser's idea of
+  a getcalls answer (parse.json_records: HTML, truncated JSON, `{}`, that envelope with code 200,
+  i.e. a getBillingData answer, any other object) is retried as a bad response and then fails
+  the window: it is never taken for a day without records.
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ import httpx
 import orjson
 
 from pipelines.errors import (
+    ParseError,
     ProviderAuthError,
     ProviderRequestError,
     ProviderResponseError,
@@ -49,12 +54,14 @@ from pipelines.providers.base import (
     call_with_retries,
     raise_for_status,
 )
-from pipelines.providers.mixvoip.parse import loads_lenient
+from pipelines.providers.mixvoip.parse import json_records, loads_lenient
 from pipelines.providers.mixvoip.settings import (
     DATE_FORMAT,
     DEFAULT_CHUNK_DAYS,
     DEFAULT_FORMAT,
+    DEFAULT_FORMAT_CASE,
     DEFAULT_TIMEZONE,
+    FORMAT_CASES,
     FORMATS,
     GETCALLS_PATH,
     MAX_CHUNK_DAYS,
@@ -103,7 +110,8 @@ class MixvoipClient(HttpProviderClient):
     provider = PROVIDER
 
     def __init__(self, username: str, password: str, *, account: str, profiles: str | list[str],
-                 base_url: str, fmt: str = DEFAULT_FORMAT, legacy_urls: bool = False,
+                 base_url: str, fmt: str = DEFAULT_FORMAT, format_case: str = DEFAULT_FORMAT_CASE,
+                 legacy_urls: bool = False,
                  chunk_days: int = DEFAULT_CHUNK_DAYS, tz: tzinfo | None = None, timeout_s: float = 30.0,
                  retry: RetryPolicy | None = None, transport=None):
         if not username or not password:
@@ -115,12 +123,16 @@ class MixvoipClient(HttpProviderClient):
         fmt = fmt.strip().lower()
         if fmt not in FORMATS:
             raise ProviderRequestError(PROVIDER, f"format must be one of {FORMATS}, got {fmt!r}")
+        if format_case not in FORMAT_CASES:
+            raise ProviderRequestError(PROVIDER,
+                                       f"format_case must be one of {FORMAT_CASES}, got {format_case!r}")
         if not 1 <= chunk_days <= MAX_CHUNK_DAYS:
             raise ProviderRequestError(PROVIDER, f"chunk_days must be 1..{MAX_CHUNK_DAYS}, got {chunk_days}")
         self.account = account
         self.profiles = parse_profiles(profiles)
         self.format = fmt
-        self._segment = ("CSV" if fmt == "csv" else "") if legacy_urls else fmt
+        segment = fmt.upper() if format_case == "upper" else fmt
+        self._segment = "" if legacy_urls and fmt == "json" else segment
         self._chunk_days = chunk_days
         self._tz = tz or ZoneInfo(DEFAULT_TIMEZONE)
         self._secrets = (username, password, quote(username, safe=""), quote(password, safe=""))
@@ -152,11 +164,13 @@ class MixvoipClient(HttpProviderClient):
             except orjson.JSONDecodeError:
                 document = None
         envelope = document.get("return") if isinstance(document, dict) else None
-        if isinstance(envelope, dict) or response.status_code >= 400:
-            code = envelope.get("code") if isinstance(envelope, dict) else None
+        code = envelope.get("code") if isinstance(envelope, dict) else None
+        # PHP may send the code as a number or as digits in a string
+        number = int(code) if isinstance(code, int | str) and str(code).isdigit() else None
+        if (number is not None and number >= 400) or response.status_code >= 400:
             message = str(envelope.get("message") or "") if isinstance(envelope, dict) else ""
             detail = self._scrub(f"profile {profile}: {message or 'request failed'}")
-            status = code if isinstance(code, int) and code >= 400 else response.status_code
+            status = number if number is not None and number >= 400 else response.status_code
             if status in (401, 403):
                 raise ProviderAuthError(PROVIDER, f"credentials or profile link refused: {detail}",
                                         window=window, status=response.status_code,
@@ -168,16 +182,15 @@ class MixvoipClient(HttpProviderClient):
                 raise_for_status(PROVIDER, window, response, detail)
                 raise ProviderRequestError(PROVIDER, f"error envelope: {detail}", window=window,
                                            status=response.status_code, code=str(code))
-            if isinstance(document, dict) and code == 200:
-                raise ProviderResponseError(PROVIDER, f"profile {profile}: envelope without records",
-                                            window=window)
-        if isinstance(document, list):
-            return len(document)
-        if isinstance(document, dict) and all(k.isdigit() for k in document):
-            return len(document)  # PHP's encoding of an array with gaps in its index
         if head in (b"[", b"{"):
-            raise ProviderResponseError(PROVIDER, f"profile {profile}: body is not a JSON array (truncated?)",
-                                        window=window, status=response.status_code)
+            if document is None:
+                raise ProviderResponseError(PROVIDER, f"profile {profile}: body is not JSON (truncated?)",
+                                            window=window, status=response.status_code)
+            try:
+                return len(json_records(document))  # the parser's reading: what it refuses, we refuse
+            except ParseError as exc:
+                raise ProviderResponseError(PROVIDER, self._scrub(f"profile {profile}: {exc.reason}"),
+                                            window=window, status=response.status_code) from None
         lines = [line for line in body.splitlines() if line.strip()]
         if lines and not _CSV_ROW.match(lines[0].lstrip(b"\xef\xbb\xbf")):
             raise ProviderResponseError(PROVIDER, f"profile {profile}: body is neither JSON nor CSV rows"
@@ -218,6 +231,7 @@ def open_client(settings: MixvoipSettings, credentials: Mapping[str, str],
     """A client for one account; `pacing` is not used: MIXvoip requests are not paced."""
     return MixvoipClient(credentials["username"], credentials["password"], account=settings.account,
                          profiles=list(settings.profile_ids), base_url=settings.base_url, fmt=settings.format,
+                         format_case=settings.format_case,
                          legacy_urls=settings.legacy_urls, chunk_days=settings.chunk_days,
                          tz=settings.parse_settings().tz, timeout_s=settings.http.timeout_s,
                          retry=settings.http.retry_policy())

@@ -36,6 +36,19 @@ def with_text(body: bytes, index: int, text: str) -> bytes:
     return orjson.dumps(records)
 
 
+# /invoices/getBillingData's documented answer (NOTES.md section 2): the envelope with code 200 and
+# its invoiced items, or none for a month without any. Served on getcalls, neither is zero calls.
+_BILLING_ITEM = {"id": "812345", "pid": "100201", "tag": "", "date": "2021-06-29 08:24:31", "type": "CALLOUT",
+                 "product": "Luxembourg mobile", "description": "Luxembourg mobile", "src": "+35220333320",
+                 "dst": "35262123456", "amountbuy": "0.0700"}
+FOREIGN_ANSWERS = (
+    ("/invoices/getBillingData answer",
+     orjson.dumps({"return": {"code": 200, "message": "OK", "data": [_BILLING_ITEM]}}).decode(),
+     "application/json"),
+    ("/invoices/getBillingData answer for a month without items",
+     '{"return":{"code":200,"message":"OK","data":[]}}', "application/json"),
+)
+
 _DOC_REQUEST = {"profile_id": "100201", "start_date": "2021-06-29", "end_date": "2021-06-30",
                 "format": "json"}
 
@@ -49,4 +62,5 @@ CONFORMANCE = Conformance(
     break_record=break_record,
     with_text=with_text,
     logins=(Login("password", wrong={"password": "sim-mixvoip-wrong-0c77"}),),
+    foreign_answers=FOREIGN_ANSWERS,
 )

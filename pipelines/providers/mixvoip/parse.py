@@ -6,7 +6,8 @@ Readings chosen where the docs are silent (NOTES.md section 2; [Q]/[I] items the
 - A raw line break inside a JSON string (the doc example's call_start) is read as a space.
 - Format is sniffed from the body: `[`/`{` is JSON, anything else CSV (no header row). A JSON
   object with digit keys is read as PHP's encoding of an array with gaps; an object with
-  `return.code` is the error envelope of the sibling API and quarantines the whole body.
+  `return.code` is the error envelope of the sibling API (with code 200: that API's answer) and
+  quarantines the whole body, as does any other object, `{}` included (json_records).
 - `call_start`/`call_end` are local time in MIXVOIP_TIMEZONE (default Europe/Luxembourg) and
   stored as UTC; the separator between date and time may be a space, `T`, a comma or a line
   break. A time in the repeated DST hour is read as its first occurrence. A value with an
@@ -129,23 +130,43 @@ def loads_lenient(body: bytes):
         return orjson.loads(body.translate(_RAW_BREAKS))
 
 
-def _json_records(body: bytes) -> list:
-    try:
-        document = loads_lenient(body)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError(PROVIDER, None, f"body is not JSON ({exc})") from None
+def json_records(document) -> list:
+    """The records of a decoded getcalls JSON answer; ParseError for a document that is not one.
+
+    Only an array (or PHP's digit-keyed object for an array with gaps) carries records. Every
+    other object is refused, never read as a quiet day: `{}` (a day without records is `[]`, PHP's
+    encoding of an empty array), the `{"return": …}` envelope (an error, or with code 200 the
+    answer of /invoices/getBillingData, i.e. the wrong endpoint), any other object."""
     if isinstance(document, list):
         return document
     if isinstance(document, dict):
         envelope = document.get("return")
         if isinstance(envelope, dict):
+            code = envelope.get("code")
+            if str(code) == "200":
+                raise ParseError(PROVIDER, "return", "an /invoices/getBillingData answer (envelope with code"
+                                 " 200), not a getcalls answer: is the base URL or path rewritten?")
             raise ParseError(PROVIDER, "return",
-                             record_text(f"error envelope: code {envelope.get('code')!r:.20}"
+                             record_text(f"error envelope: code {code!r:.20}"
                                          f" {str(envelope.get('message') or '')[:200]}"))
+        if not document:
+            raise ParseError(PROVIDER, None, "body is an empty JSON object, not a getcalls answer"
+                                             " (a day without records is [])")
         if all(isinstance(k, str) and k.isdigit() for k in document):
             return [document[k] for k in sorted(document, key=int)]
+        keys = ", ".join(sorted(map(str, document))[:5])
+        raise ParseError(PROVIDER, None, record_text(f"body is a JSON object (keys {keys:.100}), expected an"
+                                                     " array of records"))
     raise ParseError(PROVIDER, None,
                      f"body is a JSON {type(document).__name__}, expected an array of records")
+
+
+def _json_records(body: bytes) -> list:
+    try:
+        document = loads_lenient(body)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(PROVIDER, None, f"body is not JSON ({exc})") from None
+    return json_records(document)
 
 
 def _csv_records(body: bytes) -> list[str]:
@@ -178,7 +199,7 @@ def decode_body(body: bytes) -> tuple[str, list]:
     return "csv", _csv_records(body)
 
 
-def _json_fields(record) -> tuple[object, dict]:
+def json_fields(record) -> tuple[object, dict]:
     if not isinstance(record, dict):
         raise ParseError(PROVIDER, None, f"record is a JSON {type(record).__name__}, expected an object")
     data = record.get("data")
@@ -200,7 +221,7 @@ def _split_moment(fields: list[str], i: int) -> tuple[str, int] | None:
     return None
 
 
-def _csv_fields(line: str) -> tuple[object, dict]:
+def csv_fields(line: str) -> tuple[object, dict]:
     rows = list(csv.reader(io.StringIO(line)))
     if len(rows) != 1:
         raise ParseError(PROVIDER, None, f"record spans {len(rows)} CSV rows")
@@ -262,7 +283,7 @@ def _key(*parts) -> str:
 def parse_record(kind: str, raw, ctx: _Context, profile: str | None, window, raw_response_id: int | None,
                  ordinals: dict[str, int]) -> CallLeg | BillingItem | None:
     """One record as a CallLeg or BillingItem; None when it starts outside the page's window."""
-    type_value, data = _json_fields(raw) if kind == "json" else _csv_fields(raw)
+    type_value, data = json_fields(raw) if kind == "json" else csv_fields(raw)
     started = _moment(data.get("call_start"), "call_start", ctx.tz, required=True)
     if window is not None and not (window[0] <= started < window[1]):
         return None

@@ -17,6 +17,11 @@ BASE_URL = ""
 
 FORMATS = ("json", "csv")
 DEFAULT_FORMAT = "json"
+# The case of the FORMAT segment [Q]: the current getcalls page lists `csv` and `json`, the older
+# DokuWiki page `CSV`. Lower case is the default because the current page is the later revision
+# and the only one whose URL template (with the credentials in the query) matches what we send.
+FORMAT_CASES = ("lower", "upper")
+DEFAULT_FORMAT_CASE = "lower"
 # The API refuses intervals over 3 months; 31 days stays well under it whatever "3 months" means.
 DEFAULT_CHUNK_DAYS = 31
 MAX_CHUNK_DAYS = 85
@@ -83,7 +88,8 @@ class MixvoipSettings(ProviderSettings):
     base_url: str = BASE_URL
     profile_ids: tuple[str, ...] = ()
     format: str = DEFAULT_FORMAT  # json | csv
-    legacy_urls: bool = False
+    format_case: str = DEFAULT_FORMAT_CASE  # lower (`/json`, `/csv`) | upper (`/JSON`, `/CSV`)
+    legacy_urls: bool = False  # the old form: JSON without a format segment
     chunk_days: int = DEFAULT_CHUNK_DAYS
     timezone: str = DEFAULT_TIMEZONE  # of call_start/call_end and of the dates in the URL
     price_meaning: str = DEFAULT_PRICE_MEANING
@@ -91,8 +97,10 @@ class MixvoipSettings(ProviderSettings):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "format", self.format.strip().lower())
+        object.__setattr__(self, "format_case", self.format_case.strip().lower())
         object.__setattr__(self, "price_meaning", self.price_meaning.strip().lower())
         one_of("format", self.format, FORMATS)
+        one_of("format_case", self.format_case, FORMAT_CASES)
         if not 1 <= self.chunk_days <= MAX_CHUNK_DAYS:
             raise SettingValueError("chunk_days", self.chunk_days, f"expected 1..{MAX_CHUNK_DAYS}")
         self.parse_settings()

@@ -1,9 +1,13 @@
 """A MIXvoip getcalls API on loopback, in the documented shapes with their quirks.
 
 URL: `/cdrs/getcalls/$PROFILE_ID/$START_DATE[/$END_DATE][/$FORMAT]?username=…&password=…`, the
-format `json`, `csv` or the old docs' `CSV` (case-insensitive), also directly after START_DATE
-(END_DATE then defaults to today on the simulator's clock). Dates `YYYY-MM-DD`; END_DATE is
-inclusive unless `MixvoipData.end_inclusive` is false.
+format `json`, `csv` or the old docs' `CSV`, also directly after START_DATE (END_DATE then
+defaults to today on the simulator's clock). Dates `YYYY-MM-DD`; END_DATE is inclusive unless
+`MixvoipData.end_inclusive` is false. The docs' revisions disagree on the format segment's case
+(`csv`/`json` now, `CSV` before), so by default both are accepted; `format_case` "lower" or
+"upper" (constructor, or POST /_sim/mixvoip {"format_case": …}) makes it answer the other case
+as an unknown format, as a server comparing the segment exactly would. GET /_sim/mixvoip counts
+the format segments requested, as sent.
 
 Refusals, each as the envelope `{"return": {"code": …, "message": …}}` (the getcalls error body
 is undocumented; this is the sibling /invoices API's shape) with HTTP `error_status` (default
@@ -30,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -37,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pipelines.simulation import SimState, build_app
@@ -194,10 +199,24 @@ def _csv_row(kind: str, start: datetime, fields: dict, invoice: str, comma: bool
     return ",".join(columns)
 
 
+FORMAT_CASES = ("any", "lower", "upper")
+
+
+def _format_known(segment: str, format_case: str) -> bool:
+    if segment.lower() not in ("csv", "json"):
+        return False
+    return format_case == "any" or segment == (segment.lower() if format_case == "lower" else segment.upper())
+
+
 def build_simulator(accounts: dict[str, tuple[str, list[str]]], data: MixvoipData = MixvoipData(),
-                    state: SimState | None = None):
-    """A Starlette app; `accounts` maps each username to (password, the profile ids linked to it)."""
+                    state: SimState | None = None, format_case: str = "any"):
+    """A Starlette app; `accounts` maps each username to (password, the profile ids linked to it).
+    `format_case`: which case of the format segment it accepts, "any" (the default), "lower", "upper"."""
     state = state or SimState()
+    if format_case not in FORMAT_CASES:
+        raise ValueError(f"format_case must be one of {FORMAT_CASES}")
+    controls = {"format_case": format_case}
+    segments: Counter[str] = Counter()  # format segments as requested ("" when none was sent)
 
     def envelope(code: int, message: str, status: int | None = None) -> Response:
         body = orjson.dumps({"return": {"code": code, "message": message}})
@@ -212,10 +231,12 @@ def build_simulator(accounts: dict[str, tuple[str, list[str]]], data: MixvoipDat
         profile = params["profile"]
         if profile not in account[1]:
             return envelope(403, f"Profile {profile} is not linked to this account")
-        end_text, fmt = params.get("end"), params.get("fmt", "json")
-        if end_text is not None and end_text.lower() in ("csv", "json") and "fmt" not in params:
+        end_text, fmt = params.get("end"), params.get("fmt")
+        if end_text is not None and fmt is None and end_text.lower() in ("csv", "json"):
             end_text, fmt = None, end_text
-        if fmt.lower() not in ("csv", "json"):
+        segments[fmt or ""] += 1
+        fmt = fmt or "json"  # no segment: JSON, as both revisions of the docs say
+        if not _format_known(fmt, controls["format_case"]):
             return envelope(400, f"Unknown format {fmt}")
         now_local = state.now().astimezone(LOCAL)
         try:
@@ -250,8 +271,18 @@ def build_simulator(accounts: dict[str, tuple[str, list[str]]], data: MixvoipDat
         response.headers["Retry-After"] = "1"
         return response
 
+    async def control(request: Request) -> Response:
+        if request.method == "POST":
+            wanted = (await request.json()).get("format_case", controls["format_case"])
+            if wanted not in FORMAT_CASES:
+                return JSONResponse({"error": f"format_case must be one of {FORMAT_CASES}"}, status_code=400)
+            controls["format_case"] = wanted
+            segments.clear()
+        return JSONResponse({"format_case": controls["format_case"], "format_segments": dict(segments)})
+
     routes = [Route(path, getcalls, methods=["GET"]) for path in (
         "/cdrs/getcalls/{profile}/{start}", "/cdrs/getcalls/{profile}/{start}/{end}",
         "/cdrs/getcalls/{profile}/{start}/{end}/{fmt}")]
+    routes.append(Route("/_sim/mixvoip", control, methods=["GET", "POST"]))
     app = build_app(routes, state, rate_limited)
     return app

@@ -19,6 +19,7 @@ from pipelines.providers.spec import (
 from pipelines.providers.telecomx.client import open_client
 from pipelines.providers.telecomx.conformance import CONFORMANCE, SIM_PASSWORD, SIM_USERNAME
 from pipelines.providers.telecomx.parse import PbxStatsRow, parse_pages
+from pipelines.providers.telecomx.readings import observe_readings
 from pipelines.providers.telecomx.settings import PROVIDER, TelecomXSettings
 from pipelines.providers.telecomx.simulator import TelecomXData, build_simulator
 
@@ -81,4 +82,5 @@ SPEC = ProviderSpec(
     conformance=CONFORMANCE,
     customer_setting="customers",
     default_time_zone="Europe/Copenhagen",
+    observe_readings=observe_readings,
 )

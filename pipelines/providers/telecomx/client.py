@@ -14,7 +14,10 @@ Errors: 401 `invalid_token` (token bound to another IP), 403 `blacklisted` and 4
 `access_denied` are fatal ProviderAuthErrors saying what to do; 422 `from`, `format`,
 `groupingInterval` are ProviderRequestErrors carrying the field as `code`; 5xx and transport
 errors are retried by `call_with_retries`. The error body's shape is undocumented [Q]: the code is
-read from `error`, `code` or `message` of a JSON object, or from a plain-text body.
+read from `error`, `code` or `message` of a JSON object, or from a plain-text body. A success
+whose body is not a cdrstats answer (parse.stats_records: `{}`, an error object, the login
+answer, another endpoint's calls or paging wrapper, HTML) fails the window with a
+ProviderResponseError, never taken for a window without calls.
 
 Requests: explicit `from`/`to` in ISO UTC with milliseconds (`to` inclusive, the window's end minus
 1 ms; for WEEK/MONTH groupings the whole periods the window touches), direction BOTH, every field
@@ -30,7 +33,7 @@ from datetime import UTC, datetime
 import httpx
 import orjson
 
-from pipelines.errors import ProviderAuthError, ProviderRequestError, ProviderResponseError
+from pipelines.errors import ParseError, ProviderAuthError, ProviderRequestError, ProviderResponseError
 from pipelines.providers.base import (
     FetchedPage,
     HttpProviderClient,
@@ -39,9 +42,8 @@ from pipelines.providers.base import (
     Window,
     call_with_retries,
     raise_for_status,
-    require,
 )
-from pipelines.providers.telecomx.parse import interval_starts, request_bounds
+from pipelines.providers.telecomx.parse import interval_starts, request_bounds, stats_records
 from pipelines.providers.telecomx.settings import (
     ACCESS_DENIED,
     BLACKLISTED,
@@ -204,14 +206,17 @@ class TelecomXClient(HttpProviderClient):
             params = self.request_params(window, customer)
             response = self._post_stats(orjson.dumps(params), window)
             try:
-                document = orjson.loads(response.content)
+                records = stats_records(orjson.loads(response.content))
             except orjson.JSONDecodeError:
-                document = None
-            require(PROVIDER, window, isinstance(document, list),
-                    f"cdrstats body for customer {customer or '(own)'} is not a JSON array"
-                    " (truncated or not JSON)")
+                raise ProviderResponseError(PROVIDER, f"cdrstats body for customer {customer or '(own)'}"
+                                            " is not JSON (truncated?)", window=window,
+                                            status=response.status_code) from None
+            except ParseError as exc:  # the parser's reading: what it refuses, the client refuses
+                raise ProviderResponseError(PROVIDER, self._mask(f"cdrstats body for customer"
+                                                                 f" {customer or '(own)'}: {exc.reason}"),
+                                            window=window, status=response.status_code) from None
             yield FetchedPage(STATS_PATH, params, page, response.status_code,
-                              response.headers.get("content-type"), response.content, len(document))
+                              response.headers.get("content-type"), response.content, len(records))
 
     def provider_count(self, window: Window) -> int | None:
         return None  # cdrstats has no count of its own

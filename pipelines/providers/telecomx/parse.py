@@ -23,6 +23,8 @@ Readings chosen where the docs are silent (NOTES.md section 4, [Q] items):
   key); extensionId may be absent.
 - Only JSON bodies are parsed: the client always asks for format JSON (CSV and EXCEL layouts
   are undocumented [Q]).
+- A body that is not a cdrstats answer (an error object, `{}`, another endpoint's answer) is
+  quarantined whole, never read as a window without calls (stats_records).
 """
 from __future__ import annotations
 
@@ -57,6 +59,7 @@ from pipelines.providers.telecomx.settings import (
 UTC = UTC
 DEFAULT_PARSE_SETTINGS = TelecomXParseSettings()
 _BARE_NUMBER = re.compile(r"\d{1,4}")
+_TOKEN_VALUE = re.compile(r'("token"\s*:\s*")[^"]*')
 
 
 class PbxStatsRow(NamedTuple):
@@ -187,6 +190,43 @@ def counter(value, field: str, limit: int = INT4_MAX) -> int | None:
     return int(result)
 
 
+def stats_records(document) -> list:
+    """The employee objects of a decoded cdrstats answer; ParseError for a document that is not one.
+
+    A cdrstats answer is an array of employee objects, each with `employeeId` (requested
+    explicitly) and `data`. Refused, never read as a window without calls (which is `[]`): an
+    error object (`error`, `code` or `message`), `{}`, the /auth/login answer (it carries
+    `token`; named, never quoted), any other object (a sibling list endpoint's paging wrapper
+    `{offset, limit, total, cdr}`), and a non-empty array in which no element is an employee
+    object (calls from /pbx/cdr). One element without employeeId among employees is a bad record
+    instead, quarantined on its own."""
+    if isinstance(document, dict):
+        detail = next((str(document[k]) for k in ("error", "code", "message") if document.get(k)), "")
+        if detail:
+            raise ParseError(PROVIDER, "error", record_text(f"error body: {detail}"))
+        if "token" in document:
+            raise ParseError(PROVIDER, None, "an /auth/login answer (it carries a token), not a cdrstats"
+                                             " answer: is the path rewritten?")
+        if not document:
+            raise ParseError(PROVIDER, None, "body is an empty JSON object, not a cdrstats answer"
+                                             " (a window without calls is [])")
+        raise ParseError(PROVIDER, None, record_text(f"body is a JSON object (keys {_keys(document)}),"
+                                                     " expected an array of employees"))
+    if not isinstance(document, list):
+        raise ParseError(PROVIDER, None, f"body is a JSON {type(document).__name__}, expected an array")
+    if document and not any(isinstance(r, dict) and ("employeeId" in r or "data" in r) for r in document):
+        first = document[0]
+        shape = f"objects (keys {_keys(first)})" if isinstance(first, dict) else "values"
+        raise ParseError(PROVIDER, None, record_text(
+            f"body is an array of {len(document)} {shape}, none of them an employee's statistics"
+            " (employeeId, data): another endpoint's answer, such as /pbx/cdr's calls?"))
+    return document
+
+
+def _keys(document: dict) -> str:
+    return ", ".join(sorted(map(str, document))[:6])[:120]
+
+
 def decode_body(body: bytes) -> list:
     """The employee array of a cdrstats body, or ParseError for a body that is not one."""
     try:
@@ -194,14 +234,7 @@ def decode_body(body: bytes) -> list:
     except orjson.JSONDecodeError as exc:
         raise ParseError(PROVIDER, None,
                          f"body is not JSON ({exc}); only format JSON is parsed") from None
-    if isinstance(document, dict):
-        detail = next((str(document[k]) for k in ("error", "code", "message") if document.get(k)), "")
-        raise ParseError(PROVIDER, "error" if detail else None,
-                         record_text(f"error body: {detail}") if detail
-                         else "body is a JSON object, expected an array")
-    if not isinstance(document, list):
-        raise ParseError(PROVIDER, None, f"body is a JSON {type(document).__name__}, expected an array")
-    return document
+    return stats_records(document)
 
 
 class RequestContext(NamedTuple):
@@ -290,7 +323,9 @@ def parse_pages(pages: Iterable[RawPage], account: str,
                                       settings.week_scheme)
             records = decode_body(page.body)
         except ParseError as exc:
-            yield _quarantine(page, account, -1, [exc], page.body[:2000].decode("utf-8", "replace"))
+            # a login answer served here holds a session token: the quarantine keeps it masked
+            text = _TOKEN_VALUE.sub(r"\1***", page.body[:2000].decode("utf-8", "replace"))
+            yield _quarantine(page, account, -1, [exc], text)
             continue
         for index, record in enumerate(records):
             try:

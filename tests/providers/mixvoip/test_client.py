@@ -12,7 +12,12 @@ import orjson
 import pytest
 
 from pipelines.config import account_from_env
-from pipelines.errors import ConfigurationError, ProviderAuthError, ProviderRequestError
+from pipelines.errors import (
+    ConfigurationError,
+    ProviderAuthError,
+    ProviderRequestError,
+    ProviderResponseError,
+)
 from pipelines.model import CallLeg, Quarantined, RawPage
 from pipelines.providers.base import RetryPolicy
 from pipelines.providers.mixvoip import SPEC
@@ -114,7 +119,9 @@ def test_csv_and_the_old_url_forms(sim):
     server, _ = sim
     with client(server.url) as c:
         json_items = parsed(list(c.fetch_window(DAY)), DAY)
-    for options, suffix in [({"fmt": "csv"}, "/csv"), ({"fmt": "CSV", "legacy_urls": True}, "/CSV"),
+    for options, suffix in [({"fmt": "csv"}, "/csv"), ({"fmt": "csv", "format_case": "upper"}, "/CSV"),
+                            ({"fmt": "json", "format_case": "upper"}, "/JSON"),
+                            ({"fmt": "CSV", "legacy_urls": True, "format_case": "upper"}, "/CSV"),
                             ({"fmt": "json", "legacy_urls": True}, "/2026-10-07")]:
         with client(server.url, **options) as c:
             pages = list(c.fetch_window(DAY))
@@ -124,6 +131,69 @@ def test_csv_and_the_old_url_forms(sim):
         assert items == [i._replace(billed_until=None) if type(i) is BillingItem and "csv" in suffix.lower()
                          else i for i in json_items], options
     assert {type(i) for i in json_items} == {CallLeg, BillingItem}
+
+
+@pytest.mark.parametrize("served", ["lower", "upper"])
+def test_format_case_setting_against_a_simulator_that_takes_one_case(served):
+    """The docs' revisions disagree on the segment's case; a server that takes only one refuses
+    the other as an unknown format, and `format_case` is what makes the client speak its case."""
+    state = SimState(fixed_now=datetime(2027, 1, 1, tzinfo=UTC))
+    app = build_simulator({USER: (PASSWORD, PROFILES)}, MixvoipData(calls_per_day=4), state,
+                          format_case=served)
+    other = "upper" if served == "lower" else "lower"
+    with SimulatorServer(app) as server:
+        for fmt in ("json", "csv"):
+            with client(server.url, fmt=fmt, format_case=served) as c:
+                pages = list(c.fetch_window(DAY))
+            segment = fmt.upper() if served == "upper" else fmt
+            assert [p.endpoint.rsplit("/", 1)[1] for p in pages] == [segment, segment]
+            assert got_keys(parsed(pages, DAY)) == expected_keys(MixvoipData(calls_per_day=4), DAY)
+            with client(server.url, fmt=fmt, format_case=other) as c, \
+                    pytest.raises(ProviderRequestError, match="Unknown format") as refused:
+                list(c.fetch_window(DAY))
+            assert str(refused.value).startswith("mixvoip: window [2026-10-05")
+        seen = httpx.get(server.url + "/_sim/mixvoip").json()
+    assert seen["format_case"] == served
+    assert set(seen["format_segments"]) == {"json", "csv", "JSON", "CSV"}
+
+
+def test_simulator_takes_either_case_by_default_and_is_switched_over_http(sim):
+    server, _ = sim
+    auth = {"username": USER, "password": PASSWORD}
+    for segment in ("json", "JSON", "csv", "CSV"):
+        answer = httpx.get(f"{server.url}/cdrs/getcalls/100201/2026-10-05/2026-10-06/{segment}", params=auth)
+        assert answer.headers["content-type"].startswith("text/csv" if segment.lower() == "csv"
+                                                         else "application/json"), segment
+    try:
+        assert httpx.post(server.url + "/_sim/mixvoip", json={"format_case": "upper"}).json()["format_case"] \
+            == "upper"
+        refused = loads_lenient(httpx.get(f"{server.url}/cdrs/getcalls/100201/2026-10-05/2026-10-06/json",
+                                          params=auth).content)
+        assert refused["return"] == {"code": 400, "message": "Unknown format json"}
+        assert httpx.post(server.url + "/_sim/mixvoip", json={"format_case": "title"}).status_code == 400
+    finally:
+        httpx.post(server.url + "/_sim/mixvoip", json={"format_case": "any"})
+
+
+@pytest.mark.parametrize("body, message", [
+    ("{}", "empty JSON object"),
+    ('{"return":{"code":200,"message":"OK","data":[]}}', "getBillingData"),
+    ('{"calls": []}', "JSON object (keys calls)"),
+])
+def test_an_answer_that_is_not_getcalls_records_fails_the_window(body, message):
+    server, state = serve(MixvoipData(calls_per_day=2))
+    state.inject(Fault(kind="body", times=10, body=body))
+    with server, client(server.url) as c, pytest.raises(ProviderResponseError) as caught:
+        list(c.fetch_window(DAY))
+    assert message in str(caught.value) and str(caught.value).startswith("mixvoip: window [2026-10-05")
+
+
+def test_an_error_envelope_with_the_code_as_text_is_still_typed():
+    server, state = serve(MixvoipData(calls_per_day=2))
+    state.inject(Fault(kind="body", times=1, body='{"return":{"code":"403","message":"not linked"}}'))
+    with server, client(server.url) as c, pytest.raises(ProviderAuthError, match="not linked"):
+        list(c.fetch_window(DAY))
+    assert state.requests_served == 1
 
 
 def test_simulator_url_variants_and_range_rules(sim):
@@ -173,7 +243,7 @@ def test_settings_from_the_environment_are_checked_when_read(sim):
     server, state = sim
     before = state.requests_served
     for variable, value in (("MIXVOIP_CHUNK_DAYS", "92"), ("MIXVOIP_FORMAT", "xml"),
-                            ("MIXVOIP_LEGACY_URLS", "maybe")):
+                            ("MIXVOIP_FORMAT_CASE", "title"), ("MIXVOIP_LEGACY_URLS", "maybe")):
         with pytest.raises(ConfigurationError, match=variable):
             account_from_env(SPEC, {variable: value})
     secrets = {"MIXVOIP_USERNAME": USER, "MIXVOIP_PASSWORD": PASSWORD}

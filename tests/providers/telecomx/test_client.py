@@ -9,7 +9,7 @@ import orjson
 import pytest
 from openpyxl import load_workbook
 
-from pipelines.errors import ProviderAuthError, ProviderRequestError
+from pipelines.errors import ProviderAuthError, ProviderRequestError, ProviderResponseError
 from pipelines.providers.base import RetryPolicy
 from pipelines.providers.telecomx.client import TelecomXClient
 from pipelines.providers.telecomx.parse import AmbiguousWindowError
@@ -116,6 +116,20 @@ def test_token_echoed_in_an_error_body_is_masked(sim):
     with pytest.raises(ProviderRequestError) as caught:
         list(client(sim).fetch_window(DAY))
     assert TOKEN not in str(caught.value) and "***" in str(caught.value)
+
+
+@pytest.mark.parametrize("body, message", [
+    ("{}", "empty JSON object"),
+    ('{"token": "login-token-55e1", "expiresInMinutes": 15}', "an /auth/login answer"),
+    ('[{"_id": "x", "started": "2020-11-24T09:15:02.000Z"}]', "none of them an employee's statistics"),
+])
+def test_an_answer_that_is_not_cdrstats_fails_the_window(sim, body, message):
+    sim[1].inject(Fault("body", times=5, body=body, path="/pbx/cdrstats"))
+    with pytest.raises(ProviderResponseError) as caught:
+        list(client(sim).fetch_window(DAY))
+    text = str(caught.value)
+    assert message in text and text.startswith("telecomx: window [2026-11-02")
+    assert "login-token-55e1" not in text
 
 
 def test_ambiguous_window_is_refused_before_sending(sim):

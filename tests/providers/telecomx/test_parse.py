@@ -169,10 +169,27 @@ def test_a_bad_interval_keeps_the_employees_other_intervals():
     (b'{"error": "access_denied"}', "error body: access_denied"),
     (b'{"employees": []}', "expected an array"),
     (b'"ok"', "expected an array"),
+    (b"{}", "empty JSON object, not a cdrstats answer"),
+    (b'{"token": "abc", "expiresInMinutes": 15}', "an /auth/login answer"),
+    (b'{"offset": 0, "limit": 100, "total": 1, "cdr": [{"_id": "x"}]}', "keys cdr, limit, offset, total"),
+    (b'[{"_id": "x", "started": "2020-11-24T09:15:02.000Z"}]', "none of them an employee's statistics"),
+    (b"[1, 2]", "none of them an employee's statistics"),
 ])
 def test_unreadable_bodies_are_quarantined_whole(body, reason):
     (item,) = parse(body)
     assert type(item) is Quarantined and item.record_index == -1 and reason in item.reason
+
+
+def test_a_login_answer_is_quarantined_without_its_token():
+    (item,) = parse(b'{"token": "session-7d1c0e", "expiresInMinutes": 15, "accessLevel": "MANAGER"}')
+    assert "session-7d1c0e" not in item.reason + item.record
+    assert '"token":"***"' in item.record.replace(" ", "")
+
+
+def test_one_employee_without_an_id_among_employees_is_a_bad_record_not_a_foreign_body():
+    items = parse([doc_example()[0], {"employeeName": "no id", "data": {}}])
+    assert [type(i).__name__ for i in items] == ["PbxStatsRow"] * 3 + ["Quarantined"]
+    assert (items[-1].record_index, items[-1].field) == (1, "employeeId")
 
 
 @pytest.mark.parametrize("params, field", [(None, "request_params"), ({"to": "2020-12-01T00:00:00Z"}, "from"),
