@@ -8,6 +8,9 @@ test's own connection holds (an advisory lock the code takes, a row the code mus
 uncommitted row the code's insert conflicts with), or, where the database offers no pause point,
 by a gate in the parse callable. The test waits on pg_stat_activity (never on a sleep) until each
 racer is where it must be, changes what the simulator serves or lands a newer fetch, and lets go.
+Threads rather than processes: what the mechanisms keep apart are transactions, and each racer's
+are its own backends' (psycopg releases the GIL while it waits on the server), at a fraction of
+the cost of a Dagster run per racer.
 
 Each test fails with its mechanism removed (the lock made a no-op, the stale parse loaded): the
 mutation catalogue (`make mutate`) holds those mutants.
@@ -181,7 +184,7 @@ def wait_until(url: str, condition: Callable[[psycopg.Connection], bool], *alive
             time.sleep(POLL_S)
 
 
-def changed_answer(source: ProviderAccount, sim: SimulatorDriver) -> tuple[str, str]:
+def changed_answer(source: ProviderAccount) -> tuple[str, str]:
     """The window's page as the simulator serves it now, with one answered leg's cost changed
     to CHANGED_COST (a provider's corrected re-delivery: same legs, same count, one value new);
     and that leg's uuid, its key in the warehouse. Served with `serve_next`."""
@@ -263,7 +266,7 @@ def test_a_fetch_that_started_first_never_replaces_a_later_fetch_of_its_window(s
     answer (the next load would load it, undoing the newer data).
     """
     url = warehouse_url
-    older, _ = changed_answer(source, sim)  # A's answer: differs from what B will be served
+    older, _ = changed_answer(source)  # A's answer: differs from what B will be served
     serve_next(sim, older)
     with psycopg.connect(url) as holder:
         # A's page, uncommitted: A's INSERT of the same key waits for this transaction to end.
@@ -315,7 +318,7 @@ def test_a_leg_change_committed_while_a_refresh_clears_its_marks_stays_marked(si
     """
     url = warehouse_url
     _first_load_without_refreshing_aggregates(url, source)
-    body, _ = changed_answer(source, sim)
+    body, _ = changed_answer(source)
     serve_next(sim, body)
     land(url, source)  # the corrected answer, not yet loaded
     with psycopg.connect(url) as holder:
@@ -358,7 +361,7 @@ def test_a_refresh_during_a_load_of_a_leg_change_recomputes_with_the_change(sim,
     """
     url = warehouse_url
     _first_load_without_refreshing_aggregates(url, source)
-    body, _ = changed_answer(source, sim)
+    body, _ = changed_answer(source)
     serve_next(sim, body)
     land(url, source)
     with psycopg.connect(url) as holder:
@@ -402,7 +405,7 @@ def test_a_fetch_landing_after_the_background_parse_is_loaded_not_the_stale_pars
     """
     url = warehouse_url
     fetch_1 = land(url, source)
-    body, changed_leg = changed_answer(source, sim)
+    body, changed_leg = changed_answer(source)
     with psycopg.connect(url) as holder:
         lock_account_loads(holder, PROVIDER, source.account)
         exclude_leg_changes(holder, PROVIDER, source.account)
@@ -441,7 +444,7 @@ def test_two_loads_of_an_account_commit_in_the_order_they_read_the_pages(sim, so
     """
     url = warehouse_url
     fetch_1 = land(url, source)
-    body, changed_leg = changed_answer(source, sim)
+    body, changed_leg = changed_answer(source)
     gate = threading.Event()
 
     def parse_after_gate(pages: Iterator[RawPage]) -> Iterator[Any]:
