@@ -302,9 +302,13 @@ def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
     valid = f"a whole number of at least {low}" if high is None else f"a whole number from {low} to {high}"
 
     def parse(text: str) -> int:
-        if not text.strip().lstrip("-").isdigit() or not low <= int(text) <= (high or int(text)):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {valid}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"expected {valid}, got {text!r}")
-        return int(text)
+        return value
 
     return parse
 
