@@ -8,23 +8,38 @@
                                          one small authenticated request per enabled account
   cdr-etl ui [--port N]                  the Dagster UI, simulators running (`make ui`)
   cdr-etl demo [--days N]                the `make demo` run (--accounts-per-provider N: N accounts each)
+
+A mistake in the settings, the arguments or the warehouse's address is one line, `error: ...`,
+naming the setting or argument, and exit status 1 (2 for arguments argparse refuses); `--debug`
+or CDR_DEBUG=1 shows the traceback as well.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 import orjson
 
-from pipelines.config import Configuration, ProviderAccount, account_from_env, migration_dirs
+from pipelines.config import (
+    ACCOUNT_NAME,
+    Configuration,
+    ProviderAccount,
+    WarehouseSettings,
+    account_from_env,
+    debug_from_env,
+    migration_dirs,
+    plugin_modules,
+)
 from pipelines.environment import prepare_dagster_home
 from pipelines.errors import (
     CdrEtlError,
@@ -32,26 +47,30 @@ from pipelines.errors import (
     ProviderAuthError,
     ProviderError,
     ProviderRequestError,
+    unknown_name,
 )
 from pipelines.model import FetchedPage, ParseNote, Quarantined, RawPage, Window
 from pipelines.providers.base import ProviderClient
 from pipelines.registry import registry
-from pipelines.simulators import running_simulators
+from pipelines.simulators import RunningSimulators, running_simulators
 from pipelines.warehouse import connection
 from pipelines.warehouse.migrate import migrate
 
 
 def _parse(args) -> int:
-    providers = registry()
+    providers = registry(plugin_modules(os.environ))
     if args.provider not in providers:
-        print(f"unknown provider {args.provider!r}; known: {', '.join(sorted(providers))}", file=sys.stderr)
-        return 2
+        raise ConfigurationError("--provider", args.provider,
+                                 unknown_name("provider", args.provider, sorted(providers)))
+    if not ACCOUNT_NAME.fullmatch(args.account):
+        raise ConfigurationError("--account", args.account, "expected letters, digits, '-', '_' and '.',"
+                                 " starting with a letter or digit")
+    params = _json_object("--params", args.params) if args.params else None
     # its parse settings, as a load reads them
     source = account_from_env(providers[args.provider], os.environ)
-    body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    body = sys.stdin.buffer.read() if args.file == "-" else _read_file("FILE", args.file)
     out = sys.stdout.buffer
     bad = 0
-    params = orjson.loads(args.params) if args.params else None
     for item in source.parse([RawPage(None, 1, body, None, params)], args.account):
         if type(item) is ParseNote:
             print(f"{args.provider}: note: {item.total} {item.name.replace('_', ' ')} ({item.detail})",
@@ -64,28 +83,55 @@ def _parse(args) -> int:
         else:
             bad += 1
             where = "body" if item.record_index < 0 else f"record {item.record_index}"
-            print(f"{item.provider}: {where}: field {item.field!r}: {item.reason}", file=sys.stderr)
+            field = f"field {item.field!r}: " if item.field else ""
+            print(f"{item.provider}: {where}: {field}{item.reason}", file=sys.stderr)
     return 1 if bad else 0
+
+
+def _read_file(argument: str, path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(argument, path, f"cannot read it ({exc.strerror or exc}); expected the"
+                                 " path of a saved response body, or - for standard input") from None
+
+
+def _json_object(argument: str, text: str) -> dict:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigurationError(argument, text, f"not JSON ({exc}); expected an object, e.g."
+                                 ' \'{"from": "2025-01-01", "to": "2025-01-02"}\'') from None
+    if not isinstance(value, dict):
+        raise ConfigurationError(argument, text, "expected a JSON object of the request's parameters")
+    return value
 
 
 def _db(args) -> int:
     if args.action == "stop":
         print("stopped" if connection.stop_embedded() else "not running")
-    elif args.action == "start":
-        print(connection.redact_url(connection.warehouse_url()))
+        return 0
+    url = WarehouseSettings.from_env(os.environ).url(os.environ)
+    if args.action == "start":
+        print(connection.redact_url(url))
     elif args.action == "url":
-        print(connection.warehouse_url())
+        print(url)
     elif args.action == "psql":
-        os.execv(str(connection.psql_binary()), ["psql", connection.warehouse_url()])
+        os.execv(str(connection.psql_binary()), ["psql", url])
     elif args.action == "migrate":
-        applied = migrate(connection.warehouse_url(), migration_dirs(os.environ))
+        applied = migrate(url, migration_dirs(os.environ))
         print("applied: " + ", ".join(applied) if applied else "schema up to date")
     return 0
 
 
 def _simulate(args) -> int:
-    names = [n for n in args.providers.split(",") if n] if args.providers else list(registry())
-    with running_simulators(names, fixed_ports=not args.any_port, legs_per_day=args.legs_per_day) as urls:
+    known = registry(plugin_modules(os.environ))
+    names = [n.strip() for n in args.providers.split(",") if n.strip()] or list(known)
+    for name in names:
+        if name not in known:
+            raise ConfigurationError("--providers", args.providers,
+                                     unknown_name("provider", name, sorted(known)))
+    with _simulators(names, fixed_ports=not args.any_port, legs_per_day=args.legs_per_day) as urls:
         for name, url in urls.items():
             print(f"{name}: {url}", flush=True)
         try:
@@ -95,10 +141,27 @@ def _simulate(args) -> int:
             return 0
 
 
+@contextmanager
+def _simulators(names: list[str], fixed_ports: bool, **options) -> Iterator[RunningSimulators]:
+    """running_simulators, a fixed port already taken said in one line."""
+    try:
+        with running_simulators(names, fixed_ports=fixed_ports, **options) as urls:
+            yield urls
+    except OSError as exc:
+        if not (fixed_ports and exc.errno == errno.EADDRINUSE):
+            raise
+        specs = registry(plugin_modules(os.environ))
+        ports = ", ".join(f"{name} {specs[name].default_sim_port}" for name in names)
+        raise CdrEtlError(f"a simulator port is in use ({ports}): is `cdr-etl simulate` or `make ui`"
+                          " already running? Stop it, or give `cdr-etl simulate --any-port`") from None
+
+
 def _ui(args) -> int:
-    migrate(connection.warehouse_url(), migration_dirs(os.environ))
+    # The code location reads the same configuration: a mistake stops here, not in the UI.
+    config = Configuration.from_env(os.environ)
+    migrate(config.warehouse.url(os.environ), migration_dirs(os.environ))
     prepare_dagster_home()
-    with running_simulators(list(registry()), fixed_ports=True) as urls:
+    with _simulators(list(registry()), fixed_ports=True) as urls:
         for name, url in urls.items():
             print(f"simulator: {name} on {url}", flush=True)
         command = [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "pipelines.definitions",
@@ -260,11 +323,41 @@ def _demo(args) -> int:
     return demo(days=args.days, accounts_per_provider=args.accounts_per_provider)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cdr-etl", description="CDR warehouse ETL")
+class _Parser(argparse.ArgumentParser):
+    """argparse, its refusals one line like every other error: argparse's own prints the usage too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high]. A --days 0 would otherwise run and print
+    a summary of nothing, as if something had been loaded."""
+    valid = f"a whole number of at least {low}" if high is None else f"a whole number from {low} to {high}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {valid}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {valid}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _arguments() -> argparse.ArgumentParser:
+    # --debug after the command as well as before it; SUPPRESS so the command's default does not
+    # overwrite a --debug given before the command (and no set_defaults: the action is shared)
+    debug = _Parser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="on a mistake, the traceback as well as the one-line error (or CDR_DEBUG=1)")
+    parser = _Parser(prog="cdr-etl", description="CDR warehouse ETL", parents=[debug])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("parse", help="parse a saved provider response body to canonical legs (JSON lines)")
+    p = sub.add_parser("parse", parents=[debug],
+                       help="parse a saved provider response body to canonical legs (JSON lines)")
     p.add_argument("--provider", required=True)
     p.add_argument("--account", default="file")
     p.add_argument("--params", default="", help="the request's parameters as JSON, for bodies that need them"
@@ -272,38 +365,52 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file", help="path to the body, or - for standard input")
     p.set_defaults(run=_parse)
 
-    p = sub.add_parser("db", help="the warehouse database")
+    p = sub.add_parser("db", parents=[debug], help="the warehouse database")
     p.add_argument("action", choices=["start", "stop", "url", "migrate", "psql"])
     p.set_defaults(run=_db)
 
-    p = sub.add_parser("simulate", help="serve the provider simulators on fixed loopback ports")
+    p = sub.add_parser("simulate", parents=[debug],
+                       help="serve the provider simulators on fixed loopback ports")
     p.add_argument("--providers", default="")
-    p.add_argument("--legs-per-day", type=int, default=None)
+    p.add_argument("--legs-per-day", type=_whole_number(0), default=None)
     p.add_argument("--any-port", action="store_true", help="free ports instead of the fixed ones")
     p.set_defaults(run=_simulate)
 
-    p = sub.add_parser("accounts", help="the accounts: check the accounts file (docs/accounts.md)")
+    p = sub.add_parser("accounts", parents=[debug],
+                       help="the accounts: check the accounts file (docs/accounts.md)")
     accounts = p.add_subparsers(dest="action", required=True)
-    p = accounts.add_parser("check", help="validate the accounts and show them, credentials resolved or"
-                                          " not; exit 1 on any problem")
+    p = accounts.add_parser("check", parents=[debug],
+                            help="validate the accounts and show them, credentials resolved or not;"
+                                 " exit 1 on any problem")
     p.add_argument("--probe", action="store_true",
                    help="also make one small authenticated request per enabled account")
     p.set_defaults(run=_accounts_check)
 
-    p = sub.add_parser("ui", help="the Dagster UI with the simulators running, on the embedded warehouse")
-    p.add_argument("--port", type=int, default=3000)
+    p = sub.add_parser("ui", parents=[debug],
+                       help="the Dagster UI with the simulators running, on the embedded warehouse")
+    p.add_argument("--port", type=_whole_number(1, 65535), default=3000)
     p.set_defaults(run=_ui)
 
-    p = sub.add_parser("demo", help="backfill the last days from the simulators and print a summary")
-    p.add_argument("--days", type=int, default=3)
-    p.add_argument("--accounts-per-provider", type=int, default=1, metavar="N",
+    p = sub.add_parser("demo", parents=[debug],
+                       help="backfill the last days from the simulators and print a summary")
+    p.add_argument("--days", type=_whole_number(1), default=3)
+    p.add_argument("--accounts-per-provider", type=_whole_number(1), default=1, metavar="N",
                    help="serve N accounts per provider (writes cdr-accounts.demo.toml, git-ignored)")
     p.set_defaults(run=_demo)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments().parse_args(argv)
+    debug = getattr(args, "debug", False)
     try:
+        debug = debug or debug_from_env(os.environ)
         return args.run(args)
     except CdrEtlError as exc:
+        # A mistake in the settings, the arguments or the warehouse's address, or a provider's
+        # refusal: the message names what and where, and a traceback would only bury it.
+        if debug:
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

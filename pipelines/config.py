@@ -17,6 +17,7 @@ one account per provider (`<PROVIDER>_<SETTING>`).
 in `CDR_PGDATA` |
 | `<PROVIDER>_<SETTING>` | per provider | the quick start: that provider's settings (docs/providers/) |
 | `CDR_HTTP_<SETTING>` | 30 s, 5 attempts, … | HTTP settings of every account not set for it |
+| `CDR_DEBUG` | off | a mistake in the settings gives a traceback, not just its one line |
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipelines.errors import ConfigurationError
+from pipelines.errors import ConfigurationError, unknown_name
 from pipelines.providers.base import Pacing, ProviderClient
 from pipelines.providers.settings import (
     HttpSettings,
@@ -41,7 +42,13 @@ from pipelines.providers.settings import (
 )
 from pipelines.providers.spec import ProviderSpec, resolve_credentials
 from pipelines.registry import registry
-from pipelines.warehouse.connection import DEFAULT_DATABASE, PROJECT_ROOT
+from pipelines.warehouse.connection import (
+    DEFAULT_DATABASE,
+    PROJECT_ROOT,
+    check_reachable,
+    check_url,
+    embedded_database_url,
+)
 
 DEFAULT_START_DATE = "2024-01-01"
 DEFAULT_REPULL_DAYS = 3
@@ -135,17 +142,69 @@ def account_from_env(spec: ProviderSpec, environ: Mapping[str, str],
                            start_date=start_date)
 
 
+# a database name the embedded server is given: PostgreSQL allows more when quoted, but a name
+# that needs quoting is more likely a mistake than a choice
+_DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$-]{0,62}")
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    """Where the warehouse is: the server `CDR_WAREHOUSE_URL` names (kept as the variable's name:
+    the URL may hold a password), or, unset, database `database` of the embedded server whose
+    data is in `pgdata`."""
+
+    url_variable: str | None = None
+    database: str = DEFAULT_DATABASE
+    pgdata: str = str(PROJECT_ROOT / ".pgdata")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> WarehouseSettings:
+        url = environ.get("CDR_WAREHOUSE_URL", "").strip()
+        if url:
+            check_url(url, "CDR_WAREHOUSE_URL")
+        database = environ.get("CDR_DATABASE", "").strip() or DEFAULT_DATABASE
+        if not _DATABASE_NAME.fullmatch(database):
+            raise ConfigurationError("CDR_DATABASE", database, "expected a database name: letters, digits"
+                                     " and _, starting with a letter or _, at most 63 characters")
+        pgdata = Path(environ.get("CDR_PGDATA", "").strip() or PROJECT_ROOT / ".pgdata").resolve()
+        if not url:
+            _check_pgdata(pgdata, environ.get("CDR_PGDATA", ""))
+        return cls("CDR_WAREHOUSE_URL" if url else None, database, str(pgdata))
+
+    def url(self, environ: Mapping[str, str]) -> str:
+        """The warehouse's URL once a connection to it has opened; the embedded server started
+        and the database created if that is the warehouse."""
+        if self.url_variable:
+            return check_reachable(environ[self.url_variable].strip(), self.url_variable)
+        return embedded_database_url(self.pgdata, self.database)
+
+
+def _check_pgdata(path: Path, given: str) -> None:
+    """The embedded server's data folder: one it made, or one it can make. Anything else makes
+    initdb fail with a message about its own command line."""
+    shown = given or str(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigurationError("CDR_PGDATA", shown, "not a folder; expected the embedded server's data"
+                                 " folder, or a new one it may create")
+    if path.is_dir() and any(path.iterdir()) and not (path / "PG_VERSION").is_file():
+        raise ConfigurationError("CDR_PGDATA", shown, "a folder with other files in it, not a PostgreSQL"
+                                 " data folder (no PG_VERSION); name an empty or new folder")
+    if not path.parent.is_dir():
+        raise ConfigurationError("CDR_PGDATA", shown, f"its parent folder {path.parent} does not exist")
+
+
+def debug_from_env(environ: Mapping[str, str]) -> bool:
+    """CDR_DEBUG: a traceback, not just the one line, for a mistake in the configuration."""
+    return _flag(environ, "CDR_DEBUG")
+
+
 @dataclass(frozen=True)
 class Configuration:
     accounts: tuple[ProviderAccount, ...]  # the enabled ones
     start_date: str = DEFAULT_START_DATE  # the first daily partition: no account starts earlier
     repull_days: int = DEFAULT_REPULL_DAYS
     force_reload: bool = False
-    # the warehouse: the variable holding its URL (a secret: it may hold a password), or, unset,
-    # a database of the embedded server
-    warehouse_url_variable: str | None = None
-    embedded_database: str = DEFAULT_DATABASE
-    pgdata: str = str(PROJECT_ROOT / ".pgdata")
+    warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     # where credential references are resolved: the environment, read when a client opens
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # the accounts file the accounts came from; None: the environment quick start
@@ -159,8 +218,9 @@ class Configuration:
         unknown = sorted(set(wanted) - set(known))
         if unknown:
             raise ConfigurationError("CDR_PROVIDERS", ",".join(wanted),
-                                     f"unknown provider {unknown[0]!r}; known: {', '.join(sorted(known))}")
+                                     unknown_name(f"provider {unknown[0]!r}", unknown[0], sorted(known)))
         default_start = _date(environ, "CDR_START_DATE", DEFAULT_START_DATE)
+        _http_defaults(environ)  # here, so a bad CDR_HTTP_* is named as such, not as the quick start's
         path = accounts_file_path(environ)
         if path is None:
             listed = tuple(account_from_env(known[name], environ, default_start)
@@ -174,10 +234,7 @@ class Configuration:
             start_date=min([default_start, *(a.start_date for a in accounts if a.start_date)]),
             repull_days=_positive(environ, "CDR_REPULL_DAYS", DEFAULT_REPULL_DAYS),
             force_reload=_flag(environ, "CDR_FORCE_RELOAD"),
-            warehouse_url_variable=("CDR_WAREHOUSE_URL" if environ.get("CDR_WAREHOUSE_URL", "").strip()
-                                    else None),
-            embedded_database=environ.get("CDR_DATABASE", "").strip() or DEFAULT_DATABASE,
-            pgdata=str(Path(environ.get("CDR_PGDATA", "").strip() or PROJECT_ROOT / ".pgdata").resolve()),
+            warehouse=WarehouseSettings.from_env(environ),
             secrets=environ,
             accounts_file=None if path is None else str(path),
             disabled_accounts=tuple(a for a in listed if not a.enabled),
@@ -237,7 +294,8 @@ def read_accounts_file(path: Path, specs: Mapping[str, ProviderSpec], environ: M
     extra = sorted(set(document) - {"accounts"})
     if extra:
         raise ConfigurationError(f"{path}: {extra[0]}", None,
-                                 "unknown key; the file holds only [[accounts]] tables")
+                                 unknown_name("key", extra[0], ["accounts"])
+                                 + " (the file holds only [[accounts]] tables)")
     tables = document.get("accounts")
     if not isinstance(tables, list) or not tables:
         raise ConfigurationError(f"{path}: accounts", None, "expected one or more [[accounts]] tables")
@@ -270,12 +328,13 @@ def _account_from_table(path: Path, index: int, table: object, specs: Mapping[st
     unknown = sorted(set(table) - set(_ACCOUNT_KEYS))
     if unknown:
         raise ConfigurationError(f"{where}: {unknown[0]}", None,
-                                 "unknown key; known: " + ", ".join(_ACCOUNT_KEYS))
+                                 unknown_name("key", unknown[0], _ACCOUNT_KEYS))
     provider = table.get("provider")
     if not isinstance(provider, str) or provider not in specs:
+        known = sorted(specs)
         raise ConfigurationError(f"{where}: provider", provider,
-                                 ("unknown provider" if isinstance(provider, str) else "required")
-                                 + "; known: " + ", ".join(sorted(specs)))
+                                 unknown_name("provider", provider, known) if isinstance(provider, str)
+                                 else "required; known: " + ", ".join(known))
     spec = specs[provider]
     name = table.get("name")
     if not isinstance(name, str) or not ACCOUNT_NAME.fullmatch(name):
@@ -362,8 +421,7 @@ def _credentials(where: str, spec: ProviderSpec, table: object) -> dict[str, str
     for name, reference in table.items():
         label = f"{where}: credentials.{name}"
         if name not in spec.credential_names:
-            raise ConfigurationError(label, None,
-                                     "unknown credential; known: " + ", ".join(spec.credential_names))
+            raise ConfigurationError(label, None, unknown_name("credential", name, spec.credential_names))
         if not isinstance(reference, dict):
             raise ConfigurationError(label, None, "a literal secret is refused: name the environment"
                                                   f' variable that holds it, {name} = {{ env = "VARIABLE" }}')

@@ -21,7 +21,8 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from pipelines.assets.derived import build_derived_assets
 from pipelines.assets.provider import build_provider_assets, load_asset_keys
-from pipelines.config import Configuration
+from pipelines.config import Configuration, debug_from_env
+from pipelines.errors import ConfigurationError
 from pipelines.partitions import daily_partitions
 from pipelines.providers.spec import CALL_LEGS
 from pipelines.resources import WarehouseResource
@@ -61,9 +62,9 @@ def build_definitions(config: Configuration) -> Definitions:
                   ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
         )
 
-    warehouse = WarehouseResource(url=EnvVar(config.warehouse_url_variable)) \
-        if config.warehouse_url_variable \
-        else WarehouseResource(embedded_database=config.embedded_database, pgdata=config.pgdata)
+    where = config.warehouse
+    warehouse = WarehouseResource(url=EnvVar(where.url_variable)) if where.url_variable \
+        else WarehouseResource(embedded_database=where.database, pgdata=where.pgdata)
     return Definitions(
         assets=[*(a for assets in built for a in (assets.raw_pages, assets.load)), *derived],
         asset_checks=[check for assets in built for check in assets.checks],
@@ -77,4 +78,11 @@ def definitions_from_env(environ: Mapping[str, str]) -> Definitions:
     return build_definitions(Configuration.from_env(environ))
 
 
-defs = definitions_from_env(os.environ)
+try:
+    defs = definitions_from_env(os.environ)
+except ConfigurationError as mistake:
+    if debug_from_env(os.environ):
+        raise
+    # Dagster shows a code location that fails to load with the error's message and stack: the
+    # message names the setting, so the stack is cut to this line (CDR_DEBUG=1 keeps it whole).
+    raise mistake.with_traceback(None) from None

@@ -17,14 +17,14 @@ import psycopg
 from dagster import DagsterInstance, ExecuteInProcessResult
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from pipelines.config import migration_dirs
+from pipelines.config import Configuration, migration_dirs
 from pipelines.definitions import NIGHTLY_JOB, definitions_from_env
 from pipelines.environment import prepare_dagster_home
 from pipelines.providers.spec import SimulatedAccount
 from pipelines.registry import registry
 from pipelines.simulators import accounts_file, running_simulators
 from pipelines.sql import sql_file
-from pipelines.warehouse.connection import redact_url, warehouse_url
+from pipelines.warehouse.connection import redact_url
 from pipelines.warehouse.migrate import migrate
 
 
@@ -82,7 +82,8 @@ def use_accounts_file(accounts: Mapping[str, tuple[SimulatedAccount, ...]],
 
 def main(days: int = 3, accounts_per_provider: int = 1) -> int:
     started = time.monotonic()
-    url = warehouse_url()
+    # Every setting checked, and the warehouse reached, before a simulator or Dagster starts.
+    url = Configuration.from_env(os.environ).warehouse.url(os.environ)
     applied = migrate(url, migration_dirs(os.environ))
     home = prepare_dagster_home()
     print(f"warehouse: {redact_url(url)}"

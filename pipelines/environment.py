@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
+from pipelines.errors import ConfigurationError
+from pipelines.warehouse.connection import PROJECT_ROOT, check_reachable, ensure_database, start_embedded
 
 DAGSTER_DATABASE = "dagster"
 
@@ -13,11 +14,19 @@ DAGSTER_DATABASE = "dagster"
 def prepare_dagster_home() -> Path:
     """DAGSTER_HOME (default .dagster_home/, git-ignored) holding a link to the repo's dagster.yaml."""
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.symlink_to(PROJECT_ROOT / "dagster.yaml")
-    if not os.environ.get("DAGSTER_PG_URL"):
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        config = home / "dagster.yaml"
+        if not config.exists():
+            config.symlink_to(PROJECT_ROOT / "dagster.yaml")
+    except OSError as exc:
+        raise ConfigurationError("DAGSTER_HOME", str(home), f"cannot use it as Dagster's folder"
+                                 f" ({exc.strerror or exc}); name a folder that can be created or written,"
+                                 " or unset it for .dagster_home/") from None
+    if os.environ.get("DAGSTER_PG_URL"):
+        # Dagster's own storage (dagster.yaml): unreachable, it fails deep in the run's set-up
+        check_reachable(os.environ["DAGSTER_PG_URL"], "DAGSTER_PG_URL")
+    else:
         server = os.environ.get("CDR_WAREHOUSE_URL") or start_embedded()
         os.environ["DAGSTER_PG_URL"] = ensure_database(server, DAGSTER_DATABASE)
     return home

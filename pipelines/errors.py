@@ -4,6 +4,8 @@ Messages never contain credentials: clients raise these with already-redacted UR
 """
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +30,20 @@ class ConfigurationError(CdrEtlError):
         self.value = value
         shown = "" if value is None else f"={str(value)[:80]!r}"
         super().__init__(f"{setting}{shown}: {message}")
+
+
+def unknown_name(kind: str, name: str, known: Iterable[str]) -> str:
+    """The message for a name that is not one of `known`: most often a typo, so the nearest known
+    name is suggested before the whole list ("unknown key; did you mean 'customers'? known: ...")."""
+    known = list(known)
+    nearest = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"unknown {kind}; " + (f"did you mean {nearest[0]!r}? " if nearest else "") + "known: " \
+        + ", ".join(known)
+
+
+class WarehouseConnectionError(CdrEtlError):
+    """The warehouse could not be reached, or refused the login. Says which server (host and
+    port, never the password), the setting that chose it, and what to try."""
 
 
 class ProviderError(CdrEtlError):

@@ -23,8 +23,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar, Union, cast
+from urllib.parse import urlsplit
 
-from pipelines.errors import ConfigurationError
+from pipelines.errors import ConfigurationError, unknown_name
 from pipelines.providers.base import RetryPolicy
 
 _TRUE = ("1", "true", "yes", "on")
@@ -43,6 +44,21 @@ class HttpSettings:
     # a window whose pages contradict each other (records shifting while paging) is fetched
     # again from its first page this many times in all
     window_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        # Checked as the settings are read: a zero timeout or attempt count would otherwise show
+        # up as a failed load, far from the setting that caused it.
+        if not self.timeout_s > 0:
+            raise SettingValueError("timeout_s", self.timeout_s, "expected a number of seconds above 0")
+        for name in ("max_attempts", "window_attempts"):
+            if getattr(self, name) < 1:
+                raise SettingValueError(name, getattr(self, name), "expected a whole number of at least 1")
+        if not self.backoff_base_s >= 0:
+            raise SettingValueError("backoff_base_s", self.backoff_base_s,
+                                    "expected a number of seconds, 0 or more")
+        if not self.backoff_max_s >= self.backoff_base_s:
+            raise SettingValueError("backoff_max_s", self.backoff_max_s,
+                                    f"expected at least backoff_base_s ({self.backoff_base_s:g})")
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
@@ -136,13 +152,24 @@ def read_settings(cls: type[S], values: Mapping[str, Any], *, where: str = "") -
     fields = flat_fields(cls)
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ConfigurationError(_label(where, unknown[0]), None,
-                                 "unknown setting; known: " + ", ".join(sorted(fields)))
+        raise ConfigurationError(_label(where, unknown[0]), None, unknown_name("setting", unknown[0],
+                                                                                  sorted(fields)))
     converted = {name: _convert(fields[name], value, _label(where, name)) for name, value in values.items()}
     try:
+        if converted.get("base_url") and issubclass(cls, ProviderSettings):
+            _check_base_url(converted["base_url"])
         return _build(cls, converted)
     except SettingValueError as exc:  # a settings class's own check (__post_init__) of a value
         raise ConfigurationError(_label(where, exc.setting), exc.value, exc.message) from None
+
+
+def _check_base_url(url: str) -> None:
+    """Here rather than in ProviderSettings.__post_init__: each provider's settings class has a
+    __post_init__ of its own that does not call this one."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingValueError("base_url", url,
+                                "expected an http:// or https:// URL, e.g. https://api.example.com")
 
 
 def _label(where: str, name: str) -> str:

@@ -8,12 +8,16 @@ stops it.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from pipelines.errors import ConfigurationError, WarehouseConnectionError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE = "cdr_warehouse"
@@ -118,13 +122,73 @@ def embedded_database_url(pgdata: str, database: str) -> str:
     return ensure_database(start_embedded(Path(pgdata)), database)
 
 
+# `password=...` in a key=value connection string or a URL's query
+_PASSWORD_PARAMETER = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """The URL without its password, for log lines."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
+    """The URL (or key=value connection string) without its password, for log lines and errors."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # e.g. an unclosed [ in the host: show nothing of it
+        return "(a URL that does not parse)"
+    if password:
+        netloc = parts.netloc.replace(":" + password + "@", ":***@")
+        url = urlunsplit(parts._replace(netloc=netloc))
+    return _PASSWORD_PARAMETER.sub(r"\1***", url)
+
+
+URL_FORM = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+CONNECT_TIMEOUT_S = 10
+
+
+def check_url(url: str, setting: str) -> str:
+    """`url` if it is a PostgreSQL URL or connection string libpq accepts, else ConfigurationError
+    naming `setting` with the URL redacted: checked when the settings are read, not at the first
+    connection deep inside a run."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        raise ConfigurationError(setting, redact_url(url), f"not a PostgreSQL URL; expected {URL_FORM}"
+                                 " (or a key=value connection string)") from None
+    port = str(info.get("port") or "5432")
+    if not all(p.isdigit() and 0 < int(p) < 65536 for p in port.split(",")):
+        raise ConfigurationError(setting, redact_url(url), f"port {port!r} is not a number from 1 to 65535")
     return url
+
+
+def check_reachable(url: str, setting: str) -> str:
+    """`url`, once a connection to it has opened. A server that cannot be reached, or refuses the
+    login, is a WarehouseConnectionError naming `setting` and the host and port (never the
+    password) and saying what to try."""
+    check_url(url, setting)
+    try:
+        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
+    except psycopg.OperationalError as exc:
+        raise WarehouseConnectionError(_connection_problem(url, setting, exc)) from None
+    return url
+
+
+def _connection_problem(url: str, setting: str, exc: psycopg.OperationalError) -> str:
+    info = conninfo_to_dict(url)
+    host, port = str(info.get("host") or "localhost"), str(info.get("port") or "5432")
+    where = f"socket {host}/.s.PGSQL.{port}" if host.startswith("/") else f"{host}:{port}"
+    # libpq's own words, without its hint lines: "Connection refused", "FATAL: password
+    # authentication failed for user ..."; it never repeats the password, but a password that is
+    # also a host or user name would be, so it is masked all the same.
+    reason = str(exc).splitlines()[0].rsplit(" failed: ", 1)[-1].replace("FATAL:  ", "").strip()
+    if info.get("password"):
+        reason = reason.replace(str(info["password"]), "***")
+    shown = f"{setting}={redact_url(url)}"
+    if re.search(r'database ".*" does not exist', reason):
+        return (f"{shown}: the server at {where} has no database {info.get('dbname')!r}; create it or"
+                f" name an existing one in {setting}")
+    if re.search(r"password|authentication|role .* does not exist|pg_hba", reason):
+        return (f"{shown}: the server at {where} refused the login ({reason}); check the user and"
+                f" password in {setting}")
+    return (f"{shown}: cannot connect to the server at {where} ({reason}); is it running? Check"
+            f" {setting}, or unset it to use the embedded server that `make demo` starts")
 
 
 def connect(url: str, **kwargs) -> psycopg.Connection:
