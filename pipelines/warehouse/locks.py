@@ -39,6 +39,10 @@ def lock_window(conn: psycopg.Connection, provider: str, account: str,
 
 
 def lock_account_loads(conn: psycopg.Connection, provider: str, account: str) -> None:
-    """Serialise merges into the fact for one provider account: a leg on a window boundary can be
-    in two windows, and MERGE is not safe against a concurrent insert of the same key."""
+    """Serialise the loads of one provider account: a load reads which pages are its window's
+    current fetch and merges them as one step relative to the account's other loads, so a load of
+    an older fetch can never commit after a load of a newer one (tests/recovery/test_interleavings.py).
+
+    (Concurrent MERGEs of the same key are already kept apart, for every account at once, by the
+    partition-creation lock `cdr.ensure_call_leg_partitions` takes until commit.)"""
     advisory_lock(conn, "load", provider, account)
