@@ -83,6 +83,18 @@ def timestamp(provider: str, value, field: str, naive_tz: tzinfo = UTC,
                 return (parsed.replace(tzinfo=naive_tz) if parsed.tzinfo is None else parsed).astimezone(UTC)
             except OverflowError:
                 pass  # year 1 or 9999 shifted out of range: the slow path below names the field
+    written = iso_datetime(provider, value, field, required=required)
+    if written is None:
+        return None
+    try:
+        return (written.replace(tzinfo=naive_tz) if written.tzinfo is None else written).astimezone(UTC)
+    except OverflowError:
+        raise ParseError(provider, field, f"out of range in UTC: {value.strip()[:40]!r}") from None
+
+
+def iso_datetime(provider: str, value, field: str, required: bool = False) -> datetime | None:
+    """An ISO-8601 text as written: aware when it carries `Z` or an offset, naive when it does not
+    (for a parser that must know which). Accepts what `timestamp` accepts."""
     if value is None or value == "":
         if required:
             raise ParseError(provider, field, "missing")
@@ -91,18 +103,27 @@ def timestamp(provider: str, value, field: str, naive_tz: tzinfo = UTC,
         raise ParseError(provider, field, f"expected a timestamp string, got {type(value).__name__}")
     text = value.strip()
     try:
-        parsed = datetime.fromisoformat(text)
+        return datetime.fromisoformat(text)
     except ValueError:
         try:
-            parsed = datetime.fromisoformat(_COLON_MILLIS.sub(r"\1.\2", text))
+            return datetime.fromisoformat(_COLON_MILLIS.sub(r"\1.\2", text))
         except ValueError:
             raise ParseError(provider, field, f"not a timestamp: {text[:40]!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=naive_tz)
-    try:
-        return parsed.astimezone(UTC)
-    except OverflowError:
-        raise ParseError(provider, field, f"out of range in UTC: {text[:40]!r}") from None
+
+
+def wall_clock_to_utc(local: datetime, zone: tzinfo) -> tuple[datetime, bool]:
+    """A naive wall-clock time in `zone` as UTC, and whether it fell in the hour the end of summer
+    time repeats (read as its first pass, summer time). ValueError for a time in the hour skipped
+    when summer time starts: no clock in `zone` shows it. OverflowError at the ends of time."""
+    first = local.replace(tzinfo=zone)
+    second = local.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first.astimezone(UTC), False
+    utc = first.astimezone(UTC)
+    if utc.astimezone(zone).replace(tzinfo=None) != local:
+        raise ValueError(f"{local.isoformat(sep=' ')} does not exist in {zone}"
+                         " (skipped when summer time starts)")
+    return utc, True
 
 
 def number(provider: str, value, field: str) -> Decimal | None:

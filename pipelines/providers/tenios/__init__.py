@@ -1,6 +1,8 @@
 """TENIOS (DE): raw per-leg CDRs from POST /cdrs/retrieve, JSON, access key in the body."""
 from __future__ import annotations
 
+import os
+
 from pipelines.providers.spec import (
     CALL_LEGS,
     ProviderSpec,
@@ -13,6 +15,7 @@ from pipelines.providers.spec import (
 from pipelines.providers.tenios.client import open_client
 from pipelines.providers.tenios.conformance import CONFORMANCE
 from pipelines.providers.tenios.parse import parse_pages
+from pipelines.providers.tenios.readings import observe_readings
 from pipelines.providers.tenios.settings import PROVIDER, TeniosSettings
 from pipelines.providers.tenios.simulator import TeniosData, build_simulator
 
@@ -27,12 +30,15 @@ def simulated_account(index: int) -> SimulatedAccount:
 
 
 def simulated(legs_per_day: int | None, accounts: int = 1) -> SimulatedProvider:
-    """The simulator serving `accounts` accounts, each key seeing only its own account's legs."""
+    """The simulator serving `accounts` accounts, each key seeing only its own account's legs, its
+    time stamps in the form TENIOS_SIM_STAMP_FORM names (simulator.STAMP_FORMS; default `z`)."""
     data = TeniosData(legs_per_day=legs_per_day) if legs_per_day else TeniosData()
     served = tuple(simulated_account(index) for index in range(1, accounts + 1))
     first = served[0]
+    stamp_form = os.environ.get("TENIOS_SIM_STAMP_FORM", "").strip() or "z"
     return SimulatedProvider(
-        app=build_simulator({account.credentials["access_key"]: account.name for account in served}, data),
+        app=build_simulator({account.credentials["access_key"]: account.name for account in served}, data,
+                            stamp_form=stamp_form),
         environment=simulated_environment(PROVIDER, account=first.name, **first.credentials),
         accounts=served,
     )
@@ -50,4 +56,5 @@ SPEC = ProviderSpec(
     default_sim_port=18081,
     conformance=CONFORMANCE,
     default_time_zone="Europe/Berlin",
+    observe_readings=observe_readings,
 )

@@ -42,4 +42,9 @@ CONFORMANCE = Conformance(
     reports_record_count=True,  # total_items
     paging_faults=True,
     paging_settings={"page_size": "100"},  # a simulated day of 300 legs on three pages
+    # another endpoint's answer is no page of legs, however well-formed (parse.decode_body)
+    foreign_answers=(
+        ("/cdrs/count answer", '{"total_items": 51}', "application/json"),
+        ("/verification/create answer", '{"verification_id": "3f9c1e2a"}', "application/json"),
+    ),
 )

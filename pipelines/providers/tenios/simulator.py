@@ -7,9 +7,26 @@ inbound leg's uuid in `main_leg_uuid` and the inbound leg points at the answerin
 (seconds for most, hours for a few), measured on the simulator's clock: a day fetched early
 lacks its late legs, which appear on a later fetch.
 
-Behaviour the docs state or imply: the access key in the JSON body (401 with an `error_code`
-body when wrong), 1-based pages, `total_items`/`page`/`page_size` in every answer, dates as
-ISO-8601 UTC (the doc's `:000` colon variant is accepted too), /cdrs/count limited to one day.
+Every day holds a call that starts at exactly 00:00:00.000 UTC and one that starts in the last
+second before midnight (its forwarded legs start on the next day), so every load meets both
+window bounds.
+
+Behaviour the docs state or imply: the access key in the JSON body, 1-based pages,
+`total_items`/`page`/`page_size` in every answer, dates as ISO-8601 UTC (the doc's `:000` colon
+variant is accepted too), start_date_from read strictly as calls "started after" it (the
+official examples' words) and start_date_to inclusively, /cdrs/count limited to one day (read
+with a minute's tolerance, room for the client's start lead: how strictly the API counts it is
+unknown). Errors as the real API answers them: HTTP 400 with `{"error_code", "error_message",
+"fields"}`: BAD_CREDENTIALS (with `"success": false`) for a wrong key, INVALID_JSON,
+INVALID_FIELD (a request field missing) and INVALID_VALUE (one that cannot be used), naming the
+fields. Its 429 and 5xx answers are the fault and rate-limit machinery's (pipelines.simulation).
+
+Time stamps: how TENIOS writes `*_stamp` is unpublished, so the simulator serves any of
+STAMP_FORMS, chosen by `stamp_form` (the factory reads TENIOS_SIM_STAMP_FORM) or switched on a
+running simulator with POST /_sim/stamp_form {"form": ...}: `z` (UTC with Z, the default, as
+every published example of a TENIOS date), `offset` (German local time with its offset),
+`naive-space` (FreeSWITCH's own `2024-03-20 11:15:00`: German wall-clock time, whole seconds),
+`naive-t` (the same with a T) and `naive-fraction` (space, milliseconds).
 """
 from __future__ import annotations
 
@@ -19,6 +36,7 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import orjson
 from starlette.requests import Request
@@ -30,6 +48,12 @@ from pipelines.providers.common import timestamp
 from pipelines.simulation import SimState, build_app
 
 MAX_PAGE_SIZE = 1000
+COUNT_LIMIT = timedelta(days=1, minutes=1)
+STAMP_FORMS = ("z", "offset", "naive-space", "naive-t", "naive-fraction")
+# the switch's clock, for the forms without Z
+SWITCH_ZONE = ZoneInfo("Europe/Berlin")
+# the two calls of each day at its bounds (module docstring)
+_BOUNDARY_STARTS = (timedelta(0), timedelta(seconds=86_399, milliseconds=600))
 _SERVICE_NUMBERS = ["+4930901820", "+4940609110", "+498935478200", "+4922199887700", "+4969123450"]
 _CAUSE_WEIGHTS = [("NORMAL_CLEARING", 70), ("NO_ANSWER", 8), ("USER_BUSY", 5), ("ORIGINATOR_CANCEL", 9),
                   ("NO_USER_RESPONSE", 2), ("UNALLOCATED_NUMBER", 1), ("CALL_REJECTED", 2),
@@ -46,6 +70,26 @@ class TeniosData:
 
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def served_stamp(text: str, form: str) -> str:
+    """A record's stamp (`..Z`, as day_legs stores it) as the simulator serves it in `form`."""
+    if form == "z":
+        return text
+    local = datetime.fromisoformat(text).astimezone(SWITCH_ZONE)
+    if form == "offset":
+        return local.isoformat(timespec="milliseconds")
+    wall = local.replace(tzinfo=None)
+    if form == "naive-fraction":
+        return wall.isoformat(sep=" ", timespec="milliseconds")
+    return wall.isoformat(sep="T" if form == "naive-t" else " ", timespec="seconds")
+
+
+def _served(record: dict, form: str) -> dict:
+    if form == "z":
+        return record
+    return {**record, **{name: served_stamp(record[name], form)
+                         for name in ("start_stamp", "answer_stamp", "end_stamp") if record[name]}}
 
 
 def _uuid(rng: random.Random) -> str:
@@ -93,10 +137,14 @@ def day_legs(data: TeniosData, account: str, day: date) -> tuple[tuple[datetime,
     midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     legs: list[tuple[datetime, datetime, dict]] = []
     target = max(0, int(data.legs_per_day * rng.uniform(0.9, 1.1)))
+    calls = 0
     while len(legs) < target:
         # Office-hours shaped arrival: most calls 07:00-19:00 UTC.
         second = int(rng.triangular(0, 86_400, 43_200)) if rng.random() < 0.85 else rng.randrange(86_400)
         start = midnight + timedelta(seconds=second, milliseconds=rng.randrange(1000))
+        if calls < len(_BOUNDARY_STARTS):
+            start = midnight + _BOUNDARY_STARTS[calls]
+        calls += 1
         source = "MOBILE" if rng.random() < 0.35 else "FIXED_LINE"
         if rng.random() < 0.03:
             pages = rng.randrange(1, 6)
@@ -141,45 +189,52 @@ def day_legs(data: TeniosData, account: str, day: date) -> tuple[tuple[datetime,
     return tuple(legs)
 
 
-def _error(status: int, code: str, message: str, fields: list[str] | None = None) -> Response:
-    body: dict[str, str | list[str]] = {"error_code": code, "error_message": message}
-    if fields:
-        body["fields"] = fields
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+def _error(code: str, message: str, fields: list[str] | None = None, success: bool | None = None) -> Response:
+    """The real API's error answer: HTTP 400 with the code, a message and the offending fields."""
+    body: dict[str, object] = {"error_code": code, "error_message": message, "fields": fields or []}
+    if success is not None:
+        body["success"] = success
+    return Response(orjson.dumps(body), status_code=400, media_type="application/json")
 
 
 def build_simulator(access_keys: dict[str, str], data: TeniosData = TeniosData(),
-                    state: SimState | None = None):
-    """A Starlette app; `access_keys` maps each valid key to the account it opens."""
+                    state: SimState | None = None, stamp_form: str = "z"):
+    """A Starlette app; `access_keys` maps each valid key to the account it opens; `stamp_form`
+    (one of STAMP_FORMS) how it writes time stamps until POST /_sim/stamp_form changes it."""
     state = state or SimState()
+    if stamp_form not in STAMP_FORMS:
+        raise ValueError(f"stamp_form {stamp_form!r}: expected one of {', '.join(STAMP_FORMS)}")
+    served = {"form": stamp_form}
 
     async def read(request: Request, paged: bool):
         try:
             payload = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
-            return None, _error(400, "INVALID_REQUEST", "body is not JSON")
+            return None, _error("INVALID_JSON", "The request body is not valid JSON")
         if not isinstance(payload, dict):
-            return None, _error(400, "INVALID_REQUEST", "body is not a JSON object")
+            return None, _error("INVALID_JSON", "The request body is not a JSON object")
         key = payload.get("access_key")
-        account = access_keys.get(key) if isinstance(key, str) else None  # a list key: 401, not a crash
+        account = access_keys.get(key) if isinstance(key, str) else None  # a list key: refused, not a crash
         if account is None:
-            return None, _error(401, "INVALID_ACCESS_KEY", "The access key is invalid")
+            return None, _error("BAD_CREDENTIALS", "Invalid access key", success=False)
+        wanted = ["start_date_from", "start_date_to", *(("page", "page_size") if paged else ())]
+        missing = [name for name in wanted if payload.get(name) is None]
+        if missing:
+            return None, _error("INVALID_FIELD", "Required fields are missing", missing)
         try:
-            start = timestamp("tenios", payload.get("start_date_from"), "start_date_from", required=True)
-            end = timestamp("tenios", payload.get("start_date_to"), "start_date_to", required=True)
+            start = timestamp("tenios", payload["start_date_from"], "start_date_from", required=True)
+            end = timestamp("tenios", payload["start_date_to"], "start_date_to", required=True)
         except ParseError as exc:  # the simulator answers like the API: a 400 naming the field
-            return None, _error(400, "INVALID_REQUEST", str(exc), [exc.field or "start_date"])
+            return None, _error("INVALID_VALUE", exc.reason, [exc.field or "start_date_from"])
         if end < start:
-            return None, _error(400, "INVALID_REQUEST", "start_date_to is before start_date_from",
-                                ["start_date_to"])
+            return None, _error("INVALID_VALUE", "start_date_to is before start_date_from", ["start_date_to"])
         page = page_size = None
         if paged:
-            page, page_size = payload.get("page"), payload.get("page_size")
-            if not isinstance(page, int) or page < 1:
-                return None, _error(400, "INVALID_REQUEST", "page must be an integer from 1", ["page"])
-            if not isinstance(page_size, int) or page_size < 1:
-                return None, _error(400, "INVALID_REQUEST", "page_size must be a positive integer",
-                                    ["page_size"])
+            page, page_size = payload["page"], payload["page_size"]
+            bad = [name for name, value in (("page", page), ("page_size", page_size))
+                   if not isinstance(value, int) or isinstance(value, bool) or value < 1]
+            if bad:
+                return None, _error("INVALID_VALUE", "page and page_size are integers from 1", bad)
             page_size = min(page_size, MAX_PAGE_SIZE)
         return (account, start, end, page, page_size), None
 
@@ -189,7 +244,8 @@ def build_simulator(access_keys: dict[str, str], data: TeniosData = TeniosData()
         day = start.date()
         while day <= end.date():
             for leg_start, visible_at, record in day_legs(data, account, day):
-                if start <= leg_start <= end and visible_at <= now:
+                # "started after" start_date_from: strictly after; start_date_to inclusive
+                if start < leg_start <= end and visible_at <= now:
                     records.append(record)
             day += timedelta(days=1)
         return records
@@ -210,7 +266,9 @@ def build_simulator(access_keys: dict[str, str], data: TeniosData = TeniosData()
         total = len(records)
         if fault is not None and fault.kind == "empty":
             items, total = [], 0  # a well-formed "no CDRs" answer for a day that has some
-        body = {"items": items, "total_items": total, "page": page, "page_size": page_size}
+        form = served["form"]
+        body = {"items": [_served(record, form) for record in items], "total_items": total, "page": page,
+                "page_size": page_size}
         return Response(orjson.dumps(body), media_type="application/json")
 
     async def count(request: Request) -> Response:
@@ -218,17 +276,27 @@ def build_simulator(access_keys: dict[str, str], data: TeniosData = TeniosData()
         if error:
             return error
         account, start, end, _, _ = parsed
-        if end - start > timedelta(days=1):
-            return _error(400, "INVALID_REQUEST", "The interval can be max. 1 day", ["start_date_to"])
+        if end - start > COUNT_LIMIT:
+            return _error("INVALID_VALUE", "The interval can be max. 1 day",
+                          ["start_date_from", "start_date_to"])
         return Response(orjson.dumps({"total_items": len(visible(account, start, end))}),
                         media_type="application/json")
 
     def rate_limited() -> Response:
-        response = _error(429, "RATE_LIMIT_EXCEEDED", "Too many requests")
+        response = _error("RATE_LIMIT_EXCEEDED", "Too many requests")
+        response.status_code = 429
         response.headers["Retry-After"] = "1"
         return response
 
+    async def switch_stamp_form(request: Request) -> Response:
+        form = (orjson.loads(await request.body() or b"{}") or {}).get("form", "z")
+        if form not in STAMP_FORMS:
+            return Response(f"form: one of {', '.join(STAMP_FORMS)}", status_code=400)
+        served["form"] = form
+        return Response(orjson.dumps(served), media_type="application/json")
+
     routes = [Route("/cdrs/retrieve", retrieve, methods=["POST"]),
-              Route("/cdrs/count", count, methods=["POST"])]
+              Route("/cdrs/count", count, methods=["POST"]),
+              Route("/_sim/stamp_form", switch_stamp_form, methods=["POST"])]
     app = build_app(routes, state, rate_limited)
     return app
