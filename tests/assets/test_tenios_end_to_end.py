@@ -2,11 +2,15 @@
 asserted on the warehouse's rows."""
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 
+import orjson
 import psycopg
 import pytest
+from dagster import DagsterInstance
 
+from pipelines.warehouse.raw import window_pages
 from tests.conftest import rows, scalar, snapshot, truncate_warehouse
 from tests.dagster_runs import failure_messages, run_range
 from tests.simulator_driver import simulators
@@ -25,6 +29,7 @@ def sim(tenios, clean_warehouse):
     tenios.reset()
     yield tenios
     tenios.reset()
+    tenios.post("/_sim/stamp_form", {"form": "z"})
 
 
 def run(first: date, days: int = 1, **kwargs):
@@ -118,10 +123,14 @@ def test_retries_that_run_out_fail_the_run_and_commit_nothing(sim, warehouse_url
 def test_refused_access_key_fails_clearly_and_loads_nothing(sim, warehouse_url, monkeypatch):
     secret = "wrong-key-7f3a9c55e1"
     monkeypatch.setenv("TENIOS_ACCESS_KEY", secret)
+    before = sim.stats()["requests_served"]
     result = run(DAY)
     assert not result.success
     messages = failure_messages(result)
-    assert any("tenios" in m and "access key refused" in m and "HTTP 401" in m for m in messages), messages
+    # the API's answer: HTTP 400 with error_code BAD_CREDENTIALS, an auth error tried once
+    assert any("tenios account 'tenios-demo': tenios: window" in m and "access key refused" in m
+               and "HTTP 400" in m and "[code BAD_CREDENTIALS]" in m for m in messages), messages
+    assert sim.stats()["requests_served"] - before == 1
     assert not any(secret in m for m in messages)
     for event in result.all_events:
         assert secret not in str(event.message or "")
@@ -168,3 +177,80 @@ def test_full_refresh_recomputes_derived_tables_that_no_load_marked(sim, warehou
     full = {"config": {"full_refresh": True}}
     assert run(DAY, ops_config={"calls": full, "call_leg_aggregates": full}).success
     assert snapshot(warehouse_url, tables) == derived
+
+
+def leg_starts(url: str) -> dict[str, datetime]:
+    return dict(rows(url, "SELECT leg_key, started_at FROM cdr.fact_call_leg"))
+
+
+def test_stamps_without_offset_land_at_the_right_instant_counted_and_warned_once_a_day(sim, warehouse_url):
+    days = [DAY, DAY + timedelta(days=1)]
+    sim.post("/_sim/stamp_form", {"form": "offset"})
+    assert run(DAY, 2).success
+    with_offset = leg_starts(warehouse_url)
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.load_audit WHERE notes <> '{}'") == 0
+    truncate_warehouse(warehouse_url)
+    sim.post("/_sim/stamp_form", {"form": "naive-fraction"})  # German wall-clock time, no offset
+    instance = DagsterInstance.ephemeral()
+    result = run(DAY, 2, instance=instance)
+    assert result.success, failure_messages(result)
+    assert leg_starts(warehouse_url) == with_offset  # same instants, so the same days
+    per_day = rows(warehouse_url, "SELECT (started_at AT TIME ZONE 'UTC')::date, count(*)"
+                                  " FROM cdr.fact_call_leg GROUP BY 1 ORDER BY 1")
+    assert [day for day, _ in per_day] == days
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.fact_call_leg"
+                                 " WHERE attributes->>'stamp_without_offset' = 'true'") == len(with_offset)
+    # each day's figures count them: the audit, the run's metadata, one warning per day
+    assert rows(warehouse_url, "SELECT window_start::date, (notes->>'legs_stamp_without_offset')::int"
+                               " FROM cdr.load_audit ORDER BY 1") == per_day
+    figures = {event.materialization.metadata["legs_stamp_without_offset"].value
+               for event in result.get_asset_materialization_events() if event.asset_key.path[-1] == "call_legs"}
+    assert figures == {len(with_offset)}  # the run's figure, on each partition's materialization
+    warnings = [entry.user_message for entry in instance.all_logs(result.run_id)
+                if entry.level == logging.WARNING and "stamp without offset" in entry.user_message]
+    assert len(warnings) == 2, warnings
+    for (day, count), warning in zip(per_day, sorted(warnings), strict=True):
+        assert f"tenios tenios-demo {day}: {count} legs stamp without offset (read in Europe/Berlin)" \
+            in warning
+
+
+def test_freeswitch_stamps_of_whole_seconds_land_on_the_same_second(sim, warehouse_url):
+    assert run(DAY).success
+    exact = leg_starts(warehouse_url)
+    truncate_warehouse(warehouse_url)
+    sim.post("/_sim/stamp_form", {"form": "naive-space"})  # 2026-10-05 11:15:02
+    assert run(DAY).success
+    assert leg_starts(warehouse_url) == {key: at.replace(microsecond=0) for key, at in exact.items()}
+
+
+def test_a_leg_at_exactly_midnight_is_loaded_once_into_its_own_day(sim, warehouse_url):
+    midnight = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
+    result = run(DAY - timedelta(days=1), 2)
+    assert result.success, failure_messages(result)
+    # the simulator reads start_date_from strictly ("started after") and starts a call at 00:00:00.000
+    at_midnight = rows(warehouse_url, """
+        SELECT l.leg_key, w.window_start FROM cdr.fact_call_leg l
+        JOIN cdr.window_fetch w ON l.raw_response_id = ANY (w.raw_response_ids)
+        WHERE l.started_at = %s""", (midnight,))
+    assert [start for _, start in at_midnight] == [midnight]
+    # the call just before midnight: fetched again with the day after (the request starts a second
+    # early) but kept in its own day, loaded once, and not quarantined
+    before = rows(warehouse_url, """
+        SELECT l.leg_key, w.window_start FROM cdr.fact_call_leg l
+        JOIN cdr.window_fetch w ON l.raw_response_id = ANY (w.raw_response_ids)
+        WHERE l.started_at >= %s AND l.started_at < %s""", (midnight - timedelta(seconds=1), midnight))
+    assert [start for _, start in before] == [midnight - timedelta(days=1)]
+    with psycopg.connect(warehouse_url) as conn:  # the day's raw pages hold it as fetched
+        held = {item["uuid"] for page in window_pages(conn, "tenios", "tenios-demo",
+                                                      (midnight, midnight + timedelta(days=1)))
+                for item in orjson.loads(page.body)["items"]}
+    assert before[0][0] in held
+    assert scalar(warehouse_url, "SELECT count(*) FROM cdr.quarantine") == 0
+    # each day reconciles with /cdrs/count: the count asked with the same early start, less the
+    # previous day's legs the pages held
+    per_day = rows(warehouse_url, "SELECT (started_at AT TIME ZONE 'UTC')::date, count(*)"
+                                  " FROM cdr.fact_call_leg GROUP BY 1 ORDER BY 1")
+    assert rows(warehouse_url, "SELECT window_start::date, provider_count, records FROM cdr.window_fetch"
+                               " ORDER BY 1") == [(day, n, n) for day, n in per_day]
+    checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
+    assert checks["reconciles_with_provider_count"], checks
