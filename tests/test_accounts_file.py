@@ -324,7 +324,7 @@ def test_check_shows_the_quick_start_without_a_file(tmp_path):
 # --- --probe, over HTTP to the simulators --------------------------------------------------------
 
 # the error code each built-in simulator answers wrong credentials with (a plug-in's may give none)
-REFUSAL_CODES = {"tenios": "INVALID_ACCESS_KEY", "belfabriek": "1", "mixvoip": "401",
+REFUSAL_CODES = {"tenios": "BAD_CREDENTIALS", "belfabriek": "1", "mixvoip": "401",
                  "telecomx": "credentials_invalid"}
 
 
@@ -448,3 +448,16 @@ def test_probe_reports_what_a_belfabriek_answer_shows_of_its_open_readings(tmp_p
     assert other["XML declaration / encoding"].startswith("none; ASCII only")
     assert other["root element"] == "other: <STATISTICS>"
     assert other["data-record blocks"] == "8 (CALLER_DATA_RECORDS 8)"
+
+
+def test_probe_reports_what_a_tenios_answer_shows_of_its_open_readings(tmp_path, simulated):
+    text, environment, served = simulated
+    done = probe(tmp_path, text, environment)
+    assert done.returncode == 0, done.stdout + done.stderr
+    observed = probe_readings(done.stdout)[("tenios", served["tenios"][0].name)]
+    # the simulator's default: UTC stamps with Z, every leg inside the bounds asked for
+    assert observed["time stamps carry an offset"].startswith("yes: ")
+    assert observed["time stamp form"].startswith("YYYY-MM-DDTHH:MM:SS.999Z")
+    assert observed["legs within the requested bounds"].startswith("yes: ")
+    assert observed["page_size accepted"].startswith("asked 500, answer says 500")
+    assert observed["record fields the docs do not name"] == "none"

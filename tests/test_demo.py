@@ -162,7 +162,7 @@ REFUSALS: dict[str, tuple[Callable[..., httpx.Response], Callable[[httpx.Respons
     "mixvoip": (_mixvoip, lambda r: r.content.startswith(b'{"return"') and r.json()["return"]["code"] == 403),
     "telecomx": (_telecomx, lambda r: r.status_code == 403 and r.json()["error"] == "access_denied"),
     "belfabriek": (_belfabriek, lambda r: r.status_code == 200 and b"<ERROR>1</ERROR>" in r.content),
-    "tenios": (_tenios, lambda r: r.status_code == 401 and r.json()["error_code"] == "INVALID_ACCESS_KEY"),
+    "tenios": (_tenios, lambda r: r.status_code == 400 and r.json()["error_code"] == "BAD_CREDENTIALS"),
 }
 
 

@@ -341,3 +341,30 @@ def test_pages_the_fast_path_is_unsure_of_get_the_field_by_field_treatment(chang
     items = [doc_example()["items"][1], {**doc_example()["items"][0], **change}]
     page = [RawPage(5, 1, orjson.dumps({"items": items}), None)]
     assert list(parse_pages(page, "acct")) == list(parse_pages(page, "acct", fast=False))
+
+
+def test_observed_readings_say_whether_stamps_carry_an_offset():
+    from pipelines.model import FetchedPage
+    from pipelines.providers.tenios.readings import observe_readings
+
+    base = doc_example()["items"][0]
+    params = {"start_date_from": "2018-03-19T23:59:59.000Z", "start_date_to": "2018-03-20T23:59:59.999Z",
+              "page": 1, "page_size": 500}
+
+    def observed(items: list[dict], **answer) -> dict[str, str]:
+        body = orjson.dumps({"items": items, "total_items": len(items), "page": 1, "page_size": 500, **answer})
+        return dict(observe_readings(FetchedPage("/cdrs/retrieve", params, 1, 200, "application/json", body,
+                                                 len(items))))
+
+    naive = observed([{**base, "start_stamp": "2018-03-20 10:15:02", "answer_stamp": None,
+                       "end_stamp": "2018-03-20 10:18:34", "new_field": 1}], page_size=100)
+    assert naive["time stamps carry an offset"] == "no: 0 of 2"
+    assert naive["time stamp form"] == "YYYY-MM-DD HH:MM:SS (2)"
+    assert naive["legs within the requested bounds"].startswith("yes: 1 of 1")
+    assert naive["page_size accepted"] == "asked 500, answer says 100, 1 records"
+    assert naive["record fields the docs do not name"] == "new_field"
+    mixed = observed([base, {**base, "start_stamp": "2018-03-21 10:15:02"}])
+    assert mixed["time stamps carry an offset"] == "mixed: 5 of 6"
+    assert mixed["legs within the requested bounds"].startswith("no: 1 of 2")
+    assert dict(observe_readings(FetchedPage("/cdrs/retrieve", params, 1, 200, None, b"{}", 0))) \
+        == {"answer shape": "refused: not a /cdrs/retrieve answer: no `items` (keys: none)"}
