@@ -31,8 +31,11 @@ def simulated_account(index: int) -> SimulatedAccount:
 
 def simulated(legs_per_day: int | None, accounts: int = 1) -> SimulatedProvider:
     """The simulator serving `accounts` accounts, each key seeing only its own account's legs, its
-    time stamps in the form TENIOS_SIM_STAMP_FORM names (simulator.STAMP_FORMS; default `z`)."""
-    data = TeniosData(legs_per_day=legs_per_day) if legs_per_day else TeniosData()
+    time stamps in the form TENIOS_SIM_STAMP_FORM names (simulator.STAMP_FORMS; default `z`), a
+    call in each day's last second if TENIOS_SIM_CALL_BEFORE_MIDNIGHT is 1."""
+    before_midnight = os.environ.get("TENIOS_SIM_CALL_BEFORE_MIDNIGHT", "").strip() == "1"
+    data = TeniosData(legs_per_day=legs_per_day or TeniosData.legs_per_day,
+                      call_before_midnight=before_midnight)
     served = tuple(simulated_account(index) for index in range(1, accounts + 1))
     first = served[0]
     stamp_form = os.environ.get("TENIOS_SIM_STAMP_FORM", "").strip() or "z"

@@ -158,8 +158,8 @@ class TeniosClient(HttpProviderClient):
             params = {**bounds, "page": page, "page_size": self._page_size}
             response, document = self._post(RETRIEVE_PATH, params, window)
             # `{}`, a /cdrs/count answer or another endpoint's object is no page of legs
-            require(PROVIDER, window, "items" in document,
-                    f"not a /cdrs/retrieve answer: no 'items' (keys: {', '.join(sorted(document))[:80]})")
+            require(PROVIDER, window, "items" in document, "not a /cdrs/retrieve answer: no 'items'"
+                    f" (keys: {', '.join(map(repr, sorted(map(str, document))))[:80]})")
             items = document["items"]
             total = document.get("total_items")
             require(PROVIDER, window, isinstance(items, list), "field 'items' is not a list")

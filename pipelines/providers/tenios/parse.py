@@ -94,7 +94,7 @@ def decode_body(body: bytes) -> list:
     if "items" not in document:
         # `{}`, a /cdrs/count answer ({"total_items": n}) or another endpoint's object: reading one
         # as zero legs would load a busy day as a quiet one
-        keys = ", ".join(sorted(map(str, document))[:5]) or "none"
+        keys = record_text(", ".join(sorted(map(str, document))[:5]) or "none")
         raise ParseError(PROVIDER, "items", f"not a /cdrs/retrieve answer: no `items` (keys: {keys})")
     items = document["items"]
     if not isinstance(items, list):

@@ -7,9 +7,11 @@ inbound leg's uuid in `main_leg_uuid` and the inbound leg points at the answerin
 (seconds for most, hours for a few), measured on the simulator's clock: a day fetched early
 lacks its late legs, which appear on a later fetch.
 
-Every day holds a call that starts at exactly 00:00:00.000 UTC and one that starts in the last
-second before midnight (its forwarded legs start on the next day), so every load meets both
-window bounds.
+Every day holds a call that starts at exactly 00:00:00.000 UTC, so every load meets the window's
+start bound. With `call_before_midnight` (TENIOS_SIM_CALL_BEFORE_MIDNIGHT=1) a day also holds one
+in its last second (23:59:59.600, its forwarded legs on the next day), which the next day's request,
+asking from a second early, brings along too. It is off by default: the shared suites take a
+day's first record for one of that day's legs.
 
 Behaviour the docs state or imply: the access key in the JSON body, 1-based pages,
 `total_items`/`page`/`page_size` in every answer, dates as ISO-8601 UTC (the doc's `:000` colon
@@ -52,8 +54,9 @@ COUNT_LIMIT = timedelta(days=1, minutes=1)
 STAMP_FORMS = ("z", "offset", "naive-space", "naive-t", "naive-fraction")
 # the switch's clock, for the forms without Z
 SWITCH_ZONE = ZoneInfo("Europe/Berlin")
-# the two calls of each day at its bounds (module docstring)
-_BOUNDARY_STARTS = (timedelta(0), timedelta(seconds=86_399, milliseconds=600))
+# the calls of each day at its bounds (module docstring)
+MIDNIGHT = timedelta(0)
+BEFORE_MIDNIGHT = timedelta(seconds=86_399, milliseconds=600)
 _SERVICE_NUMBERS = ["+4930901820", "+4940609110", "+498935478200", "+4922199887700", "+4969123450"]
 _CAUSE_WEIGHTS = [("NORMAL_CLEARING", 70), ("NO_ANSWER", 8), ("USER_BUSY", 5), ("ORIGINATOR_CANCEL", 9),
                   ("NO_USER_RESPONSE", 2), ("UNALLOCATED_NUMBER", 1), ("CALL_REJECTED", 2),
@@ -66,6 +69,7 @@ class TeniosData:
     seed: int = 42
     legs_per_day: int = 300
     late_fraction: float = 0.03
+    call_before_midnight: bool = False
 
 
 def _stamp(moment: datetime) -> str:
@@ -137,13 +141,14 @@ def day_legs(data: TeniosData, account: str, day: date) -> tuple[tuple[datetime,
     midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     legs: list[tuple[datetime, datetime, dict]] = []
     target = max(0, int(data.legs_per_day * rng.uniform(0.9, 1.1)))
+    boundary = (MIDNIGHT, BEFORE_MIDNIGHT) if data.call_before_midnight else (MIDNIGHT,)
     calls = 0
     while len(legs) < target:
         # Office-hours shaped arrival: most calls 07:00-19:00 UTC.
         second = int(rng.triangular(0, 86_400, 43_200)) if rng.random() < 0.85 else rng.randrange(86_400)
         start = midnight + timedelta(seconds=second, milliseconds=rng.randrange(1000))
-        if calls < len(_BOUNDARY_STARTS):
-            start = midnight + _BOUNDARY_STARTS[calls]
+        if calls < len(boundary):
+            start = midnight + boundary[calls]
         calls += 1
         source = "MOBILE" if rng.random() < 0.35 else "FIXED_LINE"
         if rng.random() < 0.03:

@@ -19,7 +19,7 @@ from pipelines.providers.tenios.simulator import STAMP_FORMS, TeniosData, build_
 from pipelines.simulation import Fault, SimState, SimulatorServer
 
 KEY = "sim-key-5d0e7c1f3a"
-DATA = TeniosData(legs_per_day=40, late_fraction=0.0)
+DATA = TeniosData(legs_per_day=40, late_fraction=0.0, call_before_midnight=True)
 DAY = date(2026, 10, 5)
 WINDOW = (datetime(2026, 10, 5, tzinfo=UTC), datetime(2026, 10, 6, tzinfo=UTC))
 FAST = RetryPolicy(max_attempts=3, backoff_base_s=0.01, backoff_max_s=0.02)

@@ -10,8 +10,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipelines.model import CallLeg, ParseNote, Quarantined, RawPage
+from pipelines.model import CallLeg, FetchedPage, ParseNote, Quarantined, RawPage
 from pipelines.providers.tenios.parse import _parse_page_fast, parse_pages
+from pipelines.providers.tenios.readings import observe_readings
 from pipelines.providers.tenios.settings import TeniosParseSettings
 from pipelines.providers.tenios.simulator import STAMP_FORMS, TeniosData, day_legs, served_stamp
 
@@ -344,15 +345,13 @@ def test_pages_the_fast_path_is_unsure_of_get_the_field_by_field_treatment(chang
 
 
 def test_observed_readings_say_whether_stamps_carry_an_offset():
-    from pipelines.model import FetchedPage
-    from pipelines.providers.tenios.readings import observe_readings
-
     base = doc_example()["items"][0]
     params = {"start_date_from": "2018-03-19T23:59:59.000Z", "start_date_to": "2018-03-20T23:59:59.999Z",
               "page": 1, "page_size": 500}
 
     def observed(items: list[dict], **answer) -> dict[str, str]:
-        body = orjson.dumps({"items": items, "total_items": len(items), "page": 1, "page_size": 500, **answer})
+        body = orjson.dumps({"items": items, "total_items": len(items), "page": 1, "page_size": 500,
+                             **answer})
         return dict(observe_readings(FetchedPage("/cdrs/retrieve", params, 1, 200, "application/json", body,
                                                  len(items))))
 
