@@ -316,7 +316,7 @@ def _parse_page_fast(body: bytes, account: str, raw_response_id: int | None, zon
     legs = []
     flags = Assumed()  # added to `assumed` only once the whole page is read
     bounded = window is not None
-    first, last = window or (datetime.min, datetime.max)  # unused without a window
+    first, last = window or (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))  # unused
     try:
         for r in page.items:
             uuid = r.uuid.strip()
