@@ -451,7 +451,7 @@ def test_probe_reports_what_a_belfabriek_answer_shows_of_its_open_readings(tmp_p
 
 
 def test_probe_reports_what_a_tenios_answer_shows_of_its_open_readings(tmp_path, simulated):
-    text, environment, _ = simulated
+    text, environment, served = simulated
     done = probe(tmp_path, text, environment)
     assert done.returncode == 0, done.stdout + done.stderr
     observed = probe_readings(done.stdout)[("tenios", served["tenios"][0].name)]
