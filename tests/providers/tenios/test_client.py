@@ -9,12 +9,19 @@ import httpx
 import orjson
 import pytest
 
-from pipelines.errors import ProviderAuthError, ProviderRequestError, ProviderUnavailableError
+from pipelines.errors import (
+    ConfigurationError,
+    ProviderAuthError,
+    ProviderRequestError,
+    ProviderUnavailableError,
+)
 from pipelines.model import CallLeg, RawPage
 from pipelines.providers.base import RetryPolicy
+from pipelines.providers.settings import settings_from_env
+from pipelines.providers.tenios import SPEC
 from pipelines.providers.tenios.client import TeniosClient, window_bounds
 from pipelines.providers.tenios.parse import parse_pages
-from pipelines.providers.tenios.settings import DEFAULT_PARSE_SETTINGS
+from pipelines.providers.tenios.settings import DEFAULT_PARSE_SETTINGS, TeniosSettings
 from pipelines.providers.tenios.simulator import STAMP_FORMS, TeniosData, build_simulator, day_legs
 from pipelines.simulation import Fault, SimState, SimulatorServer
 
@@ -190,3 +197,20 @@ def test_every_stamp_form_gives_the_same_window(url, form):
     assert sum(page.records for page in pages) == count == len(served())
     if form.startswith("naive"):
         assert all(orjson.loads(leg.attributes)["stamp_without_offset"] for leg in legs)
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("TENIOS_STAMP_TIME_ZONE", "Mars/Olympus", "not an IANA time zone"),
+    ("TENIOS_REQUEST_START_LEAD_MS", "-1", "expected 0 to 60000 milliseconds"),
+    ("TENIOS_REQUEST_START_LEAD_MS", "90000", "expected 0 to 60000 milliseconds"),
+])
+def test_the_new_settings_are_checked_as_they_are_read(variable, value, message):
+    with pytest.raises(ConfigurationError) as raised:
+        settings_from_env(TeniosSettings, "TENIOS", {variable: value})
+    assert str(raised.value).startswith(f"{variable}={value!r}: {message}")
+
+
+def test_the_zone_setting_is_part_of_the_parser_version():
+    berlin, utc = TeniosSettings(), TeniosSettings(stamp_time_zone="UTC")
+    assert SPEC.parser_version(berlin) != SPEC.parser_version(utc)
+    assert SPEC.parser_version(berlin) == SPEC.parser_version(TeniosSettings(request_start_lead_ms=1))
