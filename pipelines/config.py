@@ -18,6 +18,8 @@ in `CDR_PGDATA` |
 | `<PROVIDER>_<SETTING>` | per provider | the quick start: that provider's settings (docs/providers/) |
 | `CDR_HTTP_<SETTING>` | 30 s, 5 attempts, … | HTTP settings of every account not set for it |
 | `CDR_DEBUG` | off | a mistake in the settings gives a traceback, not just its one line |
+| `CDR_QUARANTINE_WARN_SHARE` | 0.01 | a day whose quarantined share of records is above it warns \
+(docs/operations.md, Checks) |
 """
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ from pipelines.warehouse.connection import (
 
 DEFAULT_START_DATE = "2024-01-01"
 DEFAULT_REPULL_DAYS = 3
+DEFAULT_QUARANTINE_WARN_SHARE = 0.01
 ACCOUNTS_FILE_VARIABLE = "CDR_ACCOUNTS_FILE"
 DEFAULT_ACCOUNTS_FILE = "cdr-accounts.toml"  # in the working directory
 ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -210,6 +213,7 @@ class Configuration:
     # the accounts file the accounts came from; None: the environment quick start
     accounts_file: str | None = None
     disabled_accounts: tuple[ProviderAccount, ...] = ()  # listed in the file with enabled = false
+    quarantine_warn_share: float = DEFAULT_QUARANTINE_WARN_SHARE  # the quarantine-share check's limit
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Configuration:
@@ -238,6 +242,7 @@ class Configuration:
             secrets=environ,
             accounts_file=None if path is None else str(path),
             disabled_accounts=tuple(a for a in listed if not a.enabled),
+            quarantine_warn_share=_share(environ, "CDR_QUARANTINE_WARN_SHARE", DEFAULT_QUARANTINE_WARN_SHARE),
         )
 
     def accounts_of(self, provider: str) -> tuple[ProviderAccount, ...]:
@@ -495,6 +500,19 @@ def _positive(environ: Mapping[str, str], variable: str, default: int) -> int:
     if not value.isdigit() or int(value) < 1:
         raise ConfigurationError(variable, value, "expected a whole number of at least 1")
     return int(value)
+
+
+def _share(environ: Mapping[str, str], variable: str, default: float) -> float:
+    value = environ.get(variable, "").strip()
+    if not value:
+        return default
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:  # also refuses nan, which compares false either way
+        raise ConfigurationError(variable, value, "expected a share between 0 and 1 (0.01 is 1%)")
+    return share
 
 
 def _flag(environ: Mapping[str, str], variable: str) -> bool:

@@ -19,6 +19,7 @@ from dagster import (
 )
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from pipelines.assets.checks import build_account_checks
 from pipelines.assets.derived import build_derived_assets
 from pipelines.assets.provider import build_provider_assets, load_asset_keys
 from pipelines.config import Configuration, debug_from_env
@@ -67,7 +68,8 @@ def build_definitions(config: Configuration) -> Definitions:
         else WarehouseResource(embedded_database=where.database, pgdata=where.pgdata)
     return Definitions(
         assets=[*(a for assets in built for a in (assets.raw_pages, assets.load)), *derived],
-        asset_checks=[check for assets in built for check in assets.checks],
+        asset_checks=[check for account, assets in zip(config.accounts, built, strict=True)
+                      for check in build_account_checks(account, assets.load, config)],
         jobs=[nightly_job],
         schedules=[nightly_schedule],
         resources={"warehouse": warehouse},

@@ -6,7 +6,7 @@
   of every kind the provider declares -> the shared load path; for call legs, then the account's
   own calls and aggregates for the days that changed, so one account's failure never holds back
   another's derived rows;
-- for a provider whose rows include call legs, the leg checks of that account.
+- the account's checks are built beside them (pipelines.assets.checks).
 
 Both assets loop over the UTC days of the run's partition range with one transaction per day, so
 a single-run backfill of a year holds one day at a time and a failure leaves earlier days loaded
@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from dagster import (
-    AssetCheckResult,
-    AssetChecksDefinition,
-    AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -30,7 +27,6 @@ from dagster import (
     MaterializeResult,
     PartitionsDefinition,
     asset,
-    asset_check,
 )
 
 from pipelines.config import ProviderAccount
@@ -39,7 +35,6 @@ from pipelines.model import Window
 from pipelines.partitions import days_in, single_run
 from pipelines.providers.spec import CALL_LEGS, ItemKind
 from pipelines.resources import WarehouseResource
-from pipelines.sql import sql_file
 from pipelines.warehouse.aggregates import refresh_stale
 from pipelines.warehouse.load import LoadStats, load_windows
 from pipelines.warehouse.pacing import DatabasePacing
@@ -50,7 +45,6 @@ from pipelines.warehouse.raw import land_window
 class ProviderAssets:
     raw_pages: AssetsDefinition
     load: AssetsDefinition
-    checks: tuple[AssetChecksDefinition, ...]
     kinds: tuple[ItemKind, ...]
 
 
@@ -167,40 +161,11 @@ def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, parti
     return loaded
 
 
-def build_leg_checks(source: ProviderAccount,
-                     call_legs: AssetsDefinition) -> tuple[AssetChecksDefinition, ...]:
-    scope = {"provider": source.provider, "account": source.account}
-
-    @asset_check(asset=call_legs, description="No leg key appears twice (e.g. a leg whose start time moved).")
-    def no_duplicate_leg_keys(warehouse: WarehouseResource) -> AssetCheckResult:
-        with warehouse.connect() as conn:
-            row = conn.execute(sql_file("checks/duplicate_leg_keys.sql"), scope).fetchone()
-        duplicates = row[0] if row else 0
-        return AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_leg_keys": duplicates})
-
-    @asset_check(asset=call_legs,
-                 description="Legs plus quarantined records per fetched day equal the provider's own count.")
-    def reconciles_with_provider_count(warehouse: WarehouseResource) -> AssetCheckResult:
-        with warehouse.connect() as conn:
-            rows = conn.execute(sql_file("checks/reconcile_provider_count.sql"), scope).fetchall()
-        mismatches = {f"{account} {start.date()}": f"provider {count}, warehouse {loaded}"
-                      for account, start, count, loaded in rows if count != loaded}
-        return AssetCheckResult(
-            passed=not mismatches,
-            severity=AssetCheckSeverity.ERROR,
-            metadata={"days_checked": len(rows), "mismatches": len(mismatches),
-                      **({"details": "; ".join(sorted(mismatches)[:20])} if mismatches else {})},
-        )
-
-    return no_duplicate_leg_keys, reconciles_with_provider_count
-
-
 def build_provider_assets(source: ProviderAccount, partitions: PartitionsDefinition, *,
                           force_reload: bool, secrets: Mapping[str, str]) -> ProviderAssets:
     raw_pages = build_raw_pages_asset(source, partitions, secrets)
     load = build_load_asset(source, raw_pages, partitions, force_reload)
-    checks = build_leg_checks(source, load) if CALL_LEGS in source.spec.items else ()
-    return ProviderAssets(raw_pages, load, checks, source.spec.items)
+    return ProviderAssets(raw_pages, load, source.spec.items)
 
 
 def load_asset_keys(built: list[ProviderAssets], kind: ItemKind) -> list[AssetKey]:

@@ -15,6 +15,8 @@ checks, the derived tables, the shared test suites) is built from that declarati
 - `conformance`: what the shared test suites need to know of it, from its `conformance.py`
   (`Conformance` below; the suites take its row types and tables from `items`).
 - `observe_readings`: what an answer shows of the readings its docs leave open (for `--probe`).
+- `has_provider_count` and `checks`: whether its API gives its own record count per window, and
+  the checks of its own rows (`ProviderCheck`), beside the shared ones (pipelines.assets.checks).
 """
 from __future__ import annotations
 
@@ -195,6 +197,19 @@ class Conformance:
 
 
 @dataclass(frozen=True)
+class ProviderCheck:
+    """A check of a provider's own rows, run on each of its accounts' load asset after the load
+    (pipelines.assets.checks). `sql` takes `provider`, `account` and the checked UTC days
+    [`first`, `last`) and returns one row: (violations, a few examples as text[]); it passes when
+    violations is 0."""
+
+    name: str
+    description: str
+    sql: Path
+    blocking: bool = False  # a failure stops the assets downstream of the load asset
+
+
+@dataclass(frozen=True)
 class ProviderSpec:
     """How the shared pipeline drives one provider (see the module docstring)."""
 
@@ -219,6 +234,10 @@ class ProviderSpec:
     # observed) pairs: `cdr-etl accounts check --probe` prints them for the first answer of
     # yesterday, the first-run checklist in docs/providers/<name>.md says what to do with them
     observe_readings: Callable[[FetchedPage], Iterable[tuple[str, str]]] | None = None
+    # its API counts the records of a window itself (TENIOS /cdrs/count): the
+    # reconciles_with_provider_count check exists only where this is true
+    has_provider_count: bool = False
+    checks: tuple[ProviderCheck, ...] = ()
 
     @property
     def folder(self) -> Path:

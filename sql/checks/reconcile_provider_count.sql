@@ -1,6 +1,7 @@
--- For each window fetched in the last two days that has a provider count: legs in the fact plus
--- records quarantined from that window's pages, against the provider's own count.
-SELECT w.account, w.window_start, w.provider_count,
+-- For each fetched window of one account in the checked UTC days [first, last) that has a
+-- provider count: legs in the fact plus records quarantined from that window's pages, against
+-- the provider's own count.
+SELECT w.window_start, w.provider_count,
        (SELECT count(*) FROM cdr.fact_call_leg l
          WHERE l.provider = w.provider AND l.account = w.account
            AND l.started_at >= w.window_start AND l.started_at < w.window_end)
@@ -10,5 +11,6 @@ SELECT w.account, w.window_start, w.provider_count,
 FROM cdr.window_fetch w
 WHERE w.provider = %(provider)s AND w.account = %(account)s
   AND w.provider_count IS NOT NULL
-  AND w.fetched_at > now() - interval '2 days'
-ORDER BY w.account, w.window_start;
+  AND w.window_start >= %(first)s::date::timestamp AT TIME ZONE 'UTC'
+  AND w.window_start < %(last)s::date::timestamp AT TIME ZONE 'UTC'
+ORDER BY w.window_start;

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipelines.providers.spec import (
     ItemKind,
+    ProviderCheck,
     ProviderSpec,
     SimulatedAccount,
     SimulatedProvider,
@@ -36,6 +37,15 @@ PBX_STATS = ItemKind(
     stage_sql=_SQL / "stage_pbx_stats.sql",
     merge_sql=_SQL / "merge_pbx_stats.sql",
     description="per-employee interval counters upserted into cdr.fact_pbx_stats (a re-pull replaces counts)",
+)
+
+# Counters that contradict each other: a provider-side inconsistency or a parser that put a
+# counter in the wrong column. Not blocking: no asset is built from these rows.
+COUNTERS_CONSISTENT = ProviderCheck(
+    name="counters_consistent",
+    description="Within each interval row, no answered, unanswered, failed or busy count exceeds its"
+                " direction's calls (the only relation between the counters the docs imply).",
+    sql=_SQL / "check_counters.sql",
 )
 
 
@@ -83,4 +93,5 @@ SPEC = ProviderSpec(
     customer_setting="customers",
     default_time_zone="Europe/Copenhagen",
     observe_readings=observe_readings,
+    checks=(COUNTERS_CONSISTENT,),
 )

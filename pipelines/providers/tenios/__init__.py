@@ -60,4 +60,5 @@ SPEC = ProviderSpec(
     conformance=CONFORMANCE,
     default_time_zone="Europe/Berlin",
     observe_readings=observe_readings,
+    has_provider_count=True,  # POST /cdrs/count
 )
