@@ -69,7 +69,8 @@ def scope_of(provider: str, account: str, days: tuple[date, date]) -> dict[str, 
     """The parameters of the checks' SQL: the account and its checked days, as dates and as times."""
     first, last = days
     return {"provider": provider, "account": account, "first": first, "last": last,
-            "from": datetime.combine(first, time(), UTC), "to": datetime.combine(last, time(), UTC)}
+            "from": datetime.combine(first, time(), UTC), "to": datetime.combine(last, time(), UTC),
+            "skip_pending": True}
 
 
 def calls_not_matching(conn: psycopg.Connection, scope: dict[str, Any]) -> list[tuple[date, int]]:

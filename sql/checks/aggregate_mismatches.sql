@@ -2,9 +2,9 @@
 -- legs (a missing, extra or different row counts once each way), per table and UTC day, for one
 -- account's days in [first, last). Independent of sql/aggregates/refresh_leg_aggregates.sql on
 -- purpose (that one sums the daily table from the hourly one), so a fault in either shows.
--- Days still marked stale for the aggregates (a load committed, its refresh not yet) are pending,
--- not wrong, and left out. A NULL filter covers everything: the recovery tests compare a whole
--- warehouse with it (tests/recovery/conftest.py).
+-- With `skip_pending`, days still marked stale for the aggregates (a load committed, its refresh
+-- not yet) are pending, not wrong, and left out. A NULL filter covers everything: the recovery
+-- tests compare a whole warehouse with it, pending days included (tests/recovery/conftest.py).
 WITH legs AS (
     SELECT provider, account, started_at, customer, service_number, direction, outcome,
            1 AS legs, (call_key IS NULL OR call_key = leg_key)::int AS calls,
@@ -52,8 +52,8 @@ WITH legs AS (
 )
 SELECT aggregate, day, count(*) AS rows_differing
 FROM differing d
-WHERE NOT EXISTS (SELECT 1 FROM cdr.stale_day s
-                  WHERE s.target = 'aggregates' AND s.provider = d.provider AND s.account = d.account
-                    AND s.day = d.day)
+WHERE NOT (%(skip_pending)s AND EXISTS (SELECT 1 FROM cdr.stale_day s
+                                       WHERE s.target = 'aggregates' AND s.provider = d.provider
+                                         AND s.account = d.account AND s.day = d.day))
 GROUP BY aggregate, day
 ORDER BY aggregate, day;
