@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 import psycopg
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from pipelines.warehouse.raw import window_pages
 from tests.conftest import rows, scalar, snapshot, truncate_warehouse
-from tests.dagster_runs import failure_messages, run_range
+from tests.dagster_runs import failure_messages, load_definitions, run_range
 from tests.simulator_driver import simulators
 
 DAY = date(2026, 10, 5)
@@ -173,10 +174,20 @@ def test_full_refresh_recomputes_derived_tables_that_no_load_marked(sim, warehou
     with psycopg.connect(warehouse_url) as conn:  # damage the derived tables behind the loader's back
         conn.execute("UPDATE cdr.agg_call_leg_daily SET legs = legs + 1000")
         conn.execute("DELETE FROM cdr.fact_call WHERE legs > 1")
-    assert run(DAY).success  # nothing changed at the provider: nothing is recomputed
+    # nothing changed at the provider: nothing is recomputed, and the calls check (blocking) says so
+    noticed = run(DAY)
+    assert not noticed.success and "calls_match_legs" in "".join(failure_messages(noticed))
     assert snapshot(warehouse_url, tables) != derived
+    # the remedy (docs/operations.md, Checks): the derived assets alone, with full_refresh
     full = {"config": {"full_refresh": True}}
-    assert run(DAY, ops_config={"calls": full, "call_leg_aggregates": full}).success
+    job = load_definitions(["tenios"]).resolve_implicit_global_asset_job_def()
+    repaired = job.execute_in_process(
+        instance=DagsterInstance.ephemeral(),
+        asset_selection=[AssetKey("calls"), AssetKey("call_leg_aggregates")],
+        tags={ASSET_PARTITION_RANGE_START_TAG: DAY.isoformat(),
+              ASSET_PARTITION_RANGE_END_TAG: DAY.isoformat()},
+        run_config={"ops": {"calls": full, "call_leg_aggregates": full}})
+    assert repaired.success
     assert snapshot(warehouse_url, tables) == derived
 
 
