@@ -23,6 +23,8 @@ class Mutant:
 E2E_TENIOS = "tests/assets/test_tenios_end_to_end.py"
 RECOVERY = "tests/recovery"
 INTERLEAVINGS = "tests/recovery/test_interleavings.py"
+CHECKS_PY = "pipelines/assets/checks.py"
+CHECKS_TEST = "tests/assets/test_checks.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- loading --------------------------------------------------------------------------------
@@ -158,11 +160,36 @@ MUTANTS: tuple[Mutant, ...] = (
            "            if False:  # the day before too", ("tests/assets/test_many_accounts.py",)),
     # --- checks ---------------------------------------------------------------------------------
     Mutant("duplicate-check-always-passes", "checks", "no_duplicate_leg_keys fails on duplicates",
-           "pipelines/assets/provider.py", "passed=duplicates == 0,", "passed=True,",
-           ("tests/assets/test_checks.py",)),
+           CHECKS_PY, "_result(duplicates == 0,", "_result(True,", (CHECKS_TEST,)),
     Mutant("reconciliation-always-passes", "checks", "reconciles_with_provider_count fails on a mismatch",
-           "pipelines/assets/provider.py", "            passed=not mismatches,", "            passed=True,",
-           ("tests/assets/test_checks.py",)),
+           CHECKS_PY, "_result(not mismatches,", "_result(True,", (CHECKS_TEST,)),
+    Mutant("calls-check-always-passes", "checks", "calls_match_legs fails on calls that do not match their legs",
+           CHECKS_PY, "_result(not rows,", "_result(True,", (CHECKS_TEST,)),
+    Mutant("aggregates-check-always-passes", "checks", "aggregates_match_legs fails on aggregates off their legs",
+           CHECKS_PY, "_result(differing == 0,", "_result(True,", (CHECKS_TEST,)),
+    Mutant("quarantine-share-check-always-passes", "checks", "a day's quarantine share above the threshold warns",
+           CHECKS_PY, "_result(not over,", "_result(True,", (CHECKS_TEST,)),
+    Mutant("telecomx-counters-check-always-passes", "checks", "counters_consistent fails on contradicting counters",
+           "pipelines/providers/telecomx/sql/check_counters.sql", "  AND (outbound_answered > outbound_calls",
+           "  AND false AND (outbound_answered > outbound_calls", (CHECKS_TEST,)),
+    Mutant("reconciliation-without-a-count", "checks", "the provider-count check exists only where a count does",
+           CHECKS_PY, "    if source.spec.has_provider_count:", "    if True:", (CHECKS_TEST,)),
+    Mutant("duplicate-check-not-blocking", "checks", "duplicate leg keys stop the derived assets",
+           CHECKS_PY, '@asset_check(asset=load, blocking=True,\n                 description="No leg key',
+           '@asset_check(asset=load, blocking=False,\n                 description="No leg key', (CHECKS_TEST,)),
+    Mutant("calls-check-not-blocking", "checks", "calls that do not match their legs stop the derived assets",
+           CHECKS_PY, '@asset_check(asset=load, blocking=True,\n                 description="The stored calls',
+           '@asset_check(asset=load, blocking=False,\n                 description="The stored calls', (CHECKS_TEST,)),
+    Mutant("calls-check-commits", "checks", "the calls check recomputes in a transaction it rolls back",
+           CHECKS_PY, "conn.transaction(force_rollback=True)", "conn.transaction()", (CHECKS_TEST,)),
+    Mutant("pending-aggregates-reported", "checks", "days marked stale for the aggregates are pending, not wrong",
+           "sql/checks/aggregate_mismatches.sql", "WHERE NOT (%(skip_pending)s AND EXISTS",
+           "WHERE NOT (false AND EXISTS", (CHECKS_TEST,)),
+    Mutant("pending-calls-reported", "checks", "days marked stale for the calls are pending, not wrong",
+           "sql/checks/calls_changed.sql", "WHERE s.target = 'calls'", "WHERE false AND s.target = 'calls'",
+           (CHECKS_TEST,)),
+    Mutant("quarantine-threshold-fixed", "checks", "CDR_QUARANTINE_WARN_SHARE sets the quarantine warning",
+           CHECKS_PY, "    limit = config.quarantine_warn_share", "    limit = 0.01", (CHECKS_TEST,)),
     # --- accounts and configuration -------------------------------------------------------------
     Mutant("disabled-accounts-loaded", "accounts", "an account with enabled = false is not loaded",
            "pipelines/config.py", "        accounts = tuple(a for a in listed if a.enabled)",
