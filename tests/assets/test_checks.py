@@ -30,6 +30,10 @@ EXPECTED_CHECKS = {"tenios": LEG_CHECKS | {"reconciles_with_provider_count"},
 
 
 LEG_LOST = "DELETE FROM cdr.fact_call_leg WHERE leg_key = (SELECT min(leg_key) FROM cdr.fact_call_leg)"
+MARK_STALE = """
+    INSERT INTO cdr.stale_day (target, provider, account, day)
+    SELECT target, provider, account, (window_start AT TIME ZONE 'UTC')::date
+    FROM cdr.window_fetch, (VALUES ('calls'), ('aggregates')) AS t (target)"""
 
 
 class Damage(NamedTuple):
@@ -37,20 +41,21 @@ class Damage(NamedTuple):
     provider: str
     sql: str  # changes at least one row
     blocking: bool
+    also: tuple[str, ...] = ()  # other checks the damage upsets
 
 
 DAMAGES = {
-    # a leg whose start time moved at the provider: a second row under the same key
+    # a leg whose start time moved at the provider: a second row under the same key (its day
+    # marked stale, as a load's merge would, so that the calls and aggregates follow and only
+    # this check sees it)
     "leg-stored-twice": Damage("no_duplicate_leg_keys", "tenios", f"""
         INSERT INTO cdr.fact_call_leg ({", ".join(LEG_COLUMNS)})
         SELECT {", ".join("started_at + interval '1 min'" if c == "started_at" else c for c in LEG_COLUMNS)}
-        FROM cdr.fact_call_leg ORDER BY leg_key LIMIT 1""", blocking=True),
+        FROM cdr.fact_call_leg ORDER BY leg_key LIMIT 1; {MARK_STALE}""", blocking=True,
+        also=("reconciles_with_provider_count",)),  # one leg more than the provider counts
     # a leg lost after its load: the provider counts more than the warehouse holds (its day marked
     # stale, so that the calls and aggregates follow the loss and only this check sees it)
-    "leg-lost": Damage("reconciles_with_provider_count", "tenios", LEG_LOST + """;
-        INSERT INTO cdr.stale_day (target, provider, account, day)
-        SELECT target, provider, account, (window_start AT TIME ZONE 'UTC')::date
-        FROM cdr.window_fetch, (VALUES ('calls'), ('aggregates')) AS t (target)""",
+    "leg-lost": Damage("reconciles_with_provider_count", "tenios", f"{LEG_LOST}; {MARK_STALE}",
                        blocking=False),
     # a call lost: its legs are in no call
     "call-lost": Damage("calls_match_legs", "tenios", """
@@ -83,7 +88,8 @@ DAMAGES = {
     "half-quarantined": Damage("quarantine_share_under_threshold", "tenios", """
         INSERT INTO cdr.quarantine (provider, account, raw_response_id, record_index, reason)
         SELECT provider, account, raw_response_ids[1], 100000 + n, 'damage'
-        FROM cdr.window_fetch, generate_series(1, records / 2) AS n""", blocking=False),
+        FROM cdr.window_fetch, generate_series(1, records / 2) AS n""", blocking=False,
+        also=("reconciles_with_provider_count",)),  # quarantined records beyond the provider's count
     # answered calls beyond the calls of their direction
     "counters-contradict": Damage("counters_consistent", "telecomx", """
         UPDATE cdr.fact_pbx_stats SET outbound_answered = coalesce(outbound_calls, 0) + 1
@@ -119,7 +125,7 @@ def fact_calls(url: str) -> list[tuple]:
 
 @pytest.mark.parametrize("name", list(DAMAGES))
 def test_the_check_fails_on_a_damaged_warehouse(name, sims, warehouse_url):
-    check, provider, sql, blocking = DAMAGES[name]
+    check, provider, sql, blocking, also = DAMAGES[name]
     sims[provider].reset()
     truncate_warehouse(warehouse_url)
     clean = run_range([provider], DAY.isoformat(), DAY.isoformat())
@@ -132,6 +138,9 @@ def test_the_check_fails_on_a_damaged_warehouse(name, sims, warehouse_url):
     damaged = run_range([provider], DAY.isoformat(), DAY.isoformat())
     results = check_results(damaged)
     assert results[check] is False, results
+    # the damage upsets its own check and only the ones the case names, so that whether the run
+    # fails shows whether this check blocks
+    assert {name for name, passed in results.items() if not passed} == {check, *also}, results
     # the damage is caught by this check itself, whichever others it also upsets
     assert damaged.success is not blocking, failure_messages(damaged)
     if blocking:  # the shared calls and aggregates (and what is built on them) wait for a fix
