@@ -48,8 +48,6 @@ def build_definitions(config: Configuration) -> Definitions:
     nightly_job = define_asset_job(
         NIGHTLY_JOB,
         selection=AssetSelection.all(),
-        # stated, not left to be inferred from the assets: the job's page lists the days
-        partitions_def=partitions,
         description="Pull, parse and aggregate a range of days for every enabled provider.",
     )
     repull = max(config.repull_days, 1)
