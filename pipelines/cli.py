@@ -164,7 +164,9 @@ def _ui(args) -> int:
     with _simulators(list(registry()), fixed_ports=True) as urls:
         for name, url in urls.items():
             print(f"simulator: {name} on {url}", flush=True)
-        command = [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "pipelines.definitions",
+        # workspace.yaml names the code location (cdr_warehouse), where `-m` would name it by module
+        command = [str(Path(sys.executable).parent / "dagster"), "dev", "-w",
+                   str(connection.PROJECT_ROOT / "workspace.yaml"),
                    "-h", "127.0.0.1", "-p", str(args.port)]
         try:
             return subprocess.call(command)
