@@ -10,6 +10,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AutomationCondition,
     Config,
     MaterializeResult,
     PartitionsDefinition,
@@ -20,6 +21,17 @@ from pipelines.partitions import single_run
 from pipelines.resources import WarehouseResource
 from pipelines.sql import sql_file
 from pipelines.warehouse.aggregates import refresh_stale
+
+# The days a load updated are requested of the derived assets on their own (docs/operations.md,
+# "Watching the loads"). Not `eager()`: it only ever looks at the latest day, so a backfill of past
+# days would stay behind, and it waits for every dependency's day, so one provider's backfill would
+# wait for the others'. A load run that also materialized the derived assets (the nightly job)
+# does not count as an update of their dependencies (any_deps_updated leaves those out).
+FOLLOW_LOADS = (
+    AutomationCondition.any_deps_updated().since_last_handled()
+    & ~AutomationCondition.any_deps_in_progress()
+    & ~AutomationCondition.in_progress()
+).with_label("follows its loads")
 
 
 class DerivedConfig(Config):
@@ -39,6 +51,7 @@ def _build_refresh_asset(name: str, target: str, deps: list, description: str, c
         backfill_policy=single_run,
         kinds={"postgres"},
         description=description,
+        automation_condition=FOLLOW_LOADS,
     )
     def refreshed(context: AssetExecutionContext, config: DerivedConfig,
                   warehouse: WarehouseResource) -> MaterializeResult:
