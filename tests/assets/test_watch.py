@@ -21,6 +21,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from pipelines.assets.watch import FAILURE_SENSOR, FRESHNESS_CHECK, WatchedAccount, freshness_requests, scrub
 from pipelines.config import Configuration
+from pipelines.errors import ConfigurationError
 from pipelines.resources import WarehouseResource
 from tests.conftest import rows, scalar
 from tests.dagster_runs import failure_messages, load_definitions, run_range
@@ -251,3 +252,28 @@ def test_derived_assets_follow_a_backfill_of_one_provider(sim, warehouse_url):
     # the nightly job runs the derived assets itself: nothing left for the automation to request
     assert run_range(["tenios"], days[0].isoformat(), days[-1].isoformat(), instance=instance).success
     assert evaluate_automation_conditions(defs, instance, cursor=handled.cursor).total_requested == 0
+
+
+def test_the_deadline_and_webhook_settings_are_read_once_and_checked(tmp_path):
+    environ = {"CDR_PROVIDERS": "tenios", "CDR_FRESH_BY_HOUR": "7"}
+    assert Configuration.from_env(environ).account("tenios").fresh_by_hour == 7
+    with pytest.raises(ConfigurationError, match="CDR_FRESH_BY_HOUR='24': expected an hour from 0 to 23"):
+        Configuration.from_env({**environ, "CDR_FRESH_BY_HOUR": "24"})
+    # the file's own hour wins over the variable's for its account
+    path = tmp_path / "accounts.toml"
+    path.write_text('[[accounts]]\nprovider = "tenios"\nname = "early"\nfresh_by_hour = 4\n'
+                    'credentials = { access_key = { env = "EARLY_KEY" } }\n'
+                    '[[accounts]]\nprovider = "tenios"\nname = "usual"\n'
+                    'credentials = { access_key = { env = "USUAL_KEY" } }\n')
+    accounts = Configuration.from_env({**environ, "CDR_ACCOUNTS_FILE": str(path)}).accounts
+    assert [(a.account, a.fresh_by_hour) for a in accounts] == [("early", 4), ("usual", 7)]
+    path.write_text(path.read_text().replace("fresh_by_hour = 4", 'fresh_by_hour = "dawn"'))
+    with pytest.raises(ConfigurationError, match="account 'early': fresh_by_hour='dawn'"):
+        Configuration.from_env({**environ, "CDR_ACCOUNTS_FILE": str(path)})
+    # the webhook's URL is kept as the name of its variable, and a bad one is refused unshown
+    hook = {**environ, "CDR_FAILURE_WEBHOOK_URL": f"https://hooks.example/x?token={TOKEN}"}
+    assert Configuration.from_env(hook).failure_webhook_variable == "CDR_FAILURE_WEBHOOK_URL"
+    assert TOKEN not in repr(Configuration.from_env(hook))
+    with pytest.raises(ConfigurationError, match="CDR_FAILURE_WEBHOOK_URL") as caught:
+        Configuration.from_env({**hook, "CDR_FAILURE_WEBHOOK_URL": f"hooks.example/x?token={TOKEN}"})
+    assert TOKEN not in str(caught.value)
