@@ -23,6 +23,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from pipelines.assets.derived import build_derived_assets
 from pipelines.assets.metadata import OWNERS
 from pipelines.assets.provider import build_provider_assets, load_asset_keys
+from pipelines.assets.watch import build_watch
 from pipelines.config import Configuration, debug_from_env
 from pipelines.errors import ConfigurationError
 from pipelines.partitions import daily_partitions
@@ -45,9 +46,10 @@ def build_definitions(config: Configuration) -> Definitions:
              for account in config.accounts]
     leg_loads = load_asset_keys(built, CALL_LEGS)
     derived = build_derived_assets(leg_loads, partitions) if leg_loads else []
+    watch = build_watch(config, built)
     nightly_job = define_asset_job(
         NIGHTLY_JOB,
-        selection=AssetSelection.all(),
+        selection=AssetSelection.all() - AssetSelection.checks(*watch.checks),
         description="Pull, parse and aggregate a range of days for every enabled provider.",
     )
     repull = max(config.repull_days, 1)
@@ -79,9 +81,10 @@ def build_definitions(config: Configuration) -> Definitions:
         # each asset's page links to the code that computes it (and a load asset to its parser)
         assets=with_source_code_references(
             [*(a for assets in built for a in (assets.raw_pages, assets.load)), *derived]),
-        asset_checks=[check for assets in built for check in assets.checks],
+        asset_checks=[*(check for assets in built for check in assets.checks), *watch.checks],
         jobs=[nightly_job],
         schedules=[nightly_schedule],
+        sensors=watch.sensors,
         resources={"warehouse": warehouse},
     )
 

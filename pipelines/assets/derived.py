@@ -13,6 +13,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AutomationCondition,
     Config,
     MaterializeResult,
     PartitionsDefinition,
@@ -24,6 +25,17 @@ from pipelines.partitions import single_run
 from pipelines.resources import WarehouseResource
 from pipelines.sql import sql_file
 from pipelines.warehouse.aggregates import REFRESH_SQL, refresh_stale_marks
+
+# The days a load updated are requested of the derived assets on their own (docs/operations.md,
+# "Watching the loads"). Not `eager()`: it only ever looks at the latest day, so a backfill of past
+# days would stay behind, and it waits for every dependency's day, so one provider's backfill would
+# wait for the others'. A load run that also materialized the derived assets (the nightly job)
+# does not count as an update of their dependencies (any_deps_updated leaves those out).
+FOLLOW_LOADS = (
+    AutomationCondition.any_deps_updated().since_last_handled()
+    & ~AutomationCondition.any_deps_in_progress()
+    & ~AutomationCondition.in_progress()
+).with_label("follows its loads")
 
 
 class DerivedConfig(Config):
@@ -47,6 +59,7 @@ def _build_refresh_asset(name: str, target: str, table: str, deps: list, descrip
         code_version=hashlib.sha256(sql_file(REFRESH_SQL[target]).encode()).hexdigest()[:16],
         metadata={TABLE_NAME: table},
         owners=OWNERS,
+        automation_condition=FOLLOW_LOADS,
     )
     def refreshed(context: AssetExecutionContext, config: DerivedConfig,
                   warehouse: WarehouseResource) -> MaterializeResult:
