@@ -172,7 +172,9 @@ def _ui(args) -> int:
 def _serve(services: Mapping[str, list[str]]) -> int:
     """Run the services until one ends or the user interrupts (Ctrl-C, or a SIGTERM to this
     process); then stop the others. The exit status: 0 on an interrupt, else the ended one's."""
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Handled here, so they start with their default handlers even where this process was
+    # started with SIGINT ignored (in the background of a script)
+    previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     running: dict[str, subprocess.Popen] = {}
     try:
         for name, command in services.items():
@@ -189,7 +191,8 @@ def _serve(services: Mapping[str, list[str]]) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         for process in running.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)  # what Ctrl-C sends them: they shut down cleanly
