@@ -61,7 +61,7 @@ class DemoUi:
             if run is not None and run.is_finished:
                 return run
             time.sleep(0.5)
-        raise AssertionError(f"run {run_id} not finished in {timeout_s} s: {self.instance.get_run_by_id(run_id)}")
+        raise AssertionError(f"run {run_id} not finished in {timeout_s} s")
 
 
 def free_port() -> int:
@@ -78,8 +78,8 @@ def demo_ui(warehouse_url, tmp_path_factory) -> Iterator[DemoUi]:
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{storage}" WITH (FORCE)')
     folder = tmp_path_factory.mktemp("ui")
-    environment = {"DAGSTER_HOME": str(folder / "dagster_home"), "DAGSTER_PG_URL": ensure_database(server, storage),
-                   "CDR_PROVIDERS": PROVIDER}
+    environment = {"DAGSTER_HOME": str(folder / "dagster_home"), "CDR_PROVIDERS": PROVIDER,
+                   "DAGSTER_PG_URL": ensure_database(server, storage)}
     port = free_port()
     stdout, stderr = folder / "ui.stdout", folder / "ui.stderr"
     with simulators([PROVIDER], **environment):
@@ -87,8 +87,9 @@ def demo_ui(warehouse_url, tmp_path_factory) -> Iterator[DemoUi]:
         ui_environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
         # `make ui` from the project's folder, its simulators on free ports
         with stdout.open("wb") as out, stderr.open("wb") as err:
-            ui = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "ui", "--any-port", "--port", str(port)],
-                                  cwd=PROJECT_ROOT, env=ui_environment, stdout=out, stderr=err)
+            ui = subprocess.Popen(
+                [sys.executable, "-m", "pipelines.cli", "ui", "--any-port", "--port", str(port)],
+                cwd=PROJECT_ROOT, env=ui_environment, stdout=out, stderr=err)
         try:
             with DagsterInstance.get() as instance:
                 # while the UI starts: the demo's run
