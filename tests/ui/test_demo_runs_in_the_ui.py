@@ -52,7 +52,8 @@ def test_the_ui_reexecutes_the_demos_run(demo_ui):
     child = demo_ui.wait_for_run(launched["run"]["runId"])
     assert child.status == DagsterRunStatus.SUCCESS
     assert child.parent_run_id == demo_ui.run.run_id
-    assert child.remote_job_origin == demo_ui.run.remote_job_origin
+    origin = child.remote_job_origin
+    assert origin is not None and (origin.location_name, origin.job_name) == (LOCATION, NIGHTLY_JOB)
     # the same days again, in one run
     assert (child.tags[ASSET_PARTITION_RANGE_START_TAG], child.tags[ASSET_PARTITION_RANGE_END_TAG]) == (
         FIRST.isoformat(), LAST.isoformat())
