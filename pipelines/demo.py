@@ -15,13 +15,11 @@ from pathlib import Path
 
 import psycopg
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
-from dagster._core.remote_representation.code_location import CodeLocation, GrpcServerCodeLocation
+from dagster._core.remote_representation.code_location import CodeLocation
 from dagster._core.remote_representation.external import RemoteRepository
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from dagster._core.workspace.context import WorkspaceProcessContext, WorkspaceRequestContext
 from dagster._core.workspace.load_target import WorkspaceFileTarget
-from dagster._grpc.types import GetCurrentRunsResult
-from dagster._serdes import deserialize_value
 
 from pipelines.config import Configuration, migration_dirs
 from pipelines.definitions import NIGHTLY_JOB
@@ -69,7 +67,7 @@ def launch_backfill(first: date, last: date, instance: DagsterInstance,
         # Launched, not submitted: the instance's queue is served by the daemon, which `make ui`
         # runs and the demo does not.
         instance.launch_run(run.run_id, workspace)
-        return _finished(instance, run.run_id, location)
+        return _finished(instance, run.run_id)
 
 
 def _location_of(workspace: WorkspaceRequestContext, job_name: str) -> tuple[CodeLocation, RemoteRepository]:
@@ -85,25 +83,14 @@ def _location_of(workspace: WorkspaceRequestContext, job_name: str) -> tuple[Cod
     raise CdrEtlError(f"no code location in {WORKSPACE_FILE} defines the job {job_name}")
 
 
-def _finished(instance: DagsterInstance, run_id: str, location: CodeLocation) -> DagsterRun:
-    """The run once it has ended. A run process that died without saying so (killed, out of
-    memory) is reported failed, not waited for: the demo runs no daemon to notice it."""
+def _finished(instance: DagsterInstance, run_id: str) -> DagsterRun:
+    """The run once it has ended. A run whose process dies without saying so (killed, out of
+    memory) ends too: the code location's server, which started it, marks it failed."""
     while True:
         run = instance.get_run_by_id(run_id)
         if run is not None and run.is_finished:
             return run
         time.sleep(0.5)
-        if run is not None and run.status == DagsterRunStatus.STARTED and not _running(location, run_id):
-            run = instance.get_run_by_id(run_id)  # it may have ended just before its process did
-            if run is not None and not run.is_finished:
-                instance.report_run_failed(run, "the run's process ended without reporting an end")
-
-
-def _running(location: CodeLocation, run_id: str) -> bool:
-    """Whether the code location's server still has the run's process."""
-    if not isinstance(location, GrpcServerCodeLocation):
-        return True
-    return run_id in deserialize_value(location.client.get_current_runs(), GetCurrentRunsResult).current_runs
 
 
 DEMO_ACCOUNTS_FILE = "cdr-accounts.demo.toml"

@@ -24,7 +24,7 @@ from pipelines.demo import launch_backfill
 from pipelines.environment import prepare_dagster_home
 from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
 from tests.conftest import TEST_DATABASE, truncate_warehouse
-from tests.simulator_driver import simulators
+from tests.simulator_driver import SimulatorDriver, simulators
 
 FIRST, LAST = date(2026, 11, 25), date(2026, 11, 27)
 PROVIDER = "tenios"
@@ -41,6 +41,7 @@ class DemoUi:
     warehouse_url: str
     stdout: Path             # what `cdr-etl ui` printed
     stderr: Path
+    simulator: SimulatorDriver  # the one the demo-like runs fetch from
 
     def launch_again(self) -> DagsterRun:
         """Another demo-like run of the same days (the simulators of the first still serving)."""
@@ -82,7 +83,7 @@ def demo_ui(warehouse_url, tmp_path_factory) -> Iterator[DemoUi]:
                    "DAGSTER_PG_URL": ensure_database(server, storage)}
     port = free_port()
     stdout, stderr = folder / "ui.stdout", folder / "ui.stderr"
-    with simulators([PROVIDER], **environment):
+    with simulators([PROVIDER], **environment) as drivers:
         prepare_dagster_home()
         ui_environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
         # `make ui` from the project's folder, its simulators on free ports
@@ -94,7 +95,8 @@ def demo_ui(warehouse_url, tmp_path_factory) -> Iterator[DemoUi]:
             with DagsterInstance.get() as instance:
                 # while the UI starts: the demo's run
                 run = launch_backfill(FIRST, LAST, instance)
-                demo = DemoUi(f"http://127.0.0.1:{port}", instance, run, warehouse_url, stdout, stderr)
+                demo = DemoUi(f"http://127.0.0.1:{port}", instance, run, warehouse_url, stdout, stderr,
+                              drivers[PROVIDER])
                 _wait_until_served(demo, ui)
                 yield demo
         finally:

@@ -4,7 +4,11 @@ nightly job) and the UI re-executes it, through the same GraphQL mutation the UI
 "Re-execute all" sends, queued and then launched by the UI's daemon."""
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from dagster import DagsterEventType, DagsterRunStatus
@@ -60,3 +64,30 @@ def test_the_ui_reexecutes_the_demos_run(demo_ui):
     materialized = demo_ui.instance.all_logs(child.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
     assert {entry.dagster_event.partition for entry in materialized if entry.dagster_event} == {
         (FIRST + timedelta(days=n)).isoformat() for n in range((LAST - FIRST).days + 1)}
+
+
+def test_a_demo_run_whose_process_dies_is_reported_failed(demo_ui):
+    """The demo waits for its run to end; a run whose process was killed ends too (the code
+    location's server that started it marks it failed): the demo does not wait for ever."""
+    before = {run.run_id for run in demo_ui.instance.get_runs()}
+    demo_ui.simulator.inject({"kind": "delay", "seconds": 20, "times": 1})  # holds the run's first fetch
+    with ThreadPoolExecutor(1) as pool:
+        launched = pool.submit(demo_ui.launch_again)
+        os.kill(_run_process(demo_ui, before), signal.SIGKILL)
+        run = launched.result(timeout=60)
+    assert run.status == DagsterRunStatus.FAILURE
+    # the delay only made sure the run was still running when killed: it may not have been served
+    demo_ui.simulator.post("/_sim/reset", {})
+
+
+def _run_process(demo_ui, before: set[str], timeout_s: float = 60) -> int:
+    """The process id of the run that started after `before`, once its process has said it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for run in demo_ui.instance.get_runs(limit=1):
+            if run.run_id not in before:
+                for entry in demo_ui.instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT):
+                    if entry.message.startswith("Started process for run"):
+                        return int(entry.message.rsplit("pid: ", 1)[1].rstrip(")."))
+        time.sleep(0.2)
+    raise AssertionError("no run process started")
