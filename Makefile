@@ -42,7 +42,7 @@ figures: install
 	$(BIN)/python -m pytest tests/faults/test_provider_fault_matrix.py tests/recovery
 	$(BIN)/python tools/doc_figures.py
 
-## make ui: the Dagster UI on http://127.0.0.1:3000, with the simulators running
+## make ui: the Dagster UI (webserver and daemon) on http://127.0.0.1:3000, with the simulators running
 ui: install
 	$(BIN)/cdr-etl ui
 

@@ -6,7 +6,8 @@
   cdr-etl simulate [--providers P,..]    serve the provider simulators on fixed loopback ports
   cdr-etl accounts check [--probe]       validate the accounts (docs/accounts.md); --probe makes
                                          one small authenticated request per enabled account
-  cdr-etl ui [--port N]                  the Dagster UI, simulators running (`make ui`)
+  cdr-etl ui [--port N]                  the Dagster UI (webserver and daemon), simulators running
+                                         (`make ui`)
   cdr-etl demo [--days N]                the `make demo` run (--accounts-per-provider N: N accounts each)
 
 A mistake in the settings, the arguments or the warehouse's address is one line, `error: ...`,
@@ -19,6 +20,7 @@ import argparse
 import dataclasses
 import errno
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -40,7 +42,7 @@ from pipelines.config import (
     migration_dirs,
     plugin_modules,
 )
-from pipelines.environment import prepare_dagster_home
+from pipelines.environment import prepare_dagster_home, ui_services
 from pipelines.errors import (
     CdrEtlError,
     ConfigurationError,
@@ -161,15 +163,49 @@ def _ui(args) -> int:
     config = Configuration.from_env(os.environ)
     migrate(config.warehouse.url(os.environ), migration_dirs(os.environ))
     prepare_dagster_home()
-    with _simulators(list(registry()), fixed_ports=True) as urls:
+    with _simulators(list(registry()), fixed_ports=not args.any_port) as urls:
         for name, url in urls.items():
             print(f"simulator: {name} on {url}", flush=True)
-        command = [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "pipelines.definitions",
-                   "-h", "127.0.0.1", "-p", str(args.port)]
-        try:
-            return subprocess.call(command)
-        except KeyboardInterrupt:
-            return 0
+        return _serve(ui_services(args.port))
+
+
+def _serve(services: Mapping[str, list[str]]) -> int:
+    """Run the services until one ends or the user interrupts (Ctrl-C, or a SIGTERM to this
+    process); then stop the others. The exit status: 0 on an interrupt, else the ended one's."""
+    # Handled here, so they start with their default handlers even where this process was
+    # started with SIGINT ignored (in the background of a script)
+    previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    running: dict[str, subprocess.Popen] = {}
+    try:
+        for name, command in services.items():
+            # Their own process group: a Ctrl-C reaches this process only, which passes it on once
+            # (a second one would make the webserver quit without shutting down cleanly).
+            running[name] = subprocess.Popen(command, process_group=0)
+        while True:
+            ended = [(name, p.returncode) for name, p in running.items() if p.poll() is not None]
+            if ended:
+                name, status = ended[0]
+                print(f"error: {name} exited with status {status}; stopping the UI", file=sys.stderr)
+                return status or 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for process in running.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)  # what Ctrl-C sends them: they shut down cleanly
+        for process in running.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _interrupt(signum, frame) -> NoReturn:
+    raise KeyboardInterrupt
 
 
 def _accounts_check(args) -> int:
@@ -389,6 +425,8 @@ def _arguments() -> argparse.ArgumentParser:
     p = sub.add_parser("ui", parents=[debug],
                        help="the Dagster UI with the simulators running, on the embedded warehouse")
     p.add_argument("--port", type=_whole_number(1, 65535), default=3000)
+    p.add_argument("--any-port", action="store_true", help="free ports for the simulators instead of"
+                                                            " the fixed ones")
     p.set_defaults(run=_ui)
 
     p = sub.add_parser("demo", parents=[debug],

@@ -17,6 +17,10 @@ one account per provider (`<PROVIDER>_<SETTING>`).
 in `CDR_PGDATA` |
 | `<PROVIDER>_<SETTING>` | per provider | the quick start: that provider's settings (docs/providers/) |
 | `CDR_HTTP_<SETTING>` | 30 s, 5 attempts, … | HTTP settings of every account not set for it |
+| `CDR_FRESH_BY_HOUR` | 6 | the hour (0-23, in each account's time zone) by which yesterday must \
+have landed; an account's `fresh_by_hour` in the accounts file overrides it (docs/operations.md) |
+| `CDR_FAILURE_WEBHOOK_URL` | none | a failed run is POSTed there as JSON (a secret: it may hold a \
+token) |
 | `CDR_DEBUG` | off | a mistake in the settings gives a traceback, not just its one line |
 | `CDR_QUARANTINE_WARN_SHARE` | 0.01 | a day whose quarantined share of records is above it warns \
 (docs/operations.md, Checks) |
@@ -31,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipelines.errors import ConfigurationError, unknown_name
@@ -55,12 +60,16 @@ from pipelines.warehouse.connection import (
 DEFAULT_START_DATE = "2024-01-01"
 DEFAULT_REPULL_DAYS = 3
 DEFAULT_QUARANTINE_WARN_SHARE = 0.01
+# after the nightly run (02:30 UTC) and its retries, before an office's working day
+DEFAULT_FRESH_BY_HOUR = 6
+FRESH_BY_HOUR_VARIABLE = "CDR_FRESH_BY_HOUR"
+FAILURE_WEBHOOK_VARIABLE = "CDR_FAILURE_WEBHOOK_URL"
 ACCOUNTS_FILE_VARIABLE = "CDR_ACCOUNTS_FILE"
 DEFAULT_ACCOUNTS_FILE = "cdr-accounts.toml"  # in the working directory
 ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ACCOUNT_KEYS = ("provider", "name", "enabled", "start_date", "time_zone", "customers", "credentials",
-                 "options")
+_ACCOUNT_KEYS = ("provider", "name", "enabled", "start_date", "time_zone", "fresh_by_hour", "customers",
+                 "credentials", "options")
 _HTTP_FIELDS = tuple(f.name for f in dataclasses.fields(HttpSettings))
 
 
@@ -76,6 +85,7 @@ class ProviderAccount:
     time_zone: str = ""  # IANA; empty: the provider's default (spec.default_time_zone)
     start_date: str | None = None  # YYYY-MM-DD; None: the configuration's start date
     enabled: bool = True
+    fresh_by_hour: int = DEFAULT_FRESH_BY_HOUR  # yesterday must have landed by then, in time_zone
 
     def __post_init__(self) -> None:
         if not self.time_zone:
@@ -142,7 +152,34 @@ def account_from_env(spec: ProviderSpec, environ: Mapping[str, str],
     prefix = spec.env_prefix
     return ProviderAccount(spec, settings_from_env(spec.settings_type, prefix, environ),
                            {name: f"{prefix}_{name.upper()}" for name in spec.credential_names},
-                           start_date=start_date)
+                           start_date=start_date, fresh_by_hour=fresh_by_hour_from_env(environ))
+
+
+def fresh_by_hour_from_env(environ: Mapping[str, str]) -> int:
+    """CDR_FRESH_BY_HOUR: every account's freshness deadline unless its own is set."""
+    value = environ.get(FRESH_BY_HOUR_VARIABLE, "").strip()
+    return _hour(FRESH_BY_HOUR_VARIABLE, value) if value else DEFAULT_FRESH_BY_HOUR
+
+
+def _hour(where: str, value: object) -> int:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 23:
+        return value
+    raise ConfigurationError(where, value, "expected an hour from 0 to 23")
+
+
+def failure_webhook_from_env(environ: Mapping[str, str]) -> str | None:
+    """The name of the variable holding the failure webhook's URL, if it is set: kept as a
+    reference, as the URL may hold a token; checked here, and never echoed."""
+    url = environ.get(FAILURE_WEBHOOK_VARIABLE, "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(FAILURE_WEBHOOK_VARIABLE, None,
+                                 "expected an http:// or https:// URL (not shown: it may hold a token)")
+    return FAILURE_WEBHOOK_VARIABLE
 
 
 # a database name the embedded server is given: PostgreSQL allows more when quoted, but a name
@@ -214,6 +251,8 @@ class Configuration:
     accounts_file: str | None = None
     disabled_accounts: tuple[ProviderAccount, ...] = ()  # listed in the file with enabled = false
     quarantine_warn_share: float = DEFAULT_QUARANTINE_WARN_SHARE  # the quarantine-share check's limit
+    # the variable holding the URL a failed run is POSTed to (a secret); None: no webhook
+    failure_webhook_variable: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Configuration:
@@ -243,6 +282,7 @@ class Configuration:
             accounts_file=None if path is None else str(path),
             disabled_accounts=tuple(a for a in listed if not a.enabled),
             quarantine_warn_share=_share(environ, "CDR_QUARANTINE_WARN_SHARE", DEFAULT_QUARANTINE_WARN_SHARE),
+            failure_webhook_variable=failure_webhook_from_env(environ),
         )
 
     def accounts_of(self, provider: str) -> tuple[ProviderAccount, ...]:
@@ -305,9 +345,10 @@ def read_accounts_file(path: Path, specs: Mapping[str, ProviderSpec], environ: M
     if not isinstance(tables, list) or not tables:
         raise ConfigurationError(f"{path}: accounts", None, "expected one or more [[accounts]] tables")
     http_defaults = _http_defaults(environ)
+    fresh_by_hour = fresh_by_hour_from_env(environ)
     accounts: list[ProviderAccount] = []
     for index, table in enumerate(tables, start=1):
-        account = _account_from_table(path, index, table, specs, http_defaults, default_start)
+        account = _account_from_table(path, index, table, specs, http_defaults, default_start, fresh_by_hour)
         for earlier in accounts:
             if (earlier.provider, earlier.account) == (account.provider, account.account):
                 raise ConfigurationError(f"{path}: {account.provider} account {account.account!r}: name",
@@ -326,7 +367,8 @@ def _http_defaults(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _account_from_table(path: Path, index: int, table: object, specs: Mapping[str, ProviderSpec],
-                        http_defaults: Mapping[str, str], default_start: str) -> ProviderAccount:
+                        http_defaults: Mapping[str, str], default_start: str,
+                        fresh_by_hour: int = DEFAULT_FRESH_BY_HOUR) -> ProviderAccount:
     where = f"{path}: account #{index}"
     if not isinstance(table, dict):
         raise ConfigurationError(where, None, "expected a table ([[accounts]])")
@@ -362,6 +404,7 @@ def _account_from_table(path: Path, index: int, table: object, specs: Mapping[st
         time_zone=_time_zone(where, table.get("time_zone", spec.default_time_zone)),
         start_date=_start_date(where, table.get("start_date", default_start)),
         enabled=enabled,
+        fresh_by_hour=_hour(f"{where}: fresh_by_hour", table.get("fresh_by_hour", fresh_by_hour)),
     )
 
 

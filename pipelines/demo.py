@@ -14,12 +14,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from dagster import DagsterInstance, ExecuteInProcessResult
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
+from dagster._core.remote_representation.code_location import CodeLocation
+from dagster._core.remote_representation.external import RemoteRepository
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.workspace.context import WorkspaceProcessContext, WorkspaceRequestContext
+from dagster._core.workspace.load_target import WorkspaceFileTarget
 
 from pipelines.config import Configuration, migration_dirs
-from pipelines.definitions import NIGHTLY_JOB, definitions_from_env
-from pipelines.environment import prepare_dagster_home
+from pipelines.definitions import NIGHTLY_JOB
+from pipelines.environment import WORKSPACE_FILE, prepare_dagster_home
+from pipelines.errors import CdrEtlError
 from pipelines.providers.spec import SimulatedAccount
 from pipelines.registry import registry
 from pipelines.simulators import accounts_file, running_simulators
@@ -28,17 +33,64 @@ from pipelines.warehouse.connection import redact_url
 from pipelines.warehouse.migrate import migrate
 
 
-def run_backfill(first: date, last: date, instance: DagsterInstance | None = None,
-                 log_level: str = "WARNING") -> ExecuteInProcessResult:
-    """Materialize every asset for [first, last] as one ranged run of the nightly job."""
-    job = definitions_from_env(os.environ).resolve_job_def(NIGHTLY_JOB)
-    return job.execute_in_process(
-        instance=instance or DagsterInstance.get(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
-              ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-    )
+def launch_backfill(first: date, last: date, instance: DagsterInstance,
+                    log_level: str = "WARNING") -> DagsterRun:
+    """Materialize every asset for [first, last] as one ranged run of the nightly job, launched
+    as an ordinary run of the code location `make ui` serves (workspace.yaml), and wait for it.
+
+    The run records which code location and job it came from, as a run launched from the UI or
+    the schedule does: the UI re-executes it and shows it in the Overview timeline. A job
+    executed in process records no such origin, and the UI's "Re-execute" fails on it."""
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}},
+                  # the steps one after another in the run's process: a process per step would
+                  # add its imports, seconds on two cores, to each of a dozen steps
+                  "execution": {"config": {"in_process": {}}}}
+    tags = {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
+            ASSET_PARTITION_RANGE_END_TAG: last.isoformat()}
+    # Starts the code location's server in this process's environment (the simulators' URLs);
+    # the run's own process is started by that server, as it is for `make ui`.
+    with WorkspaceProcessContext(instance, WorkspaceFileTarget([str(WORKSPACE_FILE)]),
+                                 code_server_log_level="WARNING") as process:
+        workspace = process.create_request_context()
+        location, repository = _location_of(workspace, NIGHTLY_JOB)
+        job = repository.get_full_job(NIGHTLY_JOB)
+        plan = location.get_execution_plan(job, run_config, step_keys_to_execute=None, known_state=None,
+                                           instance=instance).execution_plan_snapshot
+        run = instance.create_run(
+            job_name=NIGHTLY_JOB, run_id=None, run_config=run_config, status=None,
+            tags={**job.tags, **tags}, root_run_id=None, parent_run_id=None,
+            step_keys_to_execute=plan.step_keys_to_execute, execution_plan_snapshot=plan,
+            job_snapshot=job.job_snapshot, parent_job_snapshot=job.parent_job_snapshot,
+            asset_selection=None, asset_check_selection=None, resolved_op_selection=None,
+            op_selection=None, remote_job_origin=job.get_remote_origin(),
+            job_code_origin=job.get_python_origin(), asset_graph=repository.asset_graph)
+        # Launched, not submitted: the instance's queue is served by the daemon, which `make ui`
+        # runs and the demo does not.
+        instance.launch_run(run.run_id, workspace)
+        return _finished(instance, run.run_id)
+
+
+def _location_of(workspace: WorkspaceRequestContext, job_name: str) -> tuple[CodeLocation, RemoteRepository]:
+    """The code location (and repository) of the workspace that defines `job_name`."""
+    for name in workspace.code_location_names:
+        error = workspace.get_code_location_error(name)
+        if error is not None:
+            raise CdrEtlError(f"code location {name} ({WORKSPACE_FILE.name}) did not load: {error.message}")
+        location = workspace.get_code_location(name)
+        for repository in location.get_repositories().values():
+            if repository.has_job(job_name):
+                return location, repository
+    raise CdrEtlError(f"no code location in {WORKSPACE_FILE} defines the job {job_name}")
+
+
+def _finished(instance: DagsterInstance, run_id: str) -> DagsterRun:
+    """The run once it has ended. A run whose process dies without saying so (killed, out of
+    memory) ends too: the code location's server, which started it, marks it failed."""
+    while True:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.is_finished:
+            return run
+        time.sleep(0.5)
 
 
 DEMO_ACCOUNTS_FILE = "cdr-accounts.demo.toml"
@@ -100,8 +152,10 @@ def main(days: int = 3, accounts_per_provider: int = 1) -> int:
             path = use_accounts_file(urls.accounts, accounts_per_provider)
             print(f"accounts: {accounts_per_provider} per provider, in {path}")
         print(f"backfill: {first} .. {last} ({days} daily partitions, one run) for {', '.join(names)}")
-        result = run_backfill(first, last)
-    print(f"dagster run {result.run_id}: {'SUCCESS' if result.success else 'FAILED'}"
+        with DagsterInstance.get() as instance:
+            run = launch_backfill(first, last, instance)
+    success = run.status == DagsterRunStatus.SUCCESS
+    print(f"dagster run {run.run_id}: {run.status.value}"
           f" in {time.monotonic() - started:.1f}s")
     print()
     print(summary(url, first, last))
@@ -111,4 +165,4 @@ def main(days: int = 3, accounts_per_provider: int = 1) -> int:
           " try: SELECT * FROM cdr.agg_call_leg_daily;")
     print("  make ui                    # Dagster UI on http://127.0.0.1:3000 with the simulators running")
     print(f"  DAGSTER_HOME={home}")
-    return 0 if result.success else 1
+    return 0 if success else 1

@@ -15,8 +15,17 @@ UTC = UTC
 single_run = BackfillPolicy.single_run()
 
 
+# The daily partitions' key format, so a UTC day found by `days_in` names its partition.
+DAY_KEY_FORMAT = "%Y-%m-%d"
+
+
 def daily_partitions(start_date: str) -> DailyPartitionsDefinition:
-    return DailyPartitionsDefinition(start_date=start_date, timezone="UTC")
+    return DailyPartitionsDefinition(start_date=start_date, timezone="UTC", fmt=DAY_KEY_FORMAT)
+
+
+def partition_key(day: Window) -> str:
+    """The key of the daily partition that is the UTC day `day` (one of `days_in`)."""
+    return day[0].astimezone(UTC).strftime(DAY_KEY_FORMAT)
 
 
 def days_in(window: Window) -> Iterator[Window]:

@@ -5,11 +5,13 @@ real HTTP, each account's credentials fetch its own customers' records only, rec
 account gets, and a customer not linked to the login is refused the way the provider's docs
 say. The accounts file the demo writes reads back (pipelines.config) into the accounts served,
 and the demo itself, run as `cdr-etl demo --days 1 --accounts-per-provider 2`, loads every
-account and lists each in its summary.
+account and lists each in its summary, its run one of the code location's (so the UI can
+re-execute it: tests/ui).
 """
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -19,6 +21,7 @@ import httpx
 import orjson
 import psycopg
 import pytest
+from dagster import DagsterInstance
 
 from pipelines.config import read_accounts_file
 from pipelines.demo import DEMO_ACCOUNTS_FILE
@@ -27,6 +30,7 @@ from pipelines.providers.spec import SimulatedAccount
 from pipelines.registry import registry
 from pipelines.simulators import RunningSimulators, accounts_file, credential_variable, running_simulators
 from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
+from tests.ui.conftest import LOCATION
 
 SPECS = registry()
 PROVIDERS = list(SPECS)
@@ -182,7 +186,7 @@ def test_another_accounts_customer_is_refused_as_the_docs_say(served, provider):
         assert own is None or not refused(own), (mine.name, own.text[:200])
 
 
-def test_the_demo_with_two_accounts_per_provider_loads_and_lists_every_account(tmp_path):
+def test_the_demo_with_two_accounts_per_provider_loads_and_lists_every_account(tmp_path, monkeypatch):
     database = "cdr_demo_test"
     server = start_embedded()
     with psycopg.connect(server, autocommit=True) as conn:
@@ -199,6 +203,14 @@ def test_the_demo_with_two_accounts_per_provider_loads_and_lists_every_account(t
                            "--accounts-per-provider", "2"], cwd=tmp_path, env=environment,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    # its run is one of the code location's (tests/ui re-executes such a run from the UI)
+    [run_id] = re.findall(r"^dagster run (\S+): SUCCESS", done.stdout, re.MULTILINE)
+    monkeypatch.setenv("DAGSTER_PG_URL", environment["DAGSTER_PG_URL"])
+    with DagsterInstance.from_config(environment["DAGSTER_HOME"]) as instance:
+        run = instance.get_run_by_id(run_id)
+    assert run is not None and run.remote_job_origin is not None
+    assert run.remote_job_origin.location_name == LOCATION
 
     # the file it loaded from, in its working directory, reads back into two accounts a provider
     written = read_accounts_file(tmp_path / DEMO_ACCOUNTS_FILE, SPECS, {})

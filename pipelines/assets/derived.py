@@ -2,34 +2,50 @@
 
 Each recomputes only the days of the run's range that a leg load changed (cdr.stale_day), plus
 the day before the range, where a call may have started; `full_refresh` recomputes every day.
+Each day partition's materialization shows that day's own figures (pipelines.assets.metadata).
 """
 
+import hashlib
+from collections import Counter
 from datetime import timedelta
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AutomationCondition,
     Config,
     MaterializeResult,
     PartitionsDefinition,
     asset,
 )
 
+from pipelines.assets.metadata import OWNERS, TABLE_NAME, DayFigures
 from pipelines.partitions import single_run
 from pipelines.resources import WarehouseResource
 from pipelines.sql import sql_file
-from pipelines.warehouse.aggregates import refresh_stale
+from pipelines.warehouse.aggregates import REFRESH_SQL, refresh_stale_marks
+
+# The days a load updated are requested of the derived assets on their own (docs/operations.md,
+# "Watching the loads"). Not `eager()`: it only ever looks at the latest day, so a backfill of past
+# days would stay behind, and it waits for every dependency's day, so one provider's backfill would
+# wait for the others'. A load run that also materialized the derived assets (the nightly job)
+# does not count as an update of their dependencies (any_deps_updated leaves those out).
+FOLLOW_LOADS = (
+    AutomationCondition.any_deps_updated().since_last_handled()
+    & ~AutomationCondition.any_deps_in_progress()
+    & ~AutomationCondition.in_progress()
+).with_label("follows its loads")
 
 
 class DerivedConfig(Config):
     full_refresh: bool = False  # recompute every day of the range, changed or not
 
 
-def _build_refresh_asset(name: str, target: str, deps: list, description: str, count_sql: str,
+def _build_refresh_asset(name: str, target: str, table: str, deps: list, description: str, count_sql: str,
                          partitions: PartitionsDefinition) -> AssetsDefinition:
-    """The asset `name`, which recomputes `target` for the stale days of its range; `count_sql`
-    gives the metadata describing what the range now holds."""
+    """The asset `name`, which recomputes `target` (mainly `table`) for the stale days of its
+    range; `count_sql` gives each day's figures: what the day now holds."""
 
     @asset(
         name=name,
@@ -39,18 +55,27 @@ def _build_refresh_asset(name: str, target: str, deps: list, description: str, c
         backfill_policy=single_run,
         kinds={"postgres"},
         description=description,
+        # the recomputation is its SQL: a change to it shows as a code change in the UI
+        code_version=hashlib.sha256(sql_file(REFRESH_SQL[target]).encode()).hexdigest()[:16],
+        metadata={TABLE_NAME: table},
+        owners=OWNERS,
+        automation_condition=FOLLOW_LOADS,
     )
     def refreshed(context: AssetExecutionContext, config: DerivedConfig,
                   warehouse: WarehouseResource) -> MaterializeResult:
         start, end = context.partition_time_window
+        figures = DayFigures(context)
         with warehouse.connect() as conn:
-            days = refresh_stale(conn, target, (start - timedelta(days=1), end), full=config.full_refresh)
-            cursor = conn.execute(sql_file(count_sql), {"start": start, "end": end})
-            columns = [column.name for column in cursor.description or ()]
-            # not strict: a query that returns no row (`or ()`) gives no figures rather than an error
-            figures = dict(zip(columns, cursor.fetchone() or (), strict=False))
-        context.log.info(f"{target}: recomputed {days} day(s) of [{start.date()}, {end.date()})")
-        return MaterializeResult(metadata={"days_recomputed": days, **figures})
+            marks = refresh_stale_marks(conn, target, (start - timedelta(days=1), end),
+                                        full=config.full_refresh)
+            figures.add_per_day("accounts_recomputed", Counter(day for *_, day in marks))
+            cursor = conn.execute(sql_file(count_sql), {"start": start, "end": end,
+                                                        "first": start.date(), "last": end.date()})
+            figures.add_rows(cursor.fetchall(), [column.name for column in cursor.description or ()][1:])
+            figures.publish(conn, table)
+        context.log.info(f"{target}: recomputed {len(marks)} account day(s) of"
+                         f" [{(start - timedelta(days=1)).date()}, {end.date()})")
+        return MaterializeResult()
 
     return refreshed
 
@@ -59,11 +84,11 @@ def build_derived_assets(leg_loads: list[AssetKey],
                          partitions: PartitionsDefinition) -> list[AssetsDefinition]:
     """`calls` and `call_leg_aggregates`, downstream of the load assets that produce legs."""
     calls = _build_refresh_asset(
-        "calls", "calls", list(leg_loads),
+        "calls", "calls", "cdr.fact_call", list(leg_loads),
         "cdr.fact_call: legs assembled into calls (linked by call key and b-leg).",
         "aggregates/count_calls.sql", partitions)
     call_leg_aggregates = _build_refresh_asset(
-        "call_leg_aggregates", "aggregates", [*leg_loads, calls],
+        "call_leg_aggregates", "aggregates", "cdr.agg_call_leg_daily", [*leg_loads, calls],
         "cdr.agg_call_leg_hourly and cdr.agg_call_leg_daily for the partition's days.",
         "aggregates/count_leg_aggregates.sql", partitions)
     return [calls, call_leg_aggregates]

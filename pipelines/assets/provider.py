@@ -11,8 +11,11 @@
 Both assets loop over the UTC days of the run's partition range with one transaction per day, so
 a single-run backfill of a year holds one day at a time and a failure leaves earlier days loaded
 and the failed day as it was. A failure is raised as a Dagster Failure naming provider and account.
+Each day partition's materialization shows that day's own figures (pipelines.assets.metadata); the
+run's totals are in its log.
 """
 
+import inspect
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -23,19 +26,22 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    CodeReferencesMetadataValue,
     Failure,
+    LocalFileCodeReference,
     MaterializeResult,
     PartitionsDefinition,
     asset,
 )
 
+from pipelines.assets.metadata import OWNERS, RAW_DAY_COLUMN, RAW_TABLE, ROW_COUNT, TABLE_NAME, DayFigures
 from pipelines.config import ProviderAccount
 from pipelines.errors import CdrEtlError
 from pipelines.model import Window
 from pipelines.partitions import days_in, single_run
 from pipelines.providers.spec import CALL_LEGS, ItemKind
 from pipelines.resources import WarehouseResource
-from pipelines.warehouse.aggregates import refresh_stale
+from pipelines.warehouse.aggregates import refresh_stale_marks
 from pipelines.warehouse.load import LoadStats, load_windows
 from pipelines.warehouse.pacing import DatabasePacing
 from pipelines.warehouse.raw import land_window
@@ -62,6 +68,19 @@ def account_days(source: ProviderAccount, window: Window) -> list[Window]:
     begins before an account existed loads it from its first day only)."""
     first = date.fromisoformat(source.start_date) if source.start_date else None
     return [day for day in days_in(window) if first is None or day[0].date() >= first]
+
+
+def account_tags(source: ProviderAccount) -> dict[str, str]:
+    """Tags to filter the asset graph by (a tag value is at most 63 letters, digits, `_`, `-`, `.`)."""
+    return {"provider": source.provider, "account": account_key(source.account)[:63]}
+
+
+def parser_reference(source: ProviderAccount) -> LocalFileCodeReference:
+    """Where the provider's parser is, for the asset's code references in the UI."""
+    parse = inspect.unwrap(source.spec.parse_pages)
+    return LocalFileCodeReference(file_path=inspect.getsourcefile(parse) or "",
+                                  line_number=inspect.getsourcelines(parse)[1],
+                                  label=f"{source.provider} parser")
 
 
 @contextmanager
@@ -93,9 +112,13 @@ def build_raw_pages_asset(source: ProviderAccount, partitions: PartitionsDefinit
         pool=f"provider_{name}",
         description=f"Every {name} response body for the partition's days, landed as received "
                     "in cdr.raw_response; cdr.window_fetch records which pages make each day.",
+        metadata={TABLE_NAME: RAW_TABLE},
+        owners=OWNERS,
+        tags=account_tags(source),
     )
     def raw_pages(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         pages = records = days = 0
+        figures = DayFigures(context)
         # the account's request rate is shared with every other run on it (docs/rate-limits.md)
         with failures_named(source), \
                 closing(DatabasePacing(warehouse.connect, name, source.account)) as pacing, \
@@ -108,15 +131,24 @@ def build_raw_pages_asset(source: ProviderAccount, partitions: PartitionsDefinit
                 context.log.info(f"{name} {window[0].date()}: {len(raw_ids)} pages, {day_records} records"
                                  + (f", provider counts {provider_count}"
                                     if provider_count is not None else ""))
-        return MaterializeResult(metadata={"pages": pages, "records": records, "days": days,
-                                           "account": source.account})
+                figures.add(window, {"pages": len(raw_ids), "records": day_records,
+                                     **({"provider_count": provider_count}
+                                        if provider_count is not None else {})})
+        with warehouse.connect() as conn:
+            figures.add_row_counts(conn, RAW_TABLE, RAW_DAY_COLUMN, name, source.account)
+            figures.publish(conn, RAW_TABLE)
+        context.log.info(f"{name} {source.account}, the run's totals: {pages} pages, {records} records"
+                         f" over {days} day(s)")
+        return MaterializeResult()
 
     return raw_pages
 
 
-def log_window_load(context: AssetExecutionContext, source: ProviderAccount, window: Window,
-                    stats: LoadStats) -> None:
-    """The day's figures, and one warning for the day if the parser had to assume anything."""
+def log_window_load(context: AssetExecutionContext, figures: DayFigures, source: ProviderAccount,
+                    window: Window, stats: LoadStats) -> None:
+    """The day's figures, on its partition and in the log, and one warning for the day if the
+    parser had to assume anything."""
+    figures.add(window, stats.as_metadata())
     day = f"{source.provider} {source.account} {window[0].date()}"
     context.log.info(f"{day}: {stats}")
     warning = stats.note_warning()
@@ -128,7 +160,7 @@ def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, parti
                      force_reload: bool) -> AssetsDefinition:
     """`<provider>/<account>/<primary kind>`: each UTC day of the run's range parsed from its raw
     pages and loaded, one transaction per day, then the account's calls and aggregates for the
-    days that changed; the figures summed over the days become its metadata."""
+    days that changed. Each day's figures go on its own partition; their sums to the run's log."""
     spec = source.spec
     kinds = " and ".join(kind.description for kind in spec.items)
 
@@ -142,21 +174,38 @@ def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, parti
         kinds={"postgres"},
         description=f"{spec.name} {kinds}, parsed from the raw pages;"
                     " unreadable records go to cdr.quarantine.",
+        # a new parser version (code, load SQL or parse settings) shows as a code change in the UI
+        code_version=source.parser_version,
+        metadata={TABLE_NAME: spec.primary.table,
+                  "dagster/code_references": CodeReferencesMetadataValue(
+                      code_references=[parser_reference(source)])},
+        owners=OWNERS,
+        tags=account_tags(source),
     )
     def loaded(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         start, end = context.partition_time_window
+        figures = DayFigures(context)
         with failures_named(source):
             totals = load_windows(
                 warehouse.connect, spec.name, source.account, spec.items, account_days(source, (start, end)),
                 parse=source.parse, parser_version=source.parser_version, force=force_reload,
-                on_loaded=lambda window, stats: log_window_load(context, source, window, stats))
-            if CALL_LEGS in spec.items:  # the day before too: a call may have started there
-                with warehouse.connect() as conn:
+                on_loaded=lambda window, stats: log_window_load(context, figures, source, window, stats))
+            with warehouse.connect() as conn:
+                if CALL_LEGS in spec.items:  # the day before too: a call may have started there
                     for target in ("calls", "aggregates"):
-                        totals[f"{target}_days_recomputed"] = refresh_stale(
-                            conn, target, (start - timedelta(days=1), end),
-                            provider=spec.name, account=source.account)
-        return MaterializeResult(metadata=totals)
+                        marks = refresh_stale_marks(conn, target, (start - timedelta(days=1), end),
+                                                    provider=spec.name, account=source.account)
+                        totals[f"{target}_days_recomputed"] = len(marks)
+                        recomputed = dict.fromkeys((day for *_, day in marks), True)
+                        figures.add_per_day(f"{target}_recomputed", recomputed, missing=False)
+                for kind in spec.items:
+                    if kind.day_column is not None:
+                        figures.add_row_counts(conn, kind.table, kind.day_column, spec.name, source.account,
+                                               ROW_COUNT if kind is spec.primary else f"{kind.name}_rows")
+                figures.publish(conn, spec.primary.table)
+        context.log.info(f"{spec.name} {source.account}, the run's totals: "
+                         + ", ".join(f"{name} {value}" for name, value in totals.items()))
+        return MaterializeResult()
 
     return loaded
 

@@ -58,6 +58,9 @@ class ItemKind:
     copy_types: tuple[str, ...] | None = None
     # tables the shared derived assets rebuild from this kind (e.g. calls and aggregates from legs)
     derived_tables: tuple[str, ...] = ()
+    # the timestamptz column that places a row in a UTC day (its daily partition), for the
+    # day's row count Dagster shows (dagster/row_count); None: the rows belong to no day
+    day_column: str | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -86,6 +89,7 @@ CALL_LEGS = ItemKind(
     description="legs merged into cdr.fact_call_leg (deduplicated by leg key)",
     copy_types=tuple(_LEG_COPY_TYPES.get(column, "text") for column in LEG_COLUMNS),
     derived_tables=("cdr.fact_call", "cdr.agg_call_leg_hourly", "cdr.agg_call_leg_daily"),
+    day_column="started_at",
 )
 
 # Every provider's parser may yield Quarantined records; they load like any other kind.

@@ -57,8 +57,14 @@ def _window(days: list[date]) -> Window:
 
 def refresh_stale(conn, target: str, window: Window, full: bool = False, provider: str | None = None,
                   account: str | None = None) -> int:
-    """Recompute `target` ('calls' or 'aggregates') for the stale days in `window`; return how many
-    (account, day) pairs it recomputed.
+    """`refresh_stale_marks`, returning how many (account, day) pairs it recomputed."""
+    return len(refresh_stale_marks(conn, target, window, full, provider, account))
+
+
+def refresh_stale_marks(conn, target: str, window: Window, full: bool = False, provider: str | None = None,
+                        account: str | None = None) -> list[tuple[str, str, date]]:
+    """Recompute `target` ('calls' or 'aggregates') for the stale days in `window`; return the
+    (provider, account, day) marks it recomputed (each day's figures in Dagster name them).
 
     With `provider` and `account`, only that account's marks are dealt with (with `provider`
     alone, that provider's accounts'); without, every account's marks in the window, one statement
@@ -89,4 +95,4 @@ def refresh_stale(conn, target: str, window: Window, full: bool = False, provide
                 conn.execute(sql_file("aggregates/clear_stale.sql"),
                              {"target": target, "provider": stale_provider, "account": stale_account,
                               "first": run[0].date(), "last": run[1].date()})
-    return len(marks)
+    return [(marked, account_name, day) for marked, account_name, day in marks]

@@ -29,6 +29,11 @@ EXPECTED_CHECKS = {"tenios": LEG_CHECKS | {"reconciles_with_provider_count"},
                    "telecomx": {"quarantine_share_under_threshold", "counters_consistent"}}
 
 
+# a leg whose start time moved at the provider: a second row under the same key (one row)
+LEG_STORED_TWICE = f"""
+    INSERT INTO cdr.fact_call_leg ({", ".join(LEG_COLUMNS)})
+    SELECT {", ".join("started_at + interval '1 min'" if c == "started_at" else c for c in LEG_COLUMNS)}
+    FROM cdr.fact_call_leg ORDER BY leg_key LIMIT 1"""
 LEG_LOST = "DELETE FROM cdr.fact_call_leg WHERE leg_key = (SELECT min(leg_key) FROM cdr.fact_call_leg)"
 MARK_STALE = """
     INSERT INTO cdr.stale_day (target, provider, account, day)
@@ -45,14 +50,10 @@ class Damage(NamedTuple):
 
 
 DAMAGES = {
-    # a leg whose start time moved at the provider: a second row under the same key (its day
-    # marked stale, as a load's merge would, so that the calls and aggregates follow and only
-    # this check sees it)
-    "leg-stored-twice": Damage("no_duplicate_leg_keys", "tenios", f"""
-        INSERT INTO cdr.fact_call_leg ({", ".join(LEG_COLUMNS)})
-        SELECT {", ".join("started_at + interval '1 min'" if c == "started_at" else c for c in LEG_COLUMNS)}
-        FROM cdr.fact_call_leg ORDER BY leg_key LIMIT 1; {MARK_STALE}""", blocking=True,
-        also=("reconciles_with_provider_count",)),  # one leg more than the provider counts
+    # a leg stored twice, its day marked stale as a load's merge would, so that the calls and
+    # aggregates follow and only this check (and the provider count: one leg more) sees it
+    "leg-stored-twice": Damage("no_duplicate_leg_keys", "tenios", f"{LEG_STORED_TWICE}; {MARK_STALE}",
+                               blocking=True, also=("reconciles_with_provider_count",)),
     # a leg lost after its load: the provider counts more than the warehouse holds (its day marked
     # stale, so that the calls and aggregates follow the loss and only this check sees it)
     "leg-lost": Damage("reconciles_with_provider_count", "tenios", f"{LEG_LOST}; {MARK_STALE}",

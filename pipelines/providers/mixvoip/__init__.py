@@ -36,6 +36,7 @@ BILLING_ITEMS = ItemKind(
     stage_sql=_SQL / "stage_billing_items.sql",
     merge_sql=_SQL / "merge_billing_items.sql",
     description="billing items (PAY, SETUP, SMS, …) upserted into cdr.fact_billing_item",
+    day_column="billed_at",
 )
 
 

@@ -37,6 +37,7 @@ PBX_STATS = ItemKind(
     stage_sql=_SQL / "stage_pbx_stats.sql",
     merge_sql=_SQL / "merge_pbx_stats.sql",
     description="per-employee interval counters upserted into cdr.fact_pbx_stats (a re-pull replaces counts)",
+    day_column="interval_start",
 )
 
 # Counters that contradict each other: a provider-side inconsistency or a parser that put a

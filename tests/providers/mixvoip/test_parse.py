@@ -333,4 +333,4 @@ def test_cli_parse_reports_quarantined_csv_rows():
                             input=CALLOUT_CSV.encode() + b"\nCALLIN,1,2\n", capture_output=True)
     assert result.returncode == 1
     assert len(result.stdout.splitlines()) == 1
-    assert b"mixvoip: record 1: field None: expected 9 or 10 columns, got 3" in result.stderr
+    assert b"mixvoip: record 1: expected 9 or 10 columns, got 3" in result.stderr
