@@ -7,6 +7,7 @@ fail instead, since .ci/run installs it."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -107,14 +108,17 @@ def test_a_days_partition_shows_that_days_leg_count(page, demo_ui, served):
                                (PROVIDER, day, day + timedelta(days=1))).fetchone()
     assert legs > 0
     page.goto(f"{asset_path(served.call_legs)}?view=partitions&partition={day.isoformat()}")
+    # the number the UI shows for the day, as it formats it, in a cell of the day's metadata (the
+    # page fills its table in after it first renders: wait for the cell, not the first row)
+    cell = page.locator("td").filter(has_text=re.compile(rf"^\s*{re.escape(f'{legs:,}')}\s*$"))
     try:
-        metadata = page.locator("tr", has=page.locator("td"))
-        expect(metadata.first).to_be_visible(timeout=SHOWN_MS)
-        shown = [row.split("\t")[1].strip() for row in metadata.all_inner_texts() if "\t" in row]
+        expect(cell.first).to_be_visible(timeout=SHOWN_MS)
+    except AssertionError:
+        rows = page.locator("tr", has=page.locator("td")).all_inner_texts()
+        shown = [row.split("\t")[1].strip() for row in rows if "\t" in row]
+        raise AssertionError(f"{day}: {legs} legs in the warehouse; the page shows {shown}") from None
     finally:
         screenshot(page, "partition_day")
-    # the number the UI shows for the day, as it formats it
-    assert f"{legs:,}" in shown, f"{day}: {legs} legs in the warehouse; the page shows {shown}"
 
 
 def test_the_schedule_page_shows_its_description(page, served):
