@@ -18,9 +18,10 @@ install: $(STAMP)
 demo: install
 	$(BIN)/cdr-etl demo
 
-## make test: the whole suite against the embedded PostgreSQL (or CDR_TEST_DATABASE_URL)
+## make test: the whole suite against the embedded PostgreSQL (or CDR_TEST_DATABASE_URL), in two
+# pytest-xdist workers (one per core), each test file on one worker, each worker its own database
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## make check: the lint and type gate CI runs: ruff, mypy, import-linter contracts, no import cycles
 # Runs all four even when one fails, so one CI run shows every finding; fails if any failed.
@@ -39,7 +40,7 @@ bench: install
 
 ## make figures: run the fault tests, then put what they measured into README.md and docs/reliability.md
 figures: install
-	$(BIN)/python -m pytest tests/faults/test_provider_fault_matrix.py tests/recovery
+	$(BIN)/python -m pytest -p no:xdist tests/faults/test_provider_fault_matrix.py tests/recovery
 	$(BIN)/python tools/doc_figures.py
 
 ## make ui: the Dagster UI (webserver and daemon) on http://127.0.0.1:3000, with the simulators running

@@ -28,7 +28,7 @@ class ConfigurationError(CdrEtlError):
     def __init__(self, setting: str, value: object, message: str):
         self.setting = setting
         self.value = value
-        shown = "" if value is None else f"={str(value)[:80]!r}"
+        shown = "" if value is None else f"={str(value)[:240]!r}"  # long enough for a path
         super().__init__(f"{setting}{shown}: {message}")
 
 

@@ -11,8 +11,10 @@ import pytest
 from pipelines.warehouse.connection import ensure_database, start_embedded
 from pipelines.warehouse.migrate import migrate
 
-# Parallel developers (or CI shards) can keep apart with CDR_TEST_DATABASE.
-TEST_DATABASE = os.environ.get("CDR_TEST_DATABASE", "cdr_test")
+# Parallel developers (or CI shards) can keep apart with CDR_TEST_DATABASE; each pytest-xdist
+# worker (`make test` runs two) gets a database of its own under that name.
+TEST_DATABASE = os.environ.get("CDR_TEST_DATABASE", "cdr_test") + (
+    f"_{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else "")
 
 
 

@@ -25,7 +25,7 @@ from pipelines.config import plugin_modules
 from pipelines.registry import registry
 from pipelines.simulators import running_simulators
 from pipelines.warehouse.connection import PROJECT_ROOT
-from tests.conftest import PAST_DAY, scalar
+from tests.conftest import PAST_DAY, TEST_DATABASE, scalar
 from tests.dagster_runs import failure_messages, run_range
 
 NAME = "acmetel"
@@ -95,7 +95,7 @@ def test_the_shared_suites_cover_it_without_an_edit(plugin, tmp_path):
     report = tmp_path / "junit.xml"
     environment = {**os.environ, "CDR_PROVIDER_MODULES": NAME,
                    "PYTHONPATH": os.pathsep.join([str(plugin), str(PROJECT_ROOT)]),
-                   "CDR_TEST_DATABASE": "cdr_test_plugin", "CDR_FUZZ_EXAMPLES": "100",
+                   "CDR_TEST_DATABASE": f"{TEST_DATABASE}_plugin", "CDR_FUZZ_EXAMPLES": "100",
                    "CDR_FAULT_MATRIX_FILE": str(tmp_path / "fault_matrix.json")}
     environment.pop("CDR_WAREHOUSE_URL", None)  # the session fixture set it to this run's test database
     completed = subprocess.run(

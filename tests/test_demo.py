@@ -30,6 +30,7 @@ from pipelines.providers.spec import SimulatedAccount
 from pipelines.registry import registry
 from pipelines.simulators import RunningSimulators, accounts_file, credential_variable, running_simulators
 from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
+from tests.conftest import TEST_DATABASE
 from tests.ui.conftest import LOCATION
 
 SPECS = registry()
@@ -187,7 +188,7 @@ def test_another_accounts_customer_is_refused_as_the_docs_say(served, provider):
 
 
 def test_the_demo_with_two_accounts_per_provider_loads_and_lists_every_account(tmp_path, monkeypatch):
-    database = "cdr_demo_test"
+    database = f"{TEST_DATABASE}_demo"
     server = start_embedded()
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -197,7 +198,7 @@ def test_the_demo_with_two_accounts_per_provider_loads_and_lists_every_account(t
                    if not name.startswith(tuple(f"{spec.env_prefix}_" for spec in SPECS.values()))
                    and name not in left_out}
     environment.update(CDR_DATABASE=database, DAGSTER_HOME=str(tmp_path / "dagster_home"),
-                       DAGSTER_PG_URL=ensure_database(server, "dagster_demo_test"),
+                       DAGSTER_PG_URL=ensure_database(server, f"{TEST_DATABASE}_demo_dagster"),
                        PYTHONPATH=str(PROJECT_ROOT), CDR_HTTP_BACKOFF_BASE_S="0.05")
     done = subprocess.run([sys.executable, "-m", "pipelines.cli", "demo", "--days", "1",
                            "--accounts-per-provider", "2"], cwd=tmp_path, env=environment,
