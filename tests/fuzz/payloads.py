@@ -410,6 +410,11 @@ def column_types(url: str, tables) -> dict[str, dict[str, tuple[str, int | None,
                 for table in tables}
 
 
+# a JSON \u0000 escape: after an even number of backslashes (`\\u0000` is a backslash and "u0000",
+# which jsonb holds)
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
 def unstorable(item, columns: dict[str, tuple[str, int | None, int | None]]) -> list[str]:
     """Why PostgreSQL would refuse this row in the COPY or the merge into the table whose
     `column_types` are `columns` (empty: it would store it).
@@ -423,7 +428,7 @@ def unstorable(item, columns: dict[str, tuple[str, int | None, int | None]]) -> 
         if isinstance(value, str):
             if "\x00" in value:
                 problems.append(f"{name}: NUL character (text cannot hold it)")
-            if data_type == "jsonb" and "\\u0000" in value:
+            if data_type == "jsonb" and _NUL_ESCAPE.search(value):
                 problems.append(f"{name}: \\u0000 escape (jsonb cannot hold it)")
             try:
                 value.encode("utf-8")
