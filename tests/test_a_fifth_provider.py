@@ -32,7 +32,9 @@ NAME = "acmetel"
 # Every suite that must cover a registered provider without being edited for it.
 SHARED_SUITES = ("tests/faults/test_provider_fault_matrix.py", "tests/fuzz/test_parsers_fuzz.py",
                  "tests/fuzz/test_bad_records_quarantined.py", "tests/security/test_secrets_never_leak.py",
-                 "tests/security/test_hostile_strings_are_parameters.py", "tests/test_configuration.py")
+                 "tests/security/test_hostile_strings_are_parameters.py", "tests/test_configuration.py",
+                 "tests/faults/test_foreign_bodies.py", "tests/faults/test_retries.py",
+                 "tests/assets/test_rerun_idempotency.py")
 
 
 def copy_provider(source: str, name: str, into: Path) -> Path:

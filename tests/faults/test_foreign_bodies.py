@@ -59,7 +59,9 @@ def test_cdr_etl_parse_refuses_it_naming_the_provider(provider, tmp_path):
     page.write_text(MAINTENANCE_PAGE)
     done = subprocess.run([sys.executable, "-m", "pipelines.cli", "parse", "--provider", provider, str(page)],
                           capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+                          # the project, and whatever else is on the path (a plug-in provider's package)
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                              filter(None, (str(PROJECT_ROOT), os.environ.get("PYTHONPATH"))))})
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stdout == ""
     assert done.stderr.startswith(f"{provider}: body:"), done.stderr
