@@ -75,8 +75,7 @@ def _parse(args) -> int:
     bad = 0
     for item in source.parse([RawPage(None, 1, body, None, params)], args.account):
         if type(item) is ParseNote:
-            print(f"{args.provider}: note: {item.total} {item.name.replace('_', ' ')} ({item.detail})",
-                  file=sys.stderr)
+            print(f"{args.provider}: note: {item}", file=sys.stderr)
         elif type(item) is not Quarantined:  # a CallLeg, or a provider's own row type (a NamedTuple)
             record = item._asdict()
             if isinstance(record.get("attributes"), str):

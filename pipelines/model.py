@@ -73,6 +73,9 @@ class ParseNote(NamedTuple):
     total: int
     detail: str  # the assumption, in words, for the warning ("read in Europe/Berlin")
 
+    def __str__(self) -> str:
+        return f"{self.total} {self.name.replace('_', ' ')} ({self.detail})"
+
 DIRECTIONS = ("inbound", "outbound", "internal", "unknown")
 OUTCOMES = ("answered", "no_answer", "busy", "cancelled", "failed", "unknown")
 

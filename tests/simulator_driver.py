@@ -39,14 +39,22 @@ class SimulatorDriver:
 
 
 @contextmanager
-def simulators(names: list[str], **environment: str) -> Iterator[dict[str, SimulatorDriver]]:
-    """Start the named simulators with fast retries (plus `environment`); restore the
-    environment afterwards."""
+def restored_environment() -> Iterator[None]:
+    """The process environment as it was on entry, whatever the block set (running_simulators
+    sets each provider's quick-start variables)."""
     saved = dict(os.environ)
-    os.environ.update({**FAST_RETRIES, **environment})
     try:
-        with running_simulators(names) as urls:
-            yield {name: SimulatorDriver(url) for name, url in urls.items()}
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@contextmanager
+def simulators(names: list[str], **environment: str) -> Iterator[dict[str, SimulatorDriver]]:
+    """Start the named simulators with fast retries (plus `environment`); restore the
+    environment afterwards."""
+    with restored_environment():
+        os.environ.update({**FAST_RETRIES, **environment})
+        with running_simulators(names) as urls:
+            yield {name: SimulatorDriver(url) for name, url in urls.items()}

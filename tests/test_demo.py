@@ -31,6 +31,7 @@ from pipelines.registry import registry
 from pipelines.simulators import RunningSimulators, accounts_file, credential_variable, running_simulators
 from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
 from tests.conftest import TEST_DATABASE
+from tests.simulator_driver import restored_environment
 from tests.ui.conftest import LOCATION
 
 SPECS = registry()
@@ -45,13 +46,9 @@ _WHO = frozenset({"provider", "account", "customer", "raw_response_id", "attribu
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[RunningSimulators]:
-    saved = dict(os.environ)
-    try:
-        with running_simulators(PROVIDERS, legs_per_day=LEGS, accounts_per_provider=ACCOUNTS) as running:
-            yield running
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with restored_environment(), \
+            running_simulators(PROVIDERS, legs_per_day=LEGS, accounts_per_provider=ACCOUNTS) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -135,6 +135,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("tenios-bad-credentials-not-auth", "retries", "TENIOS BAD_CREDENTIALS fails at once as an auth error",
            "pipelines/providers/tenios/client.py", '_AUTH_CODES = {"BAD_CREDENTIALS", ', "_AUTH_CODES = {",
            ("tests/providers/tenios/test_client.py", E2E_TENIOS)),
+    Mutant("literal-nul-escape-text-refused", "quarantine", "only a real NUL escape is refused, not a backslash and u0000",
+           "pipelines/providers/common.py", "    if NUL_ESCAPE.search(text):", '    if "\\\\u0000" in text:',
+           ("tests/warehouse/test_load_path.py",)),
     # --- secrets --------------------------------------------------------------------------------
     Mutant("tenios-key-not-redacted", "secrets", "the access key is cut from provider error text",
            "pipelines/providers/tenios/client.py", '        detail = detail.replace(self._access_key, "***")',

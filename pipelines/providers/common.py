@@ -43,6 +43,11 @@ def required_text(provider: str, record: dict, field: str) -> str:
     return value.strip()
 
 
+# A JSON `\u0000` escape (U+0000, which jsonb cannot hold): after an even number of backslashes.
+# `\\u0000` is an escaped backslash followed by "u0000", text like any other.
+NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
 def refuse_nul(provider: str, field: str, value: str) -> None:
     """PostgreSQL text cannot hold U+0000 (a JSON `\\u0000`): refuse the record, not the load."""
     if "\x00" in value:
@@ -171,7 +176,7 @@ def attributes_json(provider: str, attributes: dict) -> str:
         text = orjson.dumps(attributes, default=str).decode()
     except (TypeError, orjson.JSONEncodeError):
         raise ParseError(provider, "attributes", "a value is nested too deeply") from None
-    if "\\u0000" in text:
+    if NUL_ESCAPE.search(text):
         raise ParseError(provider, "attributes", "a value contains a NUL character")
     return text
 

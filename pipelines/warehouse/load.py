@@ -85,8 +85,7 @@ class LoadStats:
         """One sentence for the window's parse notes, or None: what was assumed, how often."""
         if not self.notes:
             return None
-        return "; ".join(f"{note.total} {name.replace('_', ' ')} ({note.detail})"
-                         for name, note in self.notes.items())
+        return "; ".join(map(str, self.notes.values()))
 
 
 def _copy_statement(kind: ItemKind) -> sql.Composed:

@@ -31,7 +31,7 @@ from pipelines.registry import registry
 from pipelines.simulators import RunningSimulators, accounts_file, running_simulators
 from tests.conftest import LEG_TABLES, PAST_DAY, rows, snapshot, truncate_warehouse
 from tests.dagster_runs import failure_messages
-from tests.simulator_driver import FAST_RETRIES
+from tests.simulator_driver import FAST_RETRIES, restored_environment
 
 SPECS = registry()
 ACCOUNTS_PER_PROVIDER = 13
@@ -51,14 +51,9 @@ def _paced_freely(provider: str, account):
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[RunningSimulators]:
-    saved = dict(os.environ)
-    try:
-        with running_simulators(list(SPECS), legs_per_day=LEGS_PER_DAY,
-                                accounts_per_provider=ACCOUNTS_PER_PROVIDER) as running:
-            yield running
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with restored_environment(), running_simulators(
+            list(SPECS), legs_per_day=LEGS_PER_DAY, accounts_per_provider=ACCOUNTS_PER_PROVIDER) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from pipelines.simulators import RunningSimulators, accounts_file, credential_va
 from tests.conftest import all_warehouse_tables, rows
 from tests.dagster_runs import failure_messages, run_range
 from tests.providers_under_test import providers_under_test
+from tests.simulator_driver import restored_environment
 
 DAY = date(2026, 10, 5).isoformat()
 LEGS = 40  # a small day: the point is the paths taken, not the volume
@@ -190,14 +191,9 @@ FILE_PATHS = ("success", "second_refused")
 @pytest.fixture(scope="module")
 def served_accounts() -> Iterator[RunningSimulators]:
     """Every provider's simulator, serving two accounts, each with its own credentials."""
-    saved = dict(os.environ)
-    try:
-        with running_simulators(list(SPECS), legs_per_day=LEGS,
-                                accounts_per_provider=FILE_ACCOUNTS) as running:
-            yield running
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with restored_environment(), running_simulators(
+            list(SPECS), legs_per_day=LEGS, accounts_per_provider=FILE_ACCOUNTS) as running:
+        yield running
 
 
 def file_login(spec: ProviderSpec, account: SimulatedAccount) -> Login:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
 import psycopg
 
-from pipelines.model import CallLeg, ParseNote
+from pipelines.model import CallLeg, ParseNote, Quarantined, RawPage
 from pipelines.providers.spec import CALL_LEGS
+from pipelines.providers.tenios.parse import parse_pages as tenios_parse_pages
 from pipelines.warehouse.aggregates import refresh_stale
 from pipelines.warehouse.load import LoadStats, load_window
 from tests.conftest import rows
+from tests.providers.tenios.test_parse import doc_example as tenios_doc_example
 
 WINDOW = (datetime(2026, 10, 7, tzinfo=UTC), datetime(2026, 10, 8, tzinfo=UTC))
 
@@ -74,3 +77,16 @@ def test_a_leg_loaded_after_midnight_rejoins_its_call_from_the_day_before(clean_
     refresh_calls(clean_warehouse, next_day)
     assert rows(clean_warehouse, "SELECT call_key, legs, started_at, cost_eur FROM cdr.fact_call") \
         == [("a", 2, a_leg.started_at, Decimal("0.300000"))]
+
+
+def test_text_that_reads_like_a_nul_escape_is_loaded_and_a_real_nul_is_quarantined(clean_warehouse):
+    """jsonb refuses U+0000, not a backslash followed by "u0000": the check sits in the shared
+    attributes encoder (pipelines.providers.common.attributes_json), so every parser gets it."""
+    windows_path, nul = "C:\\u0000\\spool", "nul \x00 inside"
+    items = list(tenios_parse_pages([RawPage(None, 1, orjson.dumps({"items": [
+        {**tenios_doc_example()["items"][0], "callerid_name": windows_path},
+        {**tenios_doc_example()["items"][1], "callerid_name": nul}]}), None)], "acct", fast=False))
+    assert [type(item) for item in items] == [CallLeg, Quarantined], items
+    load(clean_warehouse, items[:1])
+    assert rows(clean_warehouse, "SELECT attributes->>'callerid_name' FROM cdr.fact_call_leg") \
+        == [(windows_path,)]
