@@ -116,10 +116,11 @@ def iso_datetime(provider: str, value, field: str, required: bool = False) -> da
             raise ParseError(provider, field, f"not a timestamp: {text[:40]!r}") from None
 
 
-def wall_clock_to_utc(local: datetime, zone: tzinfo) -> tuple[datetime, bool]:
+def wall_clock_to_utc(local: datetime, zone: tzinfo, later: bool = False) -> tuple[datetime, bool]:
     """A naive wall-clock time in `zone` as UTC, and whether it fell in the hour the end of summer
-    time repeats (read as its first pass, summer time). ValueError for a time in the hour skipped
-    when summer time starts: no clock in `zone` shows it. OverflowError at the ends of time."""
+    time repeats (read as its first pass, summer time, unless `later`). ValueError for a time in
+    the hour skipped when summer time starts: no clock in `zone` shows it. OverflowError at the
+    ends of time."""
     first = local.replace(tzinfo=zone)
     second = local.replace(tzinfo=zone, fold=1)
     if first.utcoffset() == second.utcoffset():
@@ -128,7 +129,7 @@ def wall_clock_to_utc(local: datetime, zone: tzinfo) -> tuple[datetime, bool]:
     if utc.astimezone(zone).replace(tzinfo=None) != local:
         raise ValueError(f"{local.isoformat(sep=' ')} does not exist in {zone}"
                          " (skipped when summer time starts)")
-    return utc, True
+    return (second.astimezone(UTC) if later else utc), True
 
 
 def number(provider: str, value, field: str) -> Decimal | None:

@@ -35,10 +35,7 @@ IDS = [f"{provider}: {name}" for provider, name, _, _ in CASES]
 
 
 @pytest.fixture(scope="module")
-def drivers(warehouse_url):
-    # warehouse_url first: simulators() restores the environment it found on exit, and would
-    # otherwise drop the CDR_WAREHOUSE_URL that warehouse_url sets, sending later modules' runs
-    # to the demo database
+def drivers():  # the test database is set up first for every module (tests/conftest.py)
     # two attempts: a refused answer is retried like any bad body, and Belfabriek paces 1 request/s
     with simulators(list(SPECS), CDR_HTTP_MAX_ATTEMPTS="2") as running:
         yield running

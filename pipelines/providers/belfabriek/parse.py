@@ -66,7 +66,7 @@ from pipelines.providers.belfabriek.settings import (
     YEARS,
     BelfabriekParseSettings,
 )
-from pipelines.providers.common import record_text, whole_seconds
+from pipelines.providers.common import record_text, wall_clock_to_utc, whole_seconds
 
 UTC = UTC
 CHUNK_BYTES = 1 << 16
@@ -389,18 +389,16 @@ def to_utc(local: datetime, repeated_hour: str) -> tuple[datetime, bool]:
     offset = _hour_offset(local.year, local.month, local.day, local.hour)
     if offset is not None:
         return (local - offset).replace(tzinfo=UTC), False
-    first = local.replace(tzinfo=TIMEZONE, fold=0)
-    second = local.replace(tzinfo=TIMEZONE, fold=1)
-    if first.utcoffset() == second.utcoffset():
-        return first.astimezone(UTC), False
-    if first.astimezone(UTC).astimezone(TIMEZONE).replace(tzinfo=None) != local:
-        raise ParseError(PROVIDER, "TIMESTAMP", f"{local:%d-%m-%Y %H:%M:%S} does not exist in"
-                                                " Europe/Amsterdam (skipped when summer time starts)")
-    if repeated_hour == "quarantine":
+    try:
+        utc, repeated = wall_clock_to_utc(local, TIMEZONE, later=repeated_hour == "later")
+    except ValueError:
+        raise ParseError(PROVIDER, "TIMESTAMP",
+                         f"{local:%d-%m-%Y %H:%M:%S} does not exist in Europe/Amsterdam"
+                         " (skipped when summer time starts)") from None
+    if repeated and repeated_hour == "quarantine":
         raise ParseError(PROVIDER, "TIMESTAMP", f"{local:%d-%m-%Y %H:%M:%S} is ambiguous in Europe/Amsterdam"
                                                 " (repeated when summer time ends)")
-    chosen = first if repeated_hour == "earlier" else second
-    return chosen.astimezone(UTC), True
+    return utc, repeated
 
 
 def _content_key(*parts: str) -> bytes:
