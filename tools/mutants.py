@@ -117,7 +117,7 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/providers/tenios/test_parse.py", "tests/providers/belfabriek/test_parse.py")),
     Mutant("unstorable-values-not-quarantined", "quarantine", "a value beyond its column is quarantined, not loaded to fail the window",
            "pipelines/providers/common.py", "    if value is not None and abs(value) > limit:",
-           "    if False:", ("tests/fuzz/test_parsers_fuzz.py",)),
+           "    if False:", ("tests/warehouse/test_load_path.py", "tests/fuzz/test_parsers_fuzz.py")),
     # --- TENIOS readings (docs/providers/tenios.md) --------------------------------------------------
     Mutant("tenios-naive-stamps-read-as-utc", "time zones", "a TENIOS stamp without offset is read in stamp_time_zone",
            "pipelines/providers/tenios/settings.py", 'DEFAULT_STAMP_TIME_ZONE = "Europe/Berlin"',

@@ -90,3 +90,13 @@ def test_text_that_reads_like_a_nul_escape_is_loaded_and_a_real_nul_is_quarantin
     load(clean_warehouse, items[:1])
     assert rows(clean_warehouse, "SELECT attributes->>'callerid_name' FROM cdr.fact_call_leg") \
         == [(windows_path,)]
+
+
+def test_a_value_beyond_its_column_is_quarantined_naming_the_field():
+    """numeric(14, 6) holds less than 10^8: a cost beyond it would fail the whole window's COPY,
+    so the record is refused alone (pipelines.providers.common.within)."""
+    items = list(tenios_parse_pages([RawPage(None, 1, orjson.dumps({"items": [
+        {**tenios_doc_example()["items"][0], "cost": 1e9}, tenios_doc_example()["items"][1]]}), None)],
+        "acct"))
+    assert [type(item) for item in items] == [Quarantined, CallLeg], items
+    assert items[0].field == "cost"
