@@ -67,6 +67,10 @@ class DateRow(NamedTuple):
     is_holiday_dk: bool
 
 
+_COPY_NUMBERS = f"COPY mart_number_stage ({', '.join(NumberRow._fields)}) FROM STDIN"
+_COPY_DATES = f"COPY mart_date_stage ({', '.join(DateRow._fields)}) FROM STDIN"
+
+
 def enrich_number(number: str) -> NumberRow:
     """What phonenumbers says about `number`, as stored.
 
@@ -90,7 +94,8 @@ def enrich_number(number: str) -> NumberRow:
         return NumberRow(number, None, country_iso, country_name, "unknown", None)
     kind = phonenumbers.number_type(parsed)
     region = None
-    if phonenumbers.is_number_type_geographical(kind, parsed.country_code):
+    # country_code is always set on a parsed number; the stubs type it Optional.
+    if parsed.country_code and phonenumbers.is_number_type_geographical(kind, parsed.country_code):
         # For a geographic number the description is its area (Berlin); where the library knows no
         # finer area it repeats the country name, which is not a region.
         description = geocoder.description_for_valid_number(parsed, "en")
@@ -117,9 +122,7 @@ def enrich_new_numbers(conn: psycopg.Connection, batch: int = BATCH) -> int:
         with conn.cursor(name="mart_new_numbers") as numbers:
             numbers.execute(sql_file("mart/new_numbers.sql"))
             for numbers_batch in _batches(numbers, batch):
-                with conn.cursor() as cur, cur.copy(
-                        "COPY mart_number_stage (number, e164, country_iso, country_name, number_type, region)"
-                        " FROM STDIN") as copy:
+                with conn.cursor() as cur, cur.copy(_COPY_NUMBERS) as copy:
                     for number in numbers_batch:
                         copy.write_row(enrich_number(number))
                 run_script(conn, "mart/insert_numbers.sql")
@@ -155,8 +158,7 @@ def _upsert_dates(conn: psycopg.Connection, rows: Iterable[DateRow]) -> int:
     count = 0
     with conn.transaction():
         run_script(conn, "mart/stage_dates.sql")
-        with conn.cursor() as cur, cur.copy(f"COPY mart_date_stage ({', '.join(DateRow._fields)}) FROM STDIN") \
-                as copy:
+        with conn.cursor() as cur, cur.copy(_COPY_DATES) as copy:
             for row in rows:
                 copy.write_row(row)
                 count += 1
