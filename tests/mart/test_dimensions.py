@@ -83,7 +83,9 @@ def test_a_second_run_enriches_only_the_new_numbers(clean_mart, monkeypatch):
     # the numbers enriched in the first run were left alone
     assert {n: t for n, t in rows(clean_mart, "SELECT number, enriched_at FROM mart.dim_number")
             if n in first_seen} == first_seen
-    assert dim_number(clean_mart)["+4533123456"][1:4] == ("DK", "Denmark", "fixed")
+    # Danish ranges do not tell fixed from mobile (FIXED_LINE_OR_MOBILE): unknown, not a guess
+    assert dim_number(clean_mart)["+4533123456"][1:4] == ("DK", "Denmark", "unknown")
+    assert dim_number(clean_mart)["+35227123456"][1:4] == ("LU", "Luxembourg", "fixed")
 
 
 def test_enrich_number_keeps_what_it_cannot_place():
@@ -108,7 +110,8 @@ def test_dim_date_flags_the_holidays_of_each_country(clean_mart):
                             " is_weekend FROM mart.dim_date WHERE date = '2026-12-26'") \
         == [(2026, 4, 12, 2026, 52, 6, "Saturday", True)]
     # 2026-01-01 is a Thursday: ISO week 1 of 2026
-    assert rows(clean_mart, "SELECT iso_year, iso_week, is_weekend FROM mart.dim_date WHERE date = '2026-01-01'") \
+    assert rows(clean_mart, "SELECT iso_year, iso_week, is_weekend FROM mart.dim_date"
+                            " WHERE date = '2026-01-01'") \
         == [(2026, 1, False)]
 
 
