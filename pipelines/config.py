@@ -69,7 +69,13 @@ DEFAULT_ACCOUNTS_FILE = "cdr-accounts.toml"  # in the working directory
 ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ACCOUNT_KEYS = ("provider", "name", "enabled", "start_date", "time_zone", "fresh_by_hour", "customers",
-                 "credentials", "options")
+                 "credentials", "options", "display_name", "customer_names", "holiday_country", "peak_hours")
+# Whose public holidays are off-peak by default: the country of the account's reporting zone, where
+# it is one of the four countries mart.dim_date flags.
+HOLIDAY_COUNTRIES = ("NL", "LU", "DE", "DK")
+ZONE_COUNTRY = {"Europe/Amsterdam": "NL", "Europe/Luxembourg": "LU", "Europe/Berlin": "DE",
+                "Europe/Busingen": "DE", "Europe/Copenhagen": "DK"}
+DEFAULT_PEAK_HOURS = (8, 18)
 _HTTP_FIELDS = tuple(f.name for f in dataclasses.fields(HttpSettings))
 
 
@@ -86,10 +92,17 @@ class ProviderAccount:
     start_date: str | None = None  # YYYY-MM-DD; None: the configuration's start date
     enabled: bool = True
     fresh_by_hour: int = DEFAULT_FRESH_BY_HOUR  # yesterday must have landed by then, in time_zone
+    # How the BI mart names and reads the account (mart.dim_account)
+    display_name: str = ""  # empty: the account's name
+    customer_names: tuple[tuple[str, str], ...] = ()  # (customer id, name); a tuple keeps it hashable
+    holiday_country: str | None = None  # NL, LU, DE, DK; None: the country of time_zone, if one of those
+    peak_hours: tuple[int, int] = DEFAULT_PEAK_HOURS  # local [start, end) of the peak tariff period
 
     def __post_init__(self) -> None:
         if not self.time_zone:
             object.__setattr__(self, "time_zone", self.spec.default_time_zone)
+        if self.holiday_country is None:
+            object.__setattr__(self, "holiday_country", ZONE_COUNTRY.get(self.time_zone))
 
     @property
     def provider(self) -> str:
@@ -405,7 +418,40 @@ def _account_from_table(path: Path, index: int, table: object, specs: Mapping[st
         start_date=_start_date(where, table.get("start_date", default_start)),
         enabled=enabled,
         fresh_by_hour=_hour(f"{where}: fresh_by_hour", table.get("fresh_by_hour", fresh_by_hour)),
+        **_reporting(where, table),
     )
+
+
+def _reporting(where: str, table: Mapping[str, Any]) -> dict[str, Any]:
+    """display_name, customer_names, holiday_country and peak_hours, as given (checked)."""
+    found: dict[str, Any] = {}
+    if "display_name" in table:
+        name = table["display_name"]
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigurationError(f"{where}: display_name", name, "expected a non-empty string")
+        found["display_name"] = name.strip()
+    if "customer_names" in table:
+        names = table["customer_names"]
+        if not isinstance(names, dict) or not all(isinstance(v, str) and v.strip() for v in names.values()):
+            raise ConfigurationError(f"{where}: customer_names", None,
+                                     'expected a table of customer id = "name", e.g. { "100201" = "Bakery" }')
+        found["customer_names"] = tuple((str(k), v.strip()) for k, v in names.items())
+    if "holiday_country" in table:
+        country = table["holiday_country"]
+        if country not in HOLIDAY_COUNTRIES:
+            raise ConfigurationError(f"{where}: holiday_country", country,
+                                     "expected one of " + ", ".join(HOLIDAY_COUNTRIES))
+        found["holiday_country"] = country
+    if "peak_hours" in table:
+        hours = table["peak_hours"]
+        if not (isinstance(hours, list) and len(hours) == 2
+                and all(isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 24 for h in hours)
+                and hours[0] < hours[1]):
+            raise ConfigurationError(f"{where}: peak_hours", hours,
+                                     "expected [start, end]: local hours 0 to 24, start before end,"
+                                     " e.g. [8, 18]")
+        found["peak_hours"] = (hours[0], hours[1])
+    return found
 
 
 def _customers(where: str, spec: ProviderSpec, value: object) -> tuple[str, ...] | str | None:

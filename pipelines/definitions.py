@@ -46,7 +46,7 @@ def build_definitions(config: Configuration) -> Definitions:
                                    secrets=config.secrets)
              for account in config.accounts]
     leg_loads = load_asset_keys(built, CALL_LEGS)
-    derived = build_derived_assets(leg_loads, partitions) if leg_loads else []
+    derived = build_derived_assets(leg_loads, partitions, config.accounts) if leg_loads else []
     watch = build_watch(config, built)
     nightly_job = define_asset_job(
         NIGHTLY_JOB,

@@ -1,4 +1,5 @@
-"""Shared assets over every provider's legs: assembled calls and hourly/daily aggregates.
+"""Shared assets over every provider's legs: assembled calls, hourly/daily aggregates, and the
+BI mart (its KPIs in each account's local time, its dimensions).
 
 Each recomputes only the days of the run's range that a leg load changed (cdr.stale_day), plus
 the day before the range, where a call may have started; `full_refresh` recomputes every day.
@@ -7,7 +8,9 @@ Each day partition's materialization shows that day's own figures (pipelines.ass
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -21,10 +24,16 @@ from dagster import (
 )
 
 from pipelines.assets.metadata import OWNERS, TABLE_NAME, DayFigures
+from pipelines.config import ProviderAccount
+from pipelines.model import Window
 from pipelines.partitions import single_run
 from pipelines.resources import WarehouseResource
 from pipelines.sql import sql_file
 from pipelines.warehouse.aggregates import REFRESH_SQL, refresh_stale_marks
+from pipelines.warehouse.mart import AccountRow, refresh_mart
+
+# How an asset recomputes its target for a window: the (provider, account, day) marks it dealt with.
+Refresh = Callable[[Any, Window, bool], list]
 
 # The days a load updated are requested of the derived assets on their own (docs/operations.md,
 # "Watching the loads"). Not `eager()`: it only ever looks at the latest day, so a backfill of past
@@ -43,13 +52,17 @@ class DerivedConfig(Config):
 
 
 def _build_refresh_asset(name: str, target: str, table: str, deps: list, description: str, count_sql: str,
-                         partitions: PartitionsDefinition) -> AssetsDefinition:
+                         partitions: PartitionsDefinition, refresh: Refresh | None = None,
+                         group_name: str = "warehouse") -> AssetsDefinition:
     """The asset `name`, which recomputes `target` (mainly `table`) for the stale days of its
-    range; `count_sql` gives each day's figures: what the day now holds."""
+    range (with `refresh`, where it does more than `refresh_stale_marks`); `count_sql` gives each
+    day's figures: what the day now holds."""
+    recompute: Refresh = refresh or (lambda conn, window, full: refresh_stale_marks(conn, target, window,
+                                                                                     full=full))
 
     @asset(
         name=name,
-        group_name="warehouse",
+        group_name=group_name,
         deps=deps,
         partitions_def=partitions,
         backfill_policy=single_run,
@@ -66,8 +79,7 @@ def _build_refresh_asset(name: str, target: str, table: str, deps: list, descrip
         start, end = context.partition_time_window
         figures = DayFigures(context)
         with warehouse.connect() as conn:
-            marks = refresh_stale_marks(conn, target, (start - timedelta(days=1), end),
-                                        full=config.full_refresh)
+            marks = recompute(conn, (start - timedelta(days=1), end), config.full_refresh)
             figures.add_per_day("accounts_recomputed", Counter(day for *_, day in marks))
             cursor = conn.execute(sql_file(count_sql), {"start": start, "end": end,
                                                         "first": start.date(), "last": end.date()})
@@ -80,9 +92,23 @@ def _build_refresh_asset(name: str, target: str, table: str, deps: list, descrip
     return refreshed
 
 
-def build_derived_assets(leg_loads: list[AssetKey],
-                         partitions: PartitionsDefinition) -> list[AssetsDefinition]:
-    """`calls` and `call_leg_aggregates`, downstream of the load assets that produce legs."""
+def account_rows(accounts: Iterable[ProviderAccount]) -> Iterator[AccountRow]:
+    """mart.dim_account's rows for the configured accounts: each account's own, and one per
+    customer it names (in `customers` or `customer_names`)."""
+    for source in accounts:
+        start, end = source.peak_hours
+        own = AccountRow(source.provider, source.account, None, source.display_name or source.account, None,
+                         source.time_zone, source.holiday_country, start, end)
+        yield own
+        names = dict(source.customer_names)
+        for customer in dict.fromkeys([*source.customers, *names]):
+            yield own._replace(customer=customer, customer_name=names.get(customer, customer))
+
+
+def build_derived_assets(leg_loads: list[AssetKey], partitions: PartitionsDefinition,
+                         accounts: Sequence[ProviderAccount] = ()) -> list[AssetsDefinition]:
+    """`calls` and `call_leg_aggregates`, downstream of the load assets that produce legs, and
+    `mart` after them."""
     calls = _build_refresh_asset(
         "calls", "calls", "cdr.fact_call", list(leg_loads),
         "cdr.fact_call: legs assembled into calls (linked by call key and b-leg).",
@@ -91,4 +117,11 @@ def build_derived_assets(leg_loads: list[AssetKey],
         "call_leg_aggregates", "aggregates", "cdr.agg_call_leg_daily", [*leg_loads, calls],
         "cdr.agg_call_leg_hourly and cdr.agg_call_leg_daily for the partition's days.",
         "aggregates/count_leg_aggregates.sql", partitions)
-    return [calls, call_leg_aggregates]
+    rows = list(account_rows(accounts))
+    mart = _build_refresh_asset(
+        "mart", "mart", "mart.kpi_daily", [calls, call_leg_aggregates],
+        "The BI mart: mart.kpi_daily and kpi_hourly for the local dates (each account's reporting zone)"
+        " of the days whose calls changed, and the dimensions (accounts, dates, new numbers).",
+        "mart/count_kpis.sql", partitions,
+        refresh=lambda conn, window, full: refresh_mart(conn, window, rows, full=full), group_name="mart")
+    return [calls, call_leg_aggregates, mart]

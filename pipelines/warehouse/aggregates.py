@@ -23,7 +23,8 @@ UTC = UTC
 # day at a time (the call assembly reads a day either side of its range), still bounded for a
 # multi-year backfill.
 DERIVED_CHUNK_DAYS = 31
-REFRESH_SQL = {"calls": "aggregates/refresh_calls.sql", "aggregates": "aggregates/refresh_leg_aggregates.sql"}
+REFRESH_SQL = {"calls": "aggregates/refresh_calls.sql", "aggregates": "aggregates/refresh_leg_aggregates.sql",
+               "mart": "mart/refresh_kpis.sql"}
 
 
 def refresh_calls(conn, window: Window, provider: str, account: str) -> None:
@@ -63,7 +64,7 @@ def refresh_stale(conn, target: str, window: Window, full: bool = False, provide
 
 def refresh_stale_marks(conn, target: str, window: Window, full: bool = False, provider: str | None = None,
                         account: str | None = None) -> list[tuple[str, str, date]]:
-    """Recompute `target` ('calls' or 'aggregates') for the stale days in `window`; return the
+    """Recompute `target` ('calls', 'aggregates' or 'mart') for the stale days in `window`; return the
     (provider, account, day) marks it recomputed (each day's figures in Dagster name them).
 
     With `provider` and `account`, only that account's marks are dealt with (with `provider`

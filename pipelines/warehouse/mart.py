@@ -1,4 +1,9 @@
-"""The BI schema's dimensions (issue 16): mart.dim_number and mart.dim_date.
+"""The BI mart (schema `mart`, sql/migrations/012_mart.sql), kept current after each load.
+
+`refresh_mart` is what the `mart` asset runs for a range of UTC days: the accounts' settings into
+mart.dim_account, the new numbers of those days into the number dimension, the local dates into
+mart.dim_date, then the KPIs of every account whose calls a refresh recomputed (cdr.stale_day,
+target 'mart'), by whole local dates of the account's reporting zone (sql/mart/refresh_kpis.sql).
 
 The number dimension is enriched with `phonenumbers` here, once per distinct number and never on
 the load path (pipelines/numbers.py says why the library is too slow per leg): the warehouse
@@ -7,16 +12,19 @@ those, and they go back with COPY. The date dimension is filled from `holidays` 
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import date, timedelta
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, timedelta
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 import holidays
 import phonenumbers
 import psycopg
 from phonenumbers import PhoneNumberType, geocoder
 
+from pipelines.model import Window
 from pipelines.sql import run_script, sql_file
+from pipelines.warehouse.aggregates import refresh_stale_marks
 
 # The numbers read and COPYed per round trip: large enough that the round trips do not matter,
 # small enough that one batch's rows stay a few MB.
@@ -48,6 +56,20 @@ class NumberRow(NamedTuple):
     country_name: str | None
     number_type: str
     region: str | None
+    country_code: int | None
+
+
+class AccountRow(NamedTuple):
+    """A row of mart.dim_account as the accounts file gives it, in the COPY column order."""
+    provider: str
+    account: str
+    customer: str | None
+    account_name: str
+    customer_name: str | None
+    time_zone: str
+    holiday_country: str | None
+    peak_start_hour: int
+    peak_end_hour: int
 
 
 class DateRow(NamedTuple):
@@ -69,6 +91,7 @@ class DateRow(NamedTuple):
 
 _COPY_NUMBERS = f"COPY mart_number_stage ({', '.join(NumberRow._fields)}) FROM STDIN"
 _COPY_DATES = f"COPY mart_date_stage ({', '.join(DateRow._fields)}) FROM STDIN"
+_COPY_ACCOUNTS = f"COPY mart_account_stage ({', '.join(AccountRow._fields)}) FROM STDIN"
 
 
 def enrich_number(number: str) -> NumberRow:
@@ -79,11 +102,11 @@ def enrich_number(number: str) -> NumberRow:
     numbers, `anonymous`) has no country to find and is kept as it is, type unknown.
     """
     if not number.startswith("+"):
-        return NumberRow(number, None, None, None, "unknown", None)
+        return NumberRow(number, None, None, None, "unknown", None, None)
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
-        return NumberRow(number, None, None, None, "unknown", None)
+        return NumberRow(number, None, None, None, "unknown", None, None)
     region_code = phonenumbers.region_code_for_number(parsed)
     # "001" is the library's region for non-geographic codes (+800, +808, +870, ...): no country.
     country_iso = region_code if region_code and region_code != "001" else None
@@ -91,7 +114,7 @@ def enrich_number(number: str) -> NumberRow:
     if not phonenumbers.is_valid_number(parsed):
         # A +49 number too short or long for any German range: the country is still the country
         # code's, but its type and E.164 form would be a guess.
-        return NumberRow(number, None, country_iso, country_name, "unknown", None)
+        return NumberRow(number, None, country_iso, country_name, "unknown", None, parsed.country_code)
     kind = phonenumbers.number_type(parsed)
     region = None
     # country_code is always set on a parsed number; the stubs type it Optional.
@@ -101,7 +124,8 @@ def enrich_number(number: str) -> NumberRow:
         description = geocoder.description_for_valid_number(parsed, "en")
         region = description if description and description != country_name else None
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return NumberRow(number, e164, country_iso, country_name, _TYPES.get(kind, "unknown"), region)
+    return NumberRow(number, e164, country_iso, country_name, _TYPES.get(kind, "unknown"), region,
+                     parsed.country_code)
 
 
 def _batches(cursor: psycopg.Cursor, size: int) -> Iterator[list[str]]:
@@ -109,18 +133,20 @@ def _batches(cursor: psycopg.Cursor, size: int) -> Iterator[list[str]]:
         yield [number for (number,) in rows]
 
 
-def enrich_new_numbers(conn: psycopg.Connection, batch: int = BATCH) -> int:
-    """Add to mart.dim_number every number of the call legs it does not have yet; return how many.
+def enrich_new_numbers(conn: psycopg.Connection, window: Window | None = None, batch: int = BATCH) -> int:
+    """Add to the number dimension every number of the call legs (those starting in `window`;
+    None: all) it does not have yet; return how many.
 
     Incremental: a number already in the dimension is neither read back nor enriched again, so a
     run after a day's load costs the new numbers only. One transaction: the named (server-side)
     cursor streams the new numbers while the batches go in, and nothing half-done is committed.
     """
     added = 0
+    bounds = {"from": window[0] if window else None, "to": window[1] if window else None}
     with conn.transaction():
         run_script(conn, "mart/stage_numbers.sql")
         with conn.cursor(name="mart_new_numbers") as numbers:
-            numbers.execute(sql_file("mart/new_numbers.sql"))
+            numbers.execute(sql_file("mart/new_numbers.sql"), bounds)
             for numbers_batch in _batches(numbers, batch):
                 with conn.cursor() as cur, cur.copy(_COPY_NUMBERS) as copy:
                     for number in numbers_batch:
@@ -164,3 +190,37 @@ def _upsert_dates(conn: psycopg.Connection, rows: Iterable[DateRow]) -> int:
                 count += 1
         run_script(conn, "mart/upsert_dates.sql")
     return count
+
+
+def sync_accounts(conn: psycopg.Connection, accounts: Iterable[AccountRow]) -> None:
+    """Bring mart.dim_account in line with the accounts file (`accounts`: its rows, the accounts'
+    own and their named customers'). An account whose reporting zone
+    changed has every date of its KPIs marked for recomputation: local dates move with the zone.
+    Accounts no longer configured keep their rows (their calls are still in the warehouse)."""
+    with conn.transaction():
+        run_script(conn, "mart/stage_accounts.sql")
+        with conn.cursor() as cur, cur.copy(_COPY_ACCOUNTS) as copy:
+            for row in accounts:
+                copy.write_row(row)
+        run_script(conn, "mart/sync_accounts.sql")
+
+
+def local_dates(window: Window, zones: Iterable[str]) -> tuple[date, date]:
+    """The first and last local date `window` touches in any of `zones` (and in UTC)."""
+    start, end = window[0].astimezone(UTC), window[1].astimezone(UTC) - timedelta(microseconds=1)
+    firsts = [start.date()] + [start.astimezone(ZoneInfo(zone)).date() for zone in zones]
+    lasts = [end.date()] + [end.astimezone(ZoneInfo(zone)).date() for zone in zones]
+    return min(firsts), max(lasts)
+
+
+def refresh_mart(conn: psycopg.Connection, window: Window, accounts: Sequence[AccountRow],
+                 full: bool = False) -> list[tuple[str, str, date]]:
+    """Bring the mart up to date for the UTC days of `window` (`accounts`: mart.dim_account's rows
+    from the accounts file); return the (provider, account, UTC day) marks whose KPIs were
+    recomputed. `full` recomputes every account's days in the window."""
+    sync_accounts(conn, accounts)
+    enrich_new_numbers(conn, window)
+    fill_dates(conn, *local_dates(window, {row.time_zone for row in accounts}))
+    with conn.transaction():
+        run_script(conn, "mart/add_seen_customers.sql", {"from": window[0], "to": window[1]})
+    return refresh_stale_marks(conn, "mart", window, full=full)

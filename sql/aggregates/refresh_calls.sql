@@ -5,6 +5,9 @@
 -- that leg's customer.
 -- Only the account's rows are read and written: other accounts' calls are left as they are.
 -- Guarded upsert plus delete of vanished calls: an identical re-run rewrites nothing.
+-- The recomputed days are marked for the mart's KPIs (pipelines/warehouse/mart.py), which read the
+-- calls: marked here rather than by the leg merge, so the mart never clears a mark before the
+-- calls it reads are current.
 -- No nested loops, for this transaction: the refresh usually runs right after a load, before
 -- autovacuum has analysed the new legs, and with no statistics the planner takes one account's
 -- legs for a handful of rows and joins them to their b-leg links (and the fresh calls to the
@@ -43,6 +46,7 @@ SELECT
     sum(billable_s) AS billable_s,
     (array_agg(direction ORDER BY started_at, leg_key))[1] AS direction,
     (array_agg(caller_number ORDER BY started_at, leg_key))[1] AS caller_number,
+    (array_agg(called_number ORDER BY started_at, leg_key))[1] AS called_number,
     (array_agg(service_number ORDER BY started_at, leg_key)
         FILTER (WHERE service_number IS NOT NULL))[1] AS service_number,
     CASE WHEN bool_or(outcome = 'answered') THEN 'answered'
@@ -61,20 +65,28 @@ WHERE c.provider = %(provider)s AND c.account = %(account)s
 
 INSERT INTO cdr.fact_call AS c (
     provider, account, call_key, customer, started_at, answered_at, ended_at, duration_s, billable_s,
-    direction, caller_number, service_number, outcome, legs, answered_legs, cost_eur)
+    direction, caller_number, called_number, service_number, outcome, legs, answered_legs, cost_eur)
 SELECT provider, account, call_key, customer, started_at, answered_at, ended_at, duration_s, billable_s,
-       direction, caller_number, service_number, outcome, legs, answered_legs, cost_eur
+       direction, caller_number, called_number, service_number, outcome, legs, answered_legs, cost_eur
 FROM fresh_call
 ON CONFLICT (provider, account, call_key) DO UPDATE SET
     customer = EXCLUDED.customer,
     started_at = EXCLUDED.started_at, answered_at = EXCLUDED.answered_at, ended_at = EXCLUDED.ended_at,
     duration_s = EXCLUDED.duration_s, billable_s = EXCLUDED.billable_s, direction = EXCLUDED.direction,
-    caller_number = EXCLUDED.caller_number, service_number = EXCLUDED.service_number,
+    caller_number = EXCLUDED.caller_number, called_number = EXCLUDED.called_number, service_number = EXCLUDED.service_number,
     outcome = EXCLUDED.outcome, legs = EXCLUDED.legs, answered_legs = EXCLUDED.answered_legs,
     cost_eur = EXCLUDED.cost_eur
 WHERE (c.customer, c.started_at, c.answered_at, c.ended_at, c.duration_s, c.billable_s, c.direction,
-       c.caller_number, c.service_number, c.outcome, c.legs, c.answered_legs, c.cost_eur)
+       c.caller_number, c.called_number, c.service_number, c.outcome, c.legs, c.answered_legs, c.cost_eur)
       IS DISTINCT FROM
       (EXCLUDED.customer, EXCLUDED.started_at, EXCLUDED.answered_at, EXCLUDED.ended_at, EXCLUDED.duration_s,
-       EXCLUDED.billable_s, EXCLUDED.direction, EXCLUDED.caller_number, EXCLUDED.service_number,
+       EXCLUDED.billable_s, EXCLUDED.direction, EXCLUDED.caller_number, EXCLUDED.called_number,
+       EXCLUDED.service_number,
        EXCLUDED.outcome, EXCLUDED.legs, EXCLUDED.answered_legs, EXCLUDED.cost_eur);
+
+INSERT INTO cdr.stale_day (target, provider, account, day)
+SELECT 'mart', %(provider)s, %(account)s, d::date
+FROM generate_series((%(from)s::timestamptz AT TIME ZONE 'UTC')::date,
+                     ((%(to)s::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date,
+                     interval '1 day') AS d
+ON CONFLICT DO NOTHING;

@@ -36,14 +36,15 @@ def enrich(url: str) -> int:
 
 def dim_number(url: str) -> dict[str, tuple]:
     return {r[0]: r[1:] for r in rows(
-        url, "SELECT number, e164, country_iso, country_name, number_type, region FROM mart.dim_number")}
+        url, "SELECT number, e164, country_iso, country_name, number_type, region"
+             " FROM cdr.number_enrichment")}
 
 
 @pytest.fixture
 def clean_mart(clean_warehouse):
     """clean_warehouse empties schema cdr only; the mart's tables are emptied here."""
     with psycopg.connect(clean_warehouse) as conn:
-        conn.execute("TRUNCATE mart.dim_number, mart.dim_date")
+        conn.execute("TRUNCATE cdr.number_enrichment, mart.dim_date")
     return clean_warehouse
 
 
@@ -64,7 +65,7 @@ def test_numbers_get_their_country_and_type(clean_mart):
 def test_a_second_run_enriches_only_the_new_numbers(clean_mart, monkeypatch):
     load(clean_mart, [leg("a", "+31612345678", "204", None)])
     assert enrich(clean_mart) == 2
-    first_seen = dict(rows(clean_mart, "SELECT number, enriched_at FROM mart.dim_number"))
+    first_seen = dict(rows(clean_mart, "SELECT number, enriched_at FROM cdr.number_enrichment"))
 
     enriched: list[str] = []
     real = mart.enrich_number
@@ -79,9 +80,9 @@ def test_a_second_run_enriches_only_the_new_numbers(clean_mart, monkeypatch):
     assert enrich(clean_mart) == 2
     assert sorted(enriched) == ["+35227123456", "+4533123456"]
     assert enrich(clean_mart) == 0 and len(enriched) == 2
-    assert scalar(clean_mart, "SELECT count(*) FROM mart.dim_number") == 4
+    assert scalar(clean_mart, "SELECT count(*) FROM cdr.number_enrichment") == 4
     # the numbers enriched in the first run were left alone
-    assert {n: t for n, t in rows(clean_mart, "SELECT number, enriched_at FROM mart.dim_number")
+    assert {n: t for n, t in rows(clean_mart, "SELECT number, enriched_at FROM cdr.number_enrichment")
             if n in first_seen} == first_seen
     # Danish ranges do not tell fixed from mobile (FIXED_LINE_OR_MOBILE): unknown, not a guess
     assert dim_number(clean_mart)["+4533123456"][1:4] == ("DK", "Denmark", "unknown")
@@ -89,7 +90,8 @@ def test_a_second_run_enriches_only_the_new_numbers(clean_mart, monkeypatch):
 
 
 def test_enrich_number_keeps_what_it_cannot_place():
-    assert mart.enrich_number("anonymous") == mart.NumberRow("anonymous", None, None, None, "unknown", None)
+    assert mart.enrich_number("anonymous") == mart.NumberRow("anonymous", None, None, None, "unknown", None,
+                                                             None)
     assert mart.enrich_number("112").number_type == "unknown"
     assert mart.enrich_number("+4930").number_type == "unknown"  # too short for any German range
     assert mart.enrich_number("+4930").country_iso == "DE"
