@@ -51,11 +51,11 @@ def truncate_warehouse(url: str) -> None:
 
 
 def all_warehouse_tables(conn) -> list[str]:
-    """Every table in schema cdr (later providers add their own), without partitions."""
+    """Every table in schemas cdr (later providers add their own) and mart, without partitions."""
     rows = conn.execute(
         "SELECT format('%I.%I', n.nspname, c.relname)"
         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = 'cdr' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1"
+        " WHERE n.nspname IN ('cdr', 'mart') AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1"
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -64,7 +64,8 @@ LEG_TABLES = ("cdr.fact_call_leg", "cdr.fact_call", "cdr.agg_call_leg_hourly", "
               "cdr.quarantine")
 # Columns that record when or from which fetch a row was loaded: equal within one warehouse across
 # re-runs, but not between two separately loaded warehouses.
-LOAD_TIME_COLUMNS = frozenset({"first_seen_at", "last_changed_at", "quarantined_at", "raw_response_id"})
+LOAD_TIME_COLUMNS = frozenset({"first_seen_at", "last_changed_at", "quarantined_at", "raw_response_id",
+                               "enriched_at"})
 
 
 def snapshot(url: str, tables=LEG_TABLES, *, across_loads: bool = False) -> dict[str, list[tuple]]:
