@@ -9,6 +9,31 @@ JOIN cdr.fact_call c ON c.provider = s.provider AND c.account = s.account
 WHERE a.time_zone <> s.time_zone
 ON CONFLICT DO NOTHING;
 
+-- Its KPI rows on local dates none of its calls falls on in the new zone are deleted: the
+-- recomputation goes by the local dates of the new zone and would never reach them (a call at
+-- 23:30 UTC in winter is on the next date in Berlin, on the same date in London).
+DROP TABLE IF EXISTS rezoned_orphan_date;
+
+CREATE TEMP TABLE rezoned_orphan_date ON COMMIT DROP AS
+SELECT DISTINCT k.provider, k.account, k.local_date
+FROM mart_account_stage s
+JOIN mart.dim_account a
+  ON a.provider = s.provider AND a.account = s.account AND a.customer IS NULL AND s.customer IS NULL
+JOIN mart.kpi_daily k ON k.provider = s.provider AND k.account = s.account
+WHERE a.time_zone <> s.time_zone
+  AND NOT EXISTS (SELECT 1 FROM cdr.fact_call c
+                  WHERE c.provider = s.provider AND c.account = s.account
+                    AND c.started_at >= k.local_date::timestamp AT TIME ZONE s.time_zone
+                    AND c.started_at < (k.local_date + 1)::timestamp AT TIME ZONE s.time_zone);
+
+DELETE FROM mart.kpi_daily k
+USING rezoned_orphan_date o
+WHERE (k.provider, k.account, k.local_date) = (o.provider, o.account, o.local_date);
+
+DELETE FROM mart.kpi_hourly k
+USING rezoned_orphan_date o
+WHERE (k.provider, k.account, k.local_date) = (o.provider, o.account, o.local_date);
+
 INSERT INTO mart.dim_account AS a (provider, account, customer, account_name, customer_name, time_zone,
                                    holiday_country, peak_start_hour, peak_end_hour)
 SELECT provider, account, customer, account_name, customer_name, time_zone, holiday_country,
