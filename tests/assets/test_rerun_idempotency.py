@@ -12,6 +12,7 @@ import pytest
 from pipelines.providers.spec import CALL_LEGS, QUARANTINE
 from tests.conftest import rows, snapshot, truncate_warehouse
 from tests.dagster_runs import failure_messages, run_range
+from tests.mart.recompute import MART_TABLES
 from tests.providers_under_test import providers_under_test
 from tests.simulator_driver import simulators
 
@@ -26,16 +27,12 @@ def drivers():
         yield running
 
 
-# The BI mart the nightly job refreshes after the loads: KPIs, dimensions, enriched numbers.
-MART_TABLES = ("mart.kpi_daily", "mart.kpi_hourly", "mart.dim_account", "mart.dim_date", "cdr.number_enrichment")
-
-
 def tables_of(provider: str) -> tuple[str, ...]:
     spec = SPECS[provider]
     # and the raw bodies, stored once however often fetched (cdr.window_fetch, which records each
     # fetch, rightly changes)
     return (*dict.fromkeys(table for kind in spec.items for table in kind.tables), QUARANTINE.table,
-            "cdr.raw_response", *MART_TABLES)
+            "cdr.raw_response", *MART_TABLES)  # and the mart the nightly job refreshes after them
 
 
 def changed_by_last_run(url: str, runs_before: int) -> list[tuple]:

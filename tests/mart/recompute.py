@@ -13,10 +13,14 @@ from zoneinfo import ZoneInfo
 from tests.conftest import rows
 
 # The stored measures, then the generated ratios, as mart.kpi_daily names them.
-MEASURES = ("calls", "answered", "missed", "unknown_outcome", "talk_s", "duration_s", "billable_s", "cost_eur")
+MEASURES = ("calls", "answered", "missed", "unknown_outcome", "talk_s", "duration_s", "billable_s",
+            "cost_eur")
 RATIOS = ("asr", "acd_s", "minutes", "billable_minutes", "cost_per_minute")
 DAILY_KEY = ("provider", "account", "local_date", "customer", "service_number", "direction")
 HOURLY_KEY = (*DAILY_KEY, "local_hour")
+# What the mart asset stores (the rest of the mart are views over them and the facts).
+MART_TABLES = ("mart.kpi_daily", "mart.kpi_hourly", "mart.dim_account", "mart.dim_date",
+               "cdr.number_enrichment")
 
 
 @dataclass
@@ -81,7 +85,8 @@ def fact_calls(url: str) -> list[dict]:
             for row in rows(url, f"SELECT {', '.join(columns)} FROM cdr.fact_call")]
 
 
-def expected_kpis(url: str, zones: Mapping[tuple[str, str], str]) -> tuple[dict[tuple, tuple], dict[tuple, tuple]]:
+def expected_kpis(url: str, zones: Mapping[tuple[str, str], str]) -> tuple[dict[tuple, tuple],
+                                                                           dict[tuple, tuple]]:
     """({daily key: row}, {hourly key: row}) from every call in cdr.fact_call, each read in its
     account's zone (`zones`: {(provider, account): IANA zone})."""
     daily: dict[tuple, Kpis] = {}

@@ -21,7 +21,7 @@ from pipelines.providers.tenios.simulator import TeniosData, day_legs
 from pipelines.simulators import RunningSimulators, accounts_file, running_simulators
 from tests.conftest import rows, truncate_warehouse
 from tests.dagster_runs import failure_messages, run_range
-from tests.mart.recompute import HOURLY_KEY, differences, expected_kpis, stored_kpis
+from tests.mart.recompute import MART_TABLES, differences, expected_kpis, stored_kpis
 from tests.simulator_driver import SimulatorDriver, restored_environment
 
 PROVIDERS = ["tenios", "belfabriek", "mixvoip"]
@@ -29,6 +29,7 @@ DEFAULT_ZONES = {"tenios": "Europe/Berlin", "belfabriek": "Europe/Amsterdam", "m
 COPENHAGEN = "Europe/Copenhagen"  # Telecom X's default, but it has no legs: a second TENIOS account takes it
 LONDON = "Europe/London"  # an hour behind the four: every local hour moves, and some local dates
 LEGS_PER_DAY = 40
+TENIOS_DATA = TeniosData(legs_per_day=LEGS_PER_DAY)  # what its simulator serves here
 SPRING, AUTUMN = date(2026, 3, 29), date(2026, 10, 25)  # the clock changes of 2026 in all four zones
 # The UTC days loaded: each change with the day before and after (their local dates one more).
 SPRING_DAYS = (SPRING - timedelta(days=1), SPRING + timedelta(days=1))
@@ -36,7 +37,6 @@ AUTUMN_DAYS = (AUTUMN - timedelta(days=1), AUTUMN + timedelta(days=1))
 # A winter day on which Belfabriek's simulator (seed and LEGS_PER_DAY as here) serves a call at
 # 23:30 UTC: 00:30 on the next date in Amsterdam.
 WINTER_DAY = date(2026, 2, 15)
-MART_TABLES = ("mart.kpi_daily", "mart.kpi_hourly", "mart.dim_account", "mart.dim_date", "cdr.number_enrichment")
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Served:
     running: RunningSimulators
     path: Path  # the accounts file the runs read
     zones: dict[tuple[str, str], str]  # {(provider, account): the reporting zone the file gives}
+    loaded: bool = False  # the warehouse holds what `loaded` loads, as it loads it
 
     def account(self, provider: str, index: int = 0) -> str:
         return self.running.accounts[provider][index].name
@@ -74,7 +75,7 @@ def served(warehouse_url, tmp_path_factory) -> Iterator[Served]:
     environment reading them from an accounts file."""
     path = tmp_path_factory.mktemp("accounts") / "cdr-accounts.toml"
     with restored_environment():
-        os.environ["TENIOS_SIM_CALL_BEFORE_MIDNIGHT"] = ""  # the data tenios_data() describes
+        os.environ["TENIOS_SIM_CALL_BEFORE_MIDNIGHT"] = ""  # the data TENIOS_DATA describes
         with running_simulators(["tenios"], legs_per_day=LEGS_PER_DAY, accounts_per_provider=2) as tenios, \
                 running_simulators(["belfabriek", "mixvoip"], legs_per_day=LEGS_PER_DAY) as others:
             running = RunningSimulators()
@@ -83,14 +84,11 @@ def served(warehouse_url, tmp_path_factory) -> Iterator[Served]:
             os.environ.update(accounts_file(running.accounts)[1])
             os.environ["CDR_ACCOUNTS_FILE"] = str(path)
             served = Served(running, path, {})
-            zones = {(p, a.name): DEFAULT_ZONES[p] for p, accounts in running.accounts.items() for a in accounts}
+            zones = {(provider, account.name): DEFAULT_ZONES[provider]
+                     for provider, accounts in running.accounts.items() for account in accounts}
             zones["tenios", served.account("tenios", 1)] = COPENHAGEN
             served.write_accounts(zones)
             yield served
-
-
-def tenios_data() -> TeniosData:
-    return TeniosData(legs_per_day=LEGS_PER_DAY)
 
 
 def load(days: tuple[date, date], providers: list[str] = PROVIDERS) -> None:
@@ -98,28 +96,30 @@ def load(days: tuple[date, date], providers: list[str] = PROVIDERS) -> None:
     assert result.success, failure_messages(result)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def loaded(served, warehouse_url) -> Served:
-    """Both clock changes for every account, and Belfabriek's winter day."""
-    truncate_warehouse(warehouse_url)
-    load(SPRING_DAYS)
-    load(AUTUMN_DAYS)
-    load((WINTER_DAY, WINTER_DAY), ["belfabriek"])
+    """Both clock changes for every account, and Belfabriek's winter day: loaded once, and again
+    after a `fresh` test."""
+    if not served.loaded:
+        truncate_warehouse(warehouse_url)
+        load(SPRING_DAYS)
+        load(AUTUMN_DAYS)
+        load((WINTER_DAY, WINTER_DAY), ["belfabriek"])
+        served.loaded = True
     return served
 
 
 @pytest.fixture
 def fresh(served, warehouse_url) -> Iterator[Served]:
-    """An empty warehouse for a test that changes what is served or configured; the module's
-    simulators and accounts file put back afterwards, and the warehouse emptied again (the
-    module's `loaded` tests reload it if they run later)."""
+    """An empty warehouse for a test that changes what is served or configured; the simulators
+    and the accounts file put back afterwards."""
     zones = dict(served.zones)
+    served.loaded = False
     truncate_warehouse(warehouse_url)
     yield served
     served.write_accounts(zones)
     for provider in PROVIDERS:
         served.driver(provider).reset()
-    truncate_warehouse(warehouse_url)
 
 
 def assert_kpis_match_the_calls(url: str, zones) -> None:
@@ -153,23 +153,24 @@ def hourly_calls(url: str, provider: str, account: str, day: date) -> dict[int, 
 
 
 def daily_calls(url: str, provider: str, account: str, day: date) -> int:
-    return rows(url, "SELECT coalesce(sum(calls), 0)::int FROM mart.kpi_daily"
-                     " WHERE provider = %s AND account = %s AND local_date = %s", (provider, account, day))[0][0]
+    return rows(url, "SELECT coalesce(sum(calls), 0)::int FROM mart.kpi_daily WHERE provider = %s"
+                     " AND account = %s AND local_date = %s", (provider, account, day))[0][0]
 
 
 def test_kpis_equal_a_recomputation_from_the_calls_in_every_zone(loaded, warehouse_url):
     assert set(loaded.zones.values()) == {*DEFAULT_ZONES.values(), COPENHAGEN}
     assert_kpis_match_the_calls(warehouse_url, loaded.zones)
     for (provider, account), zone in loaded.zones.items():
-        assert rows(warehouse_url, "SELECT time_zone FROM mart.dim_account WHERE provider = %s AND account = %s"
-                                   " AND customer IS NULL", (provider, account)) == [(zone,)]
-        dates = {d for (d,) in rows(warehouse_url, "SELECT local_date FROM mart.kpi_daily"
-                                                   " WHERE provider = %s AND account = %s", (provider, account))}
+        assert rows(warehouse_url, "SELECT time_zone FROM mart.dim_account WHERE provider = %s"
+                                   " AND account = %s AND customer IS NULL", (provider, account)) == [(zone,)]
+        dates = {d for (d,) in rows(warehouse_url, "SELECT local_date FROM mart.kpi_daily WHERE provider = %s"
+                                                   " AND account = %s", (provider, account))}
         assert {SPRING, AUTUMN} <= dates, (provider, account)
     # every measure and ratio is exercised somewhere: none is zero or unknown throughout
     exercised = rows(warehouse_url, "SELECT sum(answered), sum(missed), sum(unknown_outcome), sum(talk_s),"
-                                    " sum(duration_s), sum(billable_s), sum(cost_eur), count(asr), count(acd_s),"
-                                    " count(billable_minutes), count(cost_per_minute) FROM mart.kpi_daily")[0]
+                                    " sum(duration_s), sum(billable_s), sum(cost_eur), count(asr),"
+                                    " count(acd_s), count(billable_minutes), count(cost_per_minute)"
+                                    " FROM mart.kpi_daily")[0]
     assert all(exercised), exercised
 
 
@@ -188,8 +189,9 @@ def test_a_call_at_2330_utc_in_winter_is_on_the_next_local_date_in_amsterdam(loa
     assert sum(evening.values()) >= 1
     assert daily_calls(warehouse_url, "belfabriek", account, next_date) == sum(evening.values())
     assert hourly_calls(warehouse_url, "belfabriek", account, next_date) == {0: sum(evening.values())}
-    assert daily_calls(warehouse_url, "belfabriek", account, WINTER_DAY) == sum(calls_per_utc_hour(
-        warehouse_url, "belfabriek", account, utc(WINTER_DAY - timedelta(days=1), 23), utc(WINTER_DAY, 23)).values())
+    own_date = calls_per_utc_hour(warehouse_url, "belfabriek", account,
+                                  utc(WINTER_DAY - timedelta(days=1), 23), utc(WINTER_DAY, 23))
+    assert daily_calls(warehouse_url, "belfabriek", account, WINTER_DAY) == sum(own_date.values())
 
 
 def test_spring_date_has_23_hours_and_the_repeated_autumn_hour_is_one_row(loaded, warehouse_url):
@@ -215,12 +217,12 @@ def test_spring_date_has_23_hours_and_the_repeated_autumn_hour_is_one_row(loaded
     # TENIOS stamps are UTC, so its calls keep both passes (Belfabriek's wall-clock times are read
     # as the first pass, its dst_repeated_hour default); the second TENIOS account has calls in both
     assert ("tenios", loaded.account("tenios", 1)) in both_passes
-    assert rows(warehouse_url, "SELECT count(*) FROM mart.kpi_hourly WHERE local_date = %s AND local_hour = 2",
-                (SPRING,)) == [(0,)]
+    assert rows(warehouse_url, "SELECT count(*) FROM mart.kpi_hourly WHERE local_date = %s"
+                               " AND local_hour = 2", (SPRING,)) == [(0,)]
     # one row per group for the repeated hour, holding both passes
-    assert rows(warehouse_url, "SELECT count(*) - count(DISTINCT (provider, account, customer, service_number,"
-                               " direction)) FROM mart.kpi_hourly WHERE local_date = %s AND local_hour = 2",
-                (AUTUMN,)) == [(0,)]
+    assert rows(warehouse_url, "SELECT count(*) - count(DISTINCT (provider, account, customer,"
+                               " service_number, direction)) FROM mart.kpi_hourly"
+                               " WHERE local_date = %s AND local_hour = 2", (AUTUMN,)) == [(0,)]
 
 
 def row_versions(url: str) -> dict[str, list[tuple]]:
@@ -258,8 +260,8 @@ def test_a_late_leg_recomputes_only_the_local_dates_of_its_days(fresh, warehouse
     # the one leg of the range that becomes visible last: hidden at first, served on the re-run
     legs = [(start, visible, name, record) for name in (account, fresh.account("tenios", 1))
             for day in (AUTUMN_DAYS[0] + timedelta(days=i) for i in range(3))
-            for start, visible, record in day_legs(tenios_data(), name, day)]
-    (late_start, late_visible, late_account, late_leg), runner_up = sorted(legs, key=lambda leg: leg[1])[:-3:-1]
+            for start, visible, record in day_legs(TENIOS_DATA, name, day)]
+    *_, runner_up, (late_start, late_visible, late_account, late_leg) = sorted(legs, key=lambda leg: leg[1])
     assert late_account == account and runner_up[1] < late_visible - timedelta(hours=1)
     tenios.post("/_sim/clock", {"now": (late_visible - timedelta(minutes=30)).isoformat()})
     load(AUTUMN_DAYS)
