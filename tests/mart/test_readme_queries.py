@@ -59,4 +59,5 @@ def test_the_masking_example_is_what_the_mart_does(warehouse_url):
     assert example, "README: the masking example"
     number, masked = example.groups()
     country_code = enrich_number(number).country_code
-    assert rows(warehouse_url, "SELECT mart.mask_number(%s, %s::smallint)", (number, country_code)) == [(masked,)]
+    assert rows(warehouse_url, "SELECT mart.mask_number(%s, %s::smallint)", (number, country_code)) \
+        == [(masked,)]
