@@ -1,6 +1,7 @@
 """README's "Querying from a BI tool": each example query between its markers runs as a login
 holding cdr_bi_reader (nothing else) on a warehouse loaded through the simulators, and returns
-rows; the masking example is what mart.mask_number makes of that number."""
+rows; the masking example (there and in docs/mart.md) is what mart.mask_number makes of that
+number."""
 from __future__ import annotations
 
 import re
@@ -53,10 +54,10 @@ def test_each_readme_query_returns_rows_as_a_bi_reader(reader, name):
     assert found, name
 
 
-def test_the_masking_example_is_what_the_mart_does(warehouse_url):
-    text = README.read_text(encoding="utf-8")
-    example = re.search(r"\(`(\+\d+)` as `([+\dx]+)`\)", text)
-    assert example, "README: the masking example"
+@pytest.mark.parametrize("page", [README, ROOT / "docs" / "mart.md"], ids=["README", "mart.md"])
+def test_the_masking_example_is_what_the_mart_does(warehouse_url, page):
+    example = re.search(r"\(`(\+\d+)` as `([+\dx]+)`\)", page.read_text(encoding="utf-8"))
+    assert example, f"{page.name}: the masking example"
     number, masked = example.groups()
     country_code = enrich_number(number).country_code
     assert rows(warehouse_url, "SELECT mart.mask_number(%s, %s::smallint)", (number, country_code)) \
