@@ -8,9 +8,10 @@ Belfabriek XML, MIXvoip CSV by default):
 1. fetch N legs over D days from the provider's simulator (a separate process, real HTTP) and
    land them in cdr.raw_response exactly as the Dagster raw asset does; timed as the fetch
    figure, sequentially, then once more with bounded concurrency across days;
-2. time the project's path, raw bodies -> parsed legs -> COPY -> guarded MERGE -> calls and
-   aggregates, on an empty fact table; then again on identical data (0 rows must be rewritten),
-   as it runs (unchanged days skipped) and forced to parse and merge every day again;
+2. time the project's path, raw bodies -> parsed legs -> COPY -> guarded MERGE -> calls,
+   aggregates and the BI mart, on an empty fact table; then again on identical data (0 rows must
+   be rewritten), as it runs (unchanged days skipped) and forced to parse and merge every day
+   again; and the mart's refresh of one day on its own;
 3. time the reference on the same legs: COPY of already-parsed rows into a staging table and a
    guarded MERGE into an empty copy of the fact table, the ceiling for any deduplicating loader;
 4. print a table and write the figures as JSON (.bench/results.json).
@@ -42,6 +43,7 @@ from tempfile import TemporaryDirectory
 import httpx
 import psycopg
 
+from pipelines.assets.derived import account_rows
 from pipelines.config import ProviderAccount, account_from_env, read_accounts_file
 from pipelines.model import LEG_COLUMNS, CallLeg
 from pipelines.partitions import day_window
@@ -52,11 +54,14 @@ from pipelines.sql import script_result, sql_file
 from pipelines.warehouse.aggregates import refresh_stale
 from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
 from pipelines.warehouse.load import load_windows
+from pipelines.warehouse.mart import refresh_mart
 from pipelines.warehouse.migrate import migrate
 from pipelines.warehouse.pacing import DatabasePacing
 from pipelines.warehouse.raw import land_window, window_pages
 
 BENCH_DATABASE = "cdr_bench"
+FIRST_LOAD = "project: first load (raw -> fact + calls + aggregates + mart)"
+MART_REFRESH = "mart refresh of one day (KPIs + dimensions, all numbers new)"
 FIRST_DAY = date(2026, 1, 1)
 # What each provider is asked for: its most demanding documented format.
 PROVIDER_ENVIRONMENT = {"tenios": {"TENIOS_PAGE_SIZE": "1000"}, "mixvoip": {"MIXVOIP_FORMAT": "csv"},
@@ -171,8 +176,8 @@ def land(url: str, name: str, environment: dict, days: list[date], workers: int)
 def project_load(url: str, name: str, account: str, days: list[date], force: bool = False) -> int:
     """The project's own path, as the Dagster assets run it: legs day by day (parsing the next
     day while this one merges; a day whose pages were already loaded unchanged is skipped), then
-    calls and aggregates for the days that changed. Returns fact rows rewritten (inserted + updated)
-    of the provider's primary kind (its legs)."""
+    calls, aggregates and the mart for the days that changed. Returns fact rows rewritten
+    (inserted + updated) of the provider's primary kind (its legs)."""
     provider = provider_account(name)
     kinds = provider.spec.items
     totals = load_windows(connector(url), name, account, kinds, [day_window(day.isoformat()) for day in days],
@@ -182,6 +187,7 @@ def project_load(url: str, name: str, account: str, days: list[date], force: boo
     with psycopg.connect(url) as conn:
         for target in ("calls", "aggregates"):
             refresh_stale(conn, target, whole_range)
+        refresh_mart(conn, whole_range, list(account_rows([provider])))
     primary = kinds[0].name
     return totals.get(f"{primary}_inserted", 0) + totals.get(f"{primary}_updated", 0)
 
@@ -194,6 +200,19 @@ def forced_project_load(url: str, name: str, account: str, days: list[date]) -> 
 def derived_refresh(url: str, day: date, target: str) -> None:
     with psycopg.connect(url) as conn:
         refresh_stale(conn, target, day_window(day.isoformat()), full=True)
+
+
+def mart_refresh(url: str, name: str, day: date) -> tuple[float, None]:
+    """The mart asset's work after one day's load, at its most: the day's KPIs recomputed (the
+    local dates it touches) and every number of the day enriched as if none had been seen before.
+    Only the refresh is timed."""
+    window = day_window(day.isoformat())
+    with psycopg.connect(url) as conn:
+        conn.execute(sql_file("bench/forget_numbers.sql"), {"from": window[0], "to": window[1]})
+        conn.commit()
+        started = time.perf_counter()
+        refresh_mart(conn, window, list(account_rows([provider_account(name)])), full=True)
+        return time.perf_counter() - started, None
 
 
 def reference_load(url: str, name: str, account: str, days: list[date],
@@ -245,7 +264,7 @@ def bench_provider(url: str, sims: Simulators, name: str, days: list[date]) -> l
     with psycopg.connect(url) as conn:
         conn.execute(sql_file("bench/empty_loaded.sql"))
     print(f"{name}: {legs:,} records in {pages:,} bodies; loading ...", flush=True)
-    first = measure(name, "project: first load (raw -> fact + calls + aggregates)", 0, "project_load",
+    first = measure(name, FIRST_LOAD, 0, "project_load",
                     url, name, account, days)
     with psycopg.connect(url) as conn:
         legs = script_result(conn, "bench/legs_loaded.sql", {"provider": name})[0]
@@ -260,6 +279,7 @@ def bench_provider(url: str, sims: Simulators, name: str, days: list[date]) -> l
                           url, middle, "aggregates"))
     stages.append(measure(name, "calls assembly of one day", per_day, "derived_refresh",
                           url, middle, "calls"))
+    stages.append(measure(name, MART_REFRESH, per_day, "mart_refresh", url, name, middle))
     stages.append(measure(name, "reference: COPY + guarded MERGE (pre-parsed)", legs, "reference_load",
                           url, name, account, days, True))
     stages.append(measure(name, "reference: identical re-run", legs, "reference_load",
@@ -402,11 +422,12 @@ def report(stages: list[Stage], days: int) -> dict:
     print()
     for provider in dict.fromkeys(s.provider for s in stages):
         by_name = {s.name: s for s in stages if s.provider == provider}
-        first = by_name["project: first load (raw -> fact + calls + aggregates)"]
+        first = by_name[FIRST_LOAD]
         rerun = by_name["project: identical re-run"]
         reference = by_name["reference: COPY + guarded MERGE (pre-parsed)"]
         refresh = by_name["aggregates refresh of one day (hourly + daily)"]
         assembly = by_name["calls assembly of one day"]
+        mart = by_name[MART_REFRESH]
         day_load = first.seconds / days
         summary[provider] = {
             "first_load_legs_per_s": first.legs_per_s, "rerun_legs_per_s": rerun.legs_per_s,
@@ -415,13 +436,15 @@ def report(stages: list[Stage], days: int) -> dict:
             "peak_rss_mib": max(s.peak_rss_mib for s in by_name.values()),
             "aggregates_refresh_share_of_day_load": refresh.seconds / day_load,
             "calls_assembly_share_of_day_load": assembly.seconds / day_load,
+            "mart_refresh_share_of_day_load": mart.seconds / day_load,
         }
         figures = summary[provider]
         print(f"{provider}: first load {first.legs_per_s:,.0f} legs/s ="
               f" {figures['first_load_vs_reference']:.2f}x the reference;"
               f" re-run {rerun.legs_per_s:,.0f} legs/s rewrote {rerun.rewritten:,} rows;"
               f" one day's aggregates refresh = {refresh.seconds / day_load:.0%} and calls assembly ="
-              f" {assembly.seconds / day_load:.0%} of a day's load;"
+              f" {assembly.seconds / day_load:.0%}, the mart's refresh {mart.seconds / day_load:.0%}"
+              " of a day's load;"
               f" peak RSS {figures['peak_rss_mib']:.0f} MiB")
     return summary
 

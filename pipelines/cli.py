@@ -9,6 +9,8 @@
   cdr-etl ui [--port N]                  the Dagster UI (webserver and daemon), simulators running
                                          (`make ui`)
   cdr-etl demo [--days N]                the `make demo` run (--accounts-per-provider N: N accounts each)
+  cdr-etl docs [--check]                 docs/data-dictionary.md from the migrated warehouse's catalog
+                                         (schema mart); --check exits 1 when the file is stale
 
 A mistake in the settings, the arguments or the warehouse's address is one line, `error: ...`,
 naming the setting or argument, and exit status 1 (2 for arguments argparse refuses); `--debug`
@@ -55,7 +57,7 @@ from pipelines.model import FetchedPage, ParseNote, Quarantined, RawPage, Window
 from pipelines.providers.base import ProviderClient
 from pipelines.registry import registry
 from pipelines.simulators import RunningSimulators, running_simulators
-from pipelines.warehouse import connection
+from pipelines.warehouse import connection, dictionary
 from pipelines.warehouse.migrate import migrate
 
 
@@ -351,6 +353,29 @@ def _table(rows: Sequence[Iterable[str]]) -> str:
                      + "  " + row[-1] for row in cells)
 
 
+def _docs(args) -> int:
+    """Write the mart's data dictionary from the catalog of the warehouse, migrated first (the
+    catalog then holds every COMMENT of the migrations); with --check, write nothing and exit 1
+    when the file differs. Either way exit 1 if anything in the mart has no comment."""
+    url = WarehouseSettings.from_env(os.environ).url(os.environ)
+    migrate(url, migration_dirs(os.environ))
+    text, missing = dictionary.data_dictionary(url)
+    path = Path(args.output)
+    if missing:
+        print(f"error: without a COMMENT (add one in a migration): {', '.join(missing)}", file=sys.stderr)
+        return 1
+    if args.check:
+        if dictionary.stale(path, text):
+            print(f"error: {path} differs from the warehouse's catalog: run `cdr-etl docs` and commit it",
+                  file=sys.stderr)
+            return 1
+        print(f"{path}: up to date")
+        return 0
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
 def _demo(args) -> int:
     # Lazy: the demo imports Dagster (about 1.5 s), which no other command needs.
     from pipelines.demo import main as demo  # noqa: PLC0415
@@ -434,6 +459,14 @@ def _arguments() -> argparse.ArgumentParser:
     p.add_argument("--accounts-per-provider", type=_whole_number(1), default=1, metavar="N",
                    help="serve N accounts per provider (writes cdr-accounts.demo.toml, git-ignored)")
     p.set_defaults(run=_demo)
+
+    p = sub.add_parser("docs", parents=[debug],
+                       help="write docs/data-dictionary.md from the warehouse's catalog (schema mart)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 when the file differs from what would be written")
+    p.add_argument("--output", default=str(dictionary.DATA_DICTIONARY), metavar="PATH",
+                   help="where the dictionary goes (default: docs/data-dictionary.md of this checkout)")
+    p.set_defaults(run=_docs)
     return parser
 
 

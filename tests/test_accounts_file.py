@@ -225,6 +225,60 @@ def test_a_bad_accounts_file_is_refused_naming_file_provider_account_and_field(t
     assert LITERAL not in message  # a secret written into the file is never echoed
 
 
+def with_keys(template: str, *lines: str) -> str:
+    """`template` (one account) with `lines` added after its name, before its tables."""
+    name = re.search(r'name = "[^"]*"\n', template)
+    assert name
+    return template[:name.end()] + "".join(line + "\n" for line in lines) + template[name.end():]
+
+
+def test_the_mart_settings_are_read_with_their_defaults(tmp_path):
+    path = accounts(tmp_path, with_keys(
+        MIXVOIP, 'display_name = "  Reseller LU "', 'customers = ["100201"]',
+        'customer_names = { "100201" = " Bakery ", 100202 = "Garage" }', 'holiday_country = "DE"',
+        "peak_hours = [7, 19]") + '[accounts.options]\nbase_url = "http://mixvoip.invalid"\n'
+        + with_keys(TENIOS + KEY, 'time_zone = "Europe/Amsterdam"')
+        + with_keys(TENIOS.replace('"a"', '"vienna"') + KEY, 'time_zone = "Europe/Vienna"',
+                    "peak_hours = [0, 24]"))
+    mixvoip, amsterdam, vienna = Configuration.from_env({"CDR_ACCOUNTS_FILE": str(path)}).accounts
+    assert (mixvoip.display_name, mixvoip.customer_names, mixvoip.holiday_country, mixvoip.peak_hours) \
+        == ("Reseller LU", (("100201", "Bakery"), ("100202", "Garage")), "DE", (7, 19))
+    # unset: the account's own name in the mart, no customer names, the holidays of the reporting
+    # zone's country where it is one of the four, peak from 8 to 18
+    assert (amsterdam.display_name, amsterdam.customer_names, amsterdam.holiday_country,
+            amsterdam.peak_hours) == ("", (), "NL", (8, 18))
+    assert (vienna.holiday_country, vienna.peak_hours) == (None, (0, 24))
+
+
+PEAK = "expected [start, end]: local hours 0 to 24, start before end, e.g. [8, 18]"
+NAMES = 'expected a table of customer id = "name", e.g. { "100201" = "Bakery" }'
+
+
+@pytest.mark.parametrize(("line", "field", "reason"), [
+    ('display_name = ""', "display_name=''", "expected a non-empty string"),
+    ('display_name = "   "', "display_name='   '", "expected a non-empty string"),
+    ("display_name = 5", "display_name='5'", "expected a non-empty string"),
+    ('customer_names = ["Bakery"]', "customer_names", NAMES),
+    ('customer_names = { "100201" = "" }', "customer_names", NAMES),
+    ('customer_names = { "100201" = 7 }', "customer_names", NAMES),
+    ('holiday_country = "FR"', "holiday_country='FR'", "expected one of NL, LU, DE, DK"),
+    ('holiday_country = "nl"', "holiday_country='nl'", "expected one of NL, LU, DE, DK"),
+    ("peak_hours = [18, 8]", "peak_hours='[18, 8]'", PEAK),
+    ("peak_hours = [8, 8]", "peak_hours='[8, 8]'", PEAK),
+    ("peak_hours = [8]", "peak_hours='[8]'", PEAK),
+    ("peak_hours = [8, 25]", "peak_hours='[8, 25]'", PEAK),
+    ("peak_hours = [-1, 18]", "peak_hours='[-1, 18]'", PEAK),
+    ("peak_hours = [8.5, 18]", "peak_hours='[8.5, 18]'", PEAK),
+    ("peak_hours = [true, 18]", "peak_hours='[True, 18]'", PEAK),
+    ('peak_hours = "8-18"', "peak_hours='8-18'", PEAK),
+])
+def test_a_bad_mart_setting_is_refused_naming_the_key(tmp_path, line, field, reason):
+    path = accounts(tmp_path, with_keys(MIXVOIP, line))
+    with pytest.raises(ConfigurationError) as caught:
+        Configuration.from_env({"CDR_ACCOUNTS_FILE": str(path)})
+    assert str(caught.value) == f"{path}: mixvoip account 'm': {field}: {reason}"
+
+
 def test_a_missing_file_named_by_cdr_accounts_file_is_refused(tmp_path):
     with pytest.raises(ConfigurationError, match=r"CDR_ACCOUNTS_FILE='.*nowhere\.toml': no such file"):
         Configuration.from_env({"CDR_ACCOUNTS_FILE": str(tmp_path / "nowhere.toml")})

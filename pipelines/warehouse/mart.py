@@ -110,12 +110,14 @@ def enrich_number(number: str) -> NumberRow:
     region_code = phonenumbers.region_code_for_number(parsed)
     # "001" is the library's region for non-geographic codes (+800, +808, +870, ...): no country.
     country_iso = region_code if region_code and region_code != "001" else None
-    country_name = (geocoder.country_name_for_number(parsed, "en") or None) if country_iso else None
-    if not phonenumbers.is_valid_number(parsed):
+    country_name = _country_name(parsed, country_iso) if country_iso else None
+    # The type is UNKNOWN exactly when the number is not valid (the library's own definition), so
+    # one call answers both; is_valid_number would match the number against the ranges again.
+    kind = phonenumbers.number_type(parsed)
+    if kind == PhoneNumberType.UNKNOWN:
         # A +49 number too short or long for any German range: the country is still the country
         # code's, but its type and E.164 form would be a guess.
         return NumberRow(number, None, country_iso, country_name, "unknown", None, parsed.country_code)
-    kind = phonenumbers.number_type(parsed)
     region = None
     # country_code is always set on a parsed number; the stubs type it Optional.
     if parsed.country_code and phonenumbers.is_number_type_geographical(kind, parsed.country_code):
@@ -126,6 +128,20 @@ def enrich_number(number: str) -> NumberRow:
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return NumberRow(number, e164, country_iso, country_name, _TYPES.get(kind, "unknown"), region,
                      parsed.country_code)
+
+
+# Country names by ISO code, as the geocoder gives them: looked up once per country, since the
+# geocoder matches the number against every region of a shared country code (+1, +44) each time.
+_COUNTRY_NAMES: dict[str, str] = {}
+
+
+def _country_name(parsed: phonenumbers.PhoneNumber, country_iso: str) -> str | None:
+    name = _COUNTRY_NAMES.get(country_iso)
+    if name is None:
+        name = geocoder.country_name_for_number(parsed, "en")
+        if name:
+            _COUNTRY_NAMES[country_iso] = name
+    return name or None
 
 
 def _batches(cursor: psycopg.Cursor, size: int) -> Iterator[list[str]]:
