@@ -13,7 +13,7 @@ those, and they go back with COPY. The date dimension is filled from `holidays` 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -208,17 +208,21 @@ def _upsert_dates(conn: psycopg.Connection, rows: Iterable[DateRow]) -> int:
     return count
 
 
-def sync_accounts(conn: psycopg.Connection, accounts: Iterable[AccountRow]) -> None:
+def sync_accounts(conn: psycopg.Connection, accounts: Iterable[AccountRow]) -> list[tuple[str, str, Window]]:
     """Bring mart.dim_account in line with the accounts file (`accounts`: its rows, the accounts'
-    own and their named customers'). An account whose reporting zone
-    changed has every date of its KPIs marked for recomputation: local dates move with the zone.
-    Accounts no longer configured keep their rows (their calls are still in the warehouse)."""
+    own and their named customers'). An account whose reporting zone changed has every date of
+    its KPIs marked for recomputation (local dates move with the zone); those accounts are
+    returned as (provider, account, the span of their calls). Accounts no longer configured keep
+    their rows (their calls are still in the warehouse)."""
     with conn.transaction():
         run_script(conn, "mart/stage_accounts.sql")
         with conn.cursor() as cur, cur.copy(_COPY_ACCOUNTS) as copy:
             for row in accounts:
                 copy.write_row(row)
         run_script(conn, "mart/sync_accounts.sql")
+        rezoned = conn.execute(sql_file("mart/rezoned_accounts.sql")).fetchall()
+    return [(provider, account, (first, last + timedelta(microseconds=1)))
+            for provider, account, first, last in rezoned]
 
 
 def local_dates(window: Window, zones: Iterable[str]) -> tuple[date, date]:
@@ -234,9 +238,21 @@ def refresh_mart(conn: psycopg.Connection, window: Window, accounts: Sequence[Ac
     """Bring the mart up to date for the UTC days of `window` (`accounts`: mart.dim_account's rows
     from the accounts file); return the (provider, account, UTC day) marks whose KPIs were
     recomputed. `full` recomputes every account's days in the window."""
-    sync_accounts(conn, accounts)
+    rezoned = sync_accounts(conn, accounts)
     enrich_new_numbers(conn, window)
-    fill_dates(conn, *local_dates(window, {row.time_zone for row in accounts}))
+    zones = {row.time_zone for row in accounts}
+    fill_dates(conn, *local_dates(window, zones))
     with conn.transaction():
         run_script(conn, "mart/add_seen_customers.sql", {"from": window[0], "to": window[1]})
-    return refresh_stale_marks(conn, "mart", window, full=full)
+    marks = refresh_stale_marks(conn, "mart", window, full=full)
+    # A re-zoned account's KPIs move on every date it has, not only in this run's range.
+    for provider, account, calls in rezoned:
+        whole = (_day_start(calls[0]), _day_start(calls[1]) + timedelta(days=1))
+        fill_dates(conn, *local_dates(whole, zones))
+        marks += refresh_stale_marks(conn, "mart", whole, provider=provider, account=account)
+    return marks
+
+
+def _day_start(moment: datetime) -> datetime:
+    """The start of the UTC day of `moment`."""
+    return datetime.combine(moment.astimezone(UTC).date(), time.min, tzinfo=UTC)

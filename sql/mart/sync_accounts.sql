@@ -1,12 +1,22 @@
 -- mart.dim_account from the accounts file (staged in mart_account_stage).
--- An account read in another zone than before: every day of its calls is marked for the KPIs.
-INSERT INTO cdr.stale_day (target, provider, account, day)
-SELECT DISTINCT 'mart', c.provider, c.account, (c.started_at AT TIME ZONE 'UTC')::date
+-- The accounts read in another zone than before, with the span of their calls: every day of it is
+-- marked for the KPIs, and pipelines.warehouse.mart recomputes them all, not only the run's range.
+DROP TABLE IF EXISTS rezoned_account;
+
+CREATE TEMP TABLE rezoned_account ON COMMIT DROP AS
+SELECT s.provider, s.account, s.time_zone, span.first_call, span.last_call
 FROM mart_account_stage s
 JOIN mart.dim_account a
   ON a.provider = s.provider AND a.account = s.account AND a.customer IS NULL AND s.customer IS NULL
-JOIN cdr.fact_call c ON c.provider = s.provider AND c.account = s.account
-WHERE a.time_zone <> s.time_zone
+CROSS JOIN LATERAL (SELECT min(c.started_at) AS first_call, max(c.started_at) AS last_call
+                    FROM cdr.fact_call c
+                    WHERE c.provider = s.provider AND c.account = s.account) AS span
+WHERE a.time_zone <> s.time_zone;
+
+INSERT INTO cdr.stale_day (target, provider, account, day)
+SELECT DISTINCT 'mart', c.provider, c.account, (c.started_at AT TIME ZONE 'UTC')::date
+FROM rezoned_account r
+JOIN cdr.fact_call c ON c.provider = r.provider AND c.account = r.account
 ON CONFLICT DO NOTHING;
 
 -- Its KPI rows on local dates none of its calls falls on in the new zone are deleted: the
@@ -16,12 +26,9 @@ DROP TABLE IF EXISTS rezoned_orphan_date;
 
 CREATE TEMP TABLE rezoned_orphan_date ON COMMIT DROP AS
 SELECT DISTINCT k.provider, k.account, k.local_date
-FROM mart_account_stage s
-JOIN mart.dim_account a
-  ON a.provider = s.provider AND a.account = s.account AND a.customer IS NULL AND s.customer IS NULL
+FROM rezoned_account s
 JOIN mart.kpi_daily k ON k.provider = s.provider AND k.account = s.account
-WHERE a.time_zone <> s.time_zone
-  AND NOT EXISTS (SELECT 1 FROM cdr.fact_call c
+WHERE NOT EXISTS (SELECT 1 FROM cdr.fact_call c
                   WHERE c.provider = s.provider AND c.account = s.account
                     AND c.started_at >= k.local_date::timestamp AT TIME ZONE s.time_zone
                     AND c.started_at < (k.local_date + 1)::timestamp AT TIME ZONE s.time_zone);

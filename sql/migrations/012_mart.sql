@@ -403,7 +403,8 @@ CREATE TABLE mart.kpi_daily (
     duration_s       bigint      NOT NULL,
     billable_s       numeric(18, 6),
     cost_eur         numeric(18, 6),
-    asr              numeric GENERATED ALWAYS AS (answered::numeric / nullif(answered + missed, 0)) STORED,
+    asr              numeric GENERATED ALWAYS AS
+        (CASE WHEN answered + missed > 0 THEN answered::numeric / calls END) STORED,
     acd_s            numeric GENERATED ALWAYS AS (talk_s::numeric / nullif(answered, 0)) STORED,
     minutes          numeric GENERATED ALWAYS AS (talk_s / 60.0) STORED,
     billable_minutes numeric GENERATED ALWAYS AS (billable_s / 60) STORED,
@@ -431,7 +432,8 @@ COMMENT ON COLUMN mart.kpi_daily.duration_s IS 'Seconds from start to end of all
 COMMENT ON COLUMN mart.kpi_daily.billable_s IS 'Billed seconds; NULL where the provider gives none.';
 COMMENT ON COLUMN mart.kpi_daily.cost_eur IS 'Cost in euro; NULL where the provider gives none.';
 COMMENT ON COLUMN mart.kpi_daily.asr IS
-    'Answer-seizure ratio: answered / (answered + missed), 0 to 1; NULL when no call has a known outcome.';
+    'Answer-seizure ratio: answered / calls, 0 to 1 (a call of unknown outcome counts as a seizure not known to '
+    'be answered); NULL when no call has a known outcome (Belfabriek gives none).';
 COMMENT ON COLUMN mart.kpi_daily.acd_s IS 'Average call duration: talk seconds per answered call; NULL with none answered.';
 COMMENT ON COLUMN mart.kpi_daily.minutes IS 'Minutes of use: talk_s / 60.';
 COMMENT ON COLUMN mart.kpi_daily.billable_minutes IS 'billable_s / 60; NULL where the provider gives no billed time.';
@@ -500,7 +502,7 @@ SELECT c.provider, c.account, nullif(c.customer, '') AS customer, c.employee_id,
        sum(d.answered)::bigint AS answered,
        sum(d.missed)::bigint AS missed,
        sum(d.seconds)::bigint AS talk_s,
-       sum(d.answered)::numeric / nullif(sum(d.answered) + sum(d.missed), 0) AS asr,
+       sum(d.answered)::numeric / nullif(sum(d.calls), 0) AS asr,
        sum(d.seconds)::numeric / nullif(sum(d.answered), 0) AS acd_s,
        sum(d.seconds) / 60.0 AS minutes
 FROM counted c
@@ -532,7 +534,7 @@ COMMENT ON COLUMN mart.kpi_employee_daily.missed IS
 COMMENT ON COLUMN mart.kpi_employee_daily.talk_s IS
     'The counters'' call seconds (whether ring time is included is undocumented; unlike kpi_daily.talk_s it '
     'is not limited to answered calls).';
-COMMENT ON COLUMN mart.kpi_employee_daily.asr IS 'answered / (answered + missed); NULL for inbound (see answered).';
+COMMENT ON COLUMN mart.kpi_employee_daily.asr IS 'answered / calls; NULL for inbound (see answered).';
 COMMENT ON COLUMN mart.kpi_employee_daily.acd_s IS 'talk_s per answered call; NULL for inbound (see answered).';
 COMMENT ON COLUMN mart.kpi_employee_daily.minutes IS 'talk_s / 60.';
 

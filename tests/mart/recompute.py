@@ -55,7 +55,7 @@ class Kpis:
         """The measures, then the ratios as the column comments of mart.kpi_daily define them."""
         billed_or_talked = self.billable_s if self.billable_s is not None else Decimal(self.talk_s)
         ratios = (
-            Decimal(self.answered) / (self.answered + self.missed) if self.answered + self.missed else None,
+            Decimal(self.answered) / self.calls if self.answered + self.missed else None,
             Decimal(self.talk_s) / self.answered if self.answered else None,
             Decimal(self.talk_s) / 60,
             self.billable_s / 60 if self.billable_s is not None else None,

@@ -297,13 +297,7 @@ def test_a_late_leg_recomputes_only_the_local_dates_of_its_days(fresh, warehouse
                                     if (key[0], key[1], key[2]) in expected}) == []
 
 
-@pytest.mark.parametrize("rerun", [
-    "every day",
-    pytest.param("the latest days", marks=pytest.mark.xfail(strict=True, reason=(
-        "refresh_mart recomputes only the 'mart' marks inside the run's window (refresh_stale_marks);"
-        " sync_accounts marks every day of a re-zoned account, but the days outside the window keep"
-        " their KPIs in the old zone until a run covers them"))),
-])
+@pytest.mark.parametrize("rerun", ["every day", "the latest days"])
 def test_a_new_time_zone_recomputes_every_day_of_the_account(fresh, warehouse_url, rerun):
     load(SPRING_DAYS)
     load(AUTUMN_DAYS)
