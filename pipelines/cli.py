@@ -468,7 +468,8 @@ def _arguments() -> argparse.ArgumentParser:
                        help="write the HTML report of the BI mart: one self-contained file")
     p.add_argument("--from", dest="first", type=_date, default=None, metavar="DATE",
                    help=f"first local date (default: the {DEFAULT_DAYS} dates ending with --to)")
-    p.add_argument("--to", type=_date, default=None, metavar="DATE", help="last local date (default: yesterday)")
+    p.add_argument("--to", type=_date, default=None, metavar="DATE",
+                   help="last local date (default: yesterday)")
     p.add_argument("--provider", default=None, help="only this provider's accounts")
     p.add_argument("--account", default=None, help="only this account (its name in the accounts file)")
     p.add_argument("--out", default="report.html", help="the file to write (default: ./report.html)")

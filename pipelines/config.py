@@ -300,7 +300,8 @@ class Configuration:
             disabled_accounts=tuple(a for a in listed if not a.enabled),
             quarantine_warn_share=_share(environ, "CDR_QUARANTINE_WARN_SHARE", DEFAULT_QUARANTINE_WARN_SHARE),
             failure_webhook_variable=failure_webhook_from_env(environ),
-            report_path=str(PROJECT_ROOT / (environ.get("CDR_REPORT_PATH", "").strip() or DEFAULT_REPORT_PATH)),
+            report_path=str(PROJECT_ROOT
+                            / (environ.get("CDR_REPORT_PATH", "").strip() or DEFAULT_REPORT_PATH)),
         )
 
     def accounts_of(self, provider: str) -> tuple[ProviderAccount, ...]:

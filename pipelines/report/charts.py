@@ -2,10 +2,10 @@
 of aggregates only; every one has a plain table beside it (pipelines.report.render)."""
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
@@ -20,6 +20,7 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 # Colour-blind safe (Okabe-Ito), with the flags in colours that also differ in lightness
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
            "#999999", "#882255")
+_DAY_MS = 86_400_000
 FLAG_COLOURS = {"green": "#1a7f37", "amber": "#d4a72c", "red": "#cf222e"}
 DIRECTIONS = (("outbound", "outbound"), ("inbound", "inbound"), ("other", "internal or unknown"))
 _LAYOUT: dict[str, Any] = {
@@ -58,16 +59,22 @@ def _per_series_day(daily: Sequence[Row], measures: Sequence[str]) -> tuple[list
     sums: dict[tuple[str, date], dict[str, Any]] = {}
     for row in daily:
         cell = sums.setdefault((series_of[account_label(row)], row["local_date"]),
-                               {measure: None for measure in measures})
+                               dict.fromkeys(measures))
         for measure in measures:
             if row[measure] is not None:
                 cell[measure] = (cell[measure] or 0) + row[measure]
     return dates, names, sums
 
 
+def _date_axis(figure: go.Figure, dates: Sequence[date]) -> None:
+    """A tick a day, or every few days so that there are at most 14, named by the date."""
+    figure.update_xaxes(type="date", tickformat="%a %d %b",
+                        dtick=_DAY_MS * max(1, math.ceil(len(dates) / 14)))
+
+
 def calls_and_asr(daily: Sequence[Row]) -> go.Figure:
     dates, names, sums = _per_series_day(daily, ("calls", "answered", "missed"))
-    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.62, 0.38], vertical_spacing=0.08,
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.62, 0.38], vertical_spacing=0.12,
                            subplot_titles=("Calls per day", "ASR per day (answered / answered + missed)"))
     for index, name in enumerate(names):
         colour = PALETTE[index % len(PALETTE)]
@@ -81,6 +88,7 @@ def calls_and_asr(daily: Sequence[Row]) -> go.Figure:
                                     showlegend=False, mode="lines+markers", line_color=colour,
                                     hovertemplate="ASR %{y:.1%}"), row=2, col=1)
     figure.update_layout(_LAYOUT, barmode="stack", height=560)
+    _date_axis(figure, dates)
     figure.update_yaxes(title_text="calls", row=1, col=1)
     figure.update_yaxes(title_text="ASR", tickformat=".0%", rangemode="tozero", row=2, col=1)
     return figure
@@ -88,7 +96,7 @@ def calls_and_asr(daily: Sequence[Row]) -> go.Figure:
 
 def minutes_and_cost(daily: Sequence[Row]) -> go.Figure:
     dates, names, sums = _per_series_day(daily, ("minutes", "cost_eur"))
-    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
                            subplot_titles=("Minutes of conversation per day", "Cost per day (EUR)"))
     for index, name in enumerate(names):
         colour = PALETTE[index % len(PALETTE)]
@@ -100,6 +108,7 @@ def minutes_and_cost(daily: Sequence[Row]) -> go.Figure:
                                 name=name, legendgroup=name, showlegend=False, marker_color=colour,
                                 hovertemplate="€%{y:,.2f}"), row=2, col=1)
     figure.update_layout(_LAYOUT, barmode="stack", height=560)
+    _date_axis(figure, dates)
     figure.update_yaxes(title_text="minutes", row=1, col=1)
     figure.update_yaxes(title_text="EUR", row=2, col=1)
     return figure
@@ -124,7 +133,8 @@ def destinations(rows: Sequence[Row], label: str) -> go.Figure:
     figure = go.Figure([go.Bar(y=names, x=[row[key] for row in rows], name=shown, orientation="h",
                                marker_color=PALETTE[index], hovertemplate="%{x:,} calls")
                         for index, (key, shown) in enumerate(DIRECTIONS)])
-    figure.update_layout(_LAYOUT, barmode="stack", height=max(260, 40 + 28 * len(rows)), hovermode="y unified",
+    figure.update_layout(_LAYOUT, barmode="stack", height=max(260, 40 + 28 * len(rows)),
+                         hovermode="y unified",
                          yaxis={"autorange": "reversed", "title": {"text": label}},
                          xaxis={"title": {"text": "calls"}})
     return figure
@@ -138,7 +148,8 @@ def service_numbers(rows: Sequence[Row]) -> go.Figure:
         go.Bar(y=names, x=[row["answered"] for row in rows], name="answered", orientation="h",
                marker_color=PALETTE[2], hovertemplate="%{x:,} answered"),
     ])
-    figure.update_layout(_LAYOUT, barmode="group", height=max(260, 40 + 40 * len(rows)), hovermode="y unified",
+    figure.update_layout(_LAYOUT, barmode="group", height=max(260, 40 + 40 * len(rows)),
+                         hovermode="y unified",
                          yaxis={"autorange": "reversed"}, xaxis={"title": {"text": "calls"}})
     return figure
 
@@ -153,7 +164,8 @@ def employees(rows: Sequence[Row]) -> go.Figure:
         for index, (key, title) in enumerate((("outbound_calls", "outbound calls"),
                                               ("outbound_answered", "outbound answered"),
                                               ("inbound_calls", "inbound calls")))])
-    figure.update_layout(_LAYOUT, barmode="group", height=max(260, 40 + 48 * len(shown)), hovermode="y unified",
+    figure.update_layout(_LAYOUT, barmode="group", height=max(260, 40 + 48 * len(shown)),
+                         hovermode="y unified",
                          yaxis={"autorange": "reversed"}, xaxis={"title": {"text": "calls"}})
     return figure
 
@@ -177,11 +189,6 @@ def data_quality(rows: Sequence[Row]) -> go.Figure:
         colorscale=[[0, green], [1 / 3, green], [1 / 3, amber], [2 / 3, amber], [2 / 3, red], [1, red]],
         customdata=reason, hovertemplate="%{y}<br>%{x}: %{customdata}<extra></extra>"))
     figure.update_layout(_LAYOUT, height=max(220, 90 + 30 * len(accounts)), hovermode="closest",
-                         xaxis={"title": {"text": "UTC day"}, "type": "date", "dtick": 86_400_000},
+                         xaxis={"title": {"text": "UTC day"}, "type": "date", "dtick": _DAY_MS},
                          yaxis={"autorange": "reversed"})
     return figure
-
-
-def as_float(value: Any) -> Any:
-    """Decimals as floats for Plotly's JSON (the tables keep the exact values)."""
-    return float(value) if isinstance(value, Decimal) else value

@@ -69,7 +69,7 @@ class Headline:
 def format_value(value: Any, kind: str) -> str:
     """A figure as the report prints it; the exact value goes into data-value beside it."""
     if value is None:
-        return "–"
+        return "-"
     if kind == "int":
         return f"{value:,}"
     if kind == "ratio":
@@ -112,8 +112,8 @@ HEADLINES = (("calls", "Calls", "int"), ("asr", "ASR", "ratio"), ("acd_s", "ACD"
 
 def headlines(data: ReportData) -> list[Headline]:
     current, previous = data.headline["current"], data.headline["previous"]
-    return [Headline(key, label, kind, current[key], previous[key], _change(current[key], previous[key], kind))
-            for key, label, kind in HEADLINES]
+    return [Headline(key, label, kind, current[key], previous[key],
+                     _change(current[key], previous[key], kind)) for key, label, kind in HEADLINES]
 
 
 def _chart(id: str, title: str, figure: Any) -> Chart:
@@ -132,8 +132,9 @@ DESTINATION = (Column("destination", "Destination", "text"), Column("calls", "Ca
                Column("other", "Internal or unknown"), Column("answered", "Answered"),
                Column("minutes", "Minutes", "minutes"))
 SERVICE = (Column("service_number", "Service number", "text"), Column("provider", "Provider", "text"),
-           Column("account_name", "Account", "text"), Column("calls", "Calls"), Column("answered", "Answered"),
-           Column("asr", "ASR", "ratio"), Column("minutes", "Minutes", "minutes"))
+           Column("account_name", "Account", "text"), Column("calls", "Calls"),
+           Column("answered", "Answered"), Column("asr", "ASR", "ratio"),
+           Column("minutes", "Minutes", "minutes"))
 EMPLOYEE = (Column("employee_name", "Employee", "text"), Column("extension_number", "Extension", "text"),
             Column("account", "Account", "text"), Column("outbound_calls", "Outbound calls"),
             Column("outbound_answered", "Outbound answered"), Column("outbound_asr", "Outbound ASR", "ratio"),
@@ -163,8 +164,9 @@ def _section(id: str, title: str, intro: str, rows: Sequence[Row], table: Table,
              figures: Sequence[tuple[str, str, Callable[[], Any]]], empty: str) -> Section:
     if not rows:
         return Section(id, title, intro, (), None, empty)
-    return Section(id, title, intro, [_chart(chart_id, chart_title, build()) for chart_id, chart_title, build in
-                                      figures], table)
+    return Section(id, title, intro,
+                   [_chart(chart_id, chart_title, build()) for chart_id, chart_title, build in figures],
+                   table)
 
 
 def sections(data: ReportData) -> list[Section]:
@@ -184,7 +186,8 @@ def sections(data: ReportData) -> list[Section]:
                  data.weekday_hour,
                  Table("heatmap-table", "Calls by local weekday (rows) and hour (columns)", HEATMAP,
                        _heatmap_rows(data.weekday_hour)),
-                 [("chart-heatmap", "Calls by weekday and hour", lambda: charts.weekday_hour(data.weekday_hour))],
+                 [("chart-heatmap", "Calls by weekday and hour",
+                   lambda: charts.weekday_hour(data.weekday_hour))],
                  no_calls),
         _section("countries", "Top destination countries",
                  f"The {TOP} countries with the most calls, by the country of the number dialled (for an"
@@ -203,7 +206,8 @@ def sections(data: ReportData) -> list[Section]:
                  f"The {TOP} company numbers with the most calls.", data.service_numbers,
                  Table("service-numbers-table", "Calls per service number", SERVICE, data.service_numbers),
                  [("chart-service-numbers", "Calls and answered calls per service number",
-                   lambda: charts.service_numbers(data.service_numbers))], "No service numbers in this period."),
+                   lambda: charts.service_numbers(data.service_numbers))],
+                 "No service numbers in this period."),
         _section("employees", "Telecom X: per employee",
                  "Telecom X's own counters per employee: calls made and answered, calls offered. A call that"
                  " rang several employees counts for each; inbound answered is not given by the provider"
