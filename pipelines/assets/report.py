@@ -1,7 +1,5 @@
 """The `cdr_report` asset: the HTML report (pipelines.report) rewritten after the mart, for the
 local dates that end with the last day of the run's range, every account."""
-from __future__ import annotations
-
 from datetime import timedelta
 from pathlib import Path
 
