@@ -1,5 +1,6 @@
 """The `cdr_report` asset: the HTML report (pipelines.report) rewritten after the mart, for the
-local dates that end with the last day of the run's range, every account."""
+local dates that end with the last day of the run's range, every account: the nightly run's ends
+yesterday; a backfill of past days leaves the report of those days (of the range it loaded)."""
 from datetime import timedelta
 from pathlib import Path
 

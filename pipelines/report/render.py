@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -81,7 +81,7 @@ def format_value(value: Any, kind: str) -> str:
     if kind == "eur":
         return f"€{float(value):,.2f}"
     if kind == "datetime":
-        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return str(value)
 
 
