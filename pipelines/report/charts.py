@@ -134,7 +134,7 @@ def destinations(rows: Sequence[Row], label: str) -> go.Figure:
                                marker_color=PALETTE[index], hovertemplate="%{x:,} calls")
                         for index, (key, shown) in enumerate(DIRECTIONS)])
     figure.update_layout(_LAYOUT, barmode="stack", height=max(260, 40 + 28 * len(rows)),
-                         hovermode="y unified",
+                         hovermode="y unified", legend_traceorder="normal",
                          yaxis={"autorange": "reversed", "title": {"text": label}},
                          xaxis={"title": {"text": "calls"}})
     return figure
