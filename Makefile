@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test check bench ui psql db-stop clean
+.PHONY: install demo test check bench ui psql db-stop clean report-screenshot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ bench: install
 figures: install
 	$(BIN)/python -m pytest -p no:xdist tests/faults/test_provider_fault_matrix.py tests/recovery
 	$(BIN)/python tools/doc_figures.py
+
+## make report-screenshot: the browser test of the demo's report (tests/report), keeping the top of the
+# report as docs/report.png (README's "Report")
+report-screenshot: install
+	CDR_REPORT_SCREENSHOT=docs/report.png $(BIN)/python -m pytest -p no:xdist tests/report/test_report_browser.py
 
 ## make ui: the Dagster UI (webserver and daemon) on http://127.0.0.1:3000, with the simulators running
 ui: install

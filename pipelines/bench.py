@@ -49,8 +49,9 @@ from pipelines.model import LEG_COLUMNS, CallLeg
 from pipelines.partitions import day_window
 from pipelines.providers.spec import CALL_LEGS
 from pipelines.registry import registry
+from pipelines.report import ReportRequest, write_report
 from pipelines.simulators import accounts_file, running_simulators
-from pipelines.sql import script_result, sql_file
+from pipelines.sql import run_script, script_result, sql_file
 from pipelines.warehouse.aggregates import refresh_stale
 from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
 from pipelines.warehouse.load import load_windows
@@ -213,6 +214,24 @@ def mart_refresh(url: str, name: str, day: date) -> tuple[float, None]:
         started = time.perf_counter()
         refresh_mart(conn, window, list(account_rows([provider_account(name)])), full=True)
         return time.perf_counter() - started, None
+
+
+REPORT_ACCOUNTS = 200
+
+
+def report_build(url: str, names: list[str], days: list[date], copies: int) -> tuple[float, int]:
+    """The HTML report of every day, from the mart: the mart refreshed first (not timed), each of
+    its accounts copied `copies` times (sql/bench/report_accounts.sql); then the report written
+    (timed). Returns (seconds, the file's bytes)."""
+    with psycopg.connect(url) as conn:
+        refresh_mart(conn, (day_window(days[0].isoformat())[0], day_window(days[-1].isoformat())[1]),
+                     list(account_rows([provider_account(name) for name in names])), full=True)
+        if copies:
+            run_script(conn, "bench/report_accounts.sql", {"copies": copies})
+        conn.commit()
+        with TemporaryDirectory() as scratch:
+            written = write_report(conn, ReportRequest(days[0], days[-1]), Path(scratch) / "report.html")
+    return written.seconds, written.bytes
 
 
 def reference_load(url: str, name: str, account: str, days: list[date],
@@ -485,6 +504,17 @@ def main(argv: list[str] | None = None) -> int:
     pull = None if args.skip_rate_limit else rate_limited_pull(
         url, args.rate_accounts, NIGHTLY_DAYS, args.rate_per_second, args.rate_parallel)
     summary = report(stages, args.days) if stages else {}
+    if stages:  # the report of the loaded days, then of as many days for REPORT_ACCOUNTS accounts
+        legs = sum(s.legs for s in stages if s.name.startswith("project: first load"))
+        for copies in (0, math.ceil(REPORT_ACCOUNTS / len(names)) - 1):
+            accounts = len(names) * (copies + 1)
+            built = measure("report", "report", legs, "report_build", url, names, days, copies)
+            size = built.rewritten or 0
+            print(f"report: {args.days} days, {accounts} accounts, {legs:,} legs: written in"
+                  f" {built.seconds:.2f} s, {size / 1e6:.2f} MB (the mart's refresh before it not timed)")
+            summary[f"report_{'many' if copies else 'loaded'}_accounts"] = {
+                "accounts": accounts, "seconds": built.seconds, "bytes": size,
+                "peak_rss_mib": built.peak_rss_mib}
     if pull is not None:
         summary["rate_limited_pull"] = rate_report(pull)
     output = Path(args.output)

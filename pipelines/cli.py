@@ -11,6 +11,9 @@
   cdr-etl demo [--days N]                the `make demo` run (--accounts-per-provider N: N accounts each)
   cdr-etl docs [--check]                 docs/data-dictionary.md from the migrated warehouse's catalog
                                          (schema mart); --check exits 1 when the file is stale
+  cdr-etl report [--from D] [--to D]     the HTML report of the BI mart (pipelines/report); default the
+        [--provider P] [--account A]     last 30 local dates, every account, into ./report.html
+        [--out FILE]
 
 A mistake in the settings, the arguments or the warehouse's address is one line, `error: ...`,
 naming the setting or argument, and exit status 1 (2 for arguments argparse refuses); `--debug`
@@ -28,7 +31,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, NoReturn
 
@@ -56,6 +59,7 @@ from pipelines.errors import (
 from pipelines.model import FetchedPage, ParseNote, Quarantined, RawPage, Window
 from pipelines.providers.base import ProviderClient
 from pipelines.registry import registry
+from pipelines.report import DEFAULT_DAYS, ReportRequest, last_days, write_report
 from pipelines.simulators import RunningSimulators, running_simulators
 from pipelines.warehouse import connection, dictionary
 from pipelines.warehouse.migrate import migrate
@@ -383,6 +387,31 @@ def _demo(args) -> int:
     return demo(days=args.days, accounts_per_provider=args.accounts_per_provider)
 
 
+def _report(args) -> int:
+    config = Configuration.from_env(os.environ)
+    providers = registry(plugin_modules(os.environ))
+    if args.provider is not None and args.provider not in providers:
+        raise ConfigurationError("--provider", args.provider,
+                                 unknown_name("provider", args.provider, sorted(providers)))
+    last = args.to or last_days()[1]
+    first = args.first or last - timedelta(days=DEFAULT_DAYS - 1)
+    request = ReportRequest(first, last, args.provider, args.account,
+                            quarantine_warn_share=config.quarantine_warn_share)
+    with connection.connect(config.warehouse.url(os.environ)) as conn:
+        written = write_report(conn, request, Path(args.out))
+    print(f"report: {written.path.resolve()} ({first} .. {last}, {written.calls:,} calls,"
+          f" {written.bytes / 1e6:.1f} MB, {written.seconds:.1f} s)")
+    return 0
+
+
+def _date(text: str) -> date:
+    """An argparse type: a date as YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, its refusals one line like every other error: argparse's own prints the usage too."""
 
@@ -467,6 +496,16 @@ def _arguments() -> argparse.ArgumentParser:
     p.add_argument("--output", default=str(dictionary.DATA_DICTIONARY), metavar="PATH",
                    help="where the dictionary goes (default: docs/data-dictionary.md of this checkout)")
     p.set_defaults(run=_docs)
+    p = sub.add_parser("report", parents=[debug],
+                       help="write the HTML report of the BI mart: one self-contained file")
+    p.add_argument("--from", dest="first", type=_date, default=None, metavar="DATE",
+                   help=f"first local date (default: the {DEFAULT_DAYS} dates ending with --to)")
+    p.add_argument("--to", type=_date, default=None, metavar="DATE",
+                   help="last local date (default: yesterday)")
+    p.add_argument("--provider", default=None, help="only this provider's accounts")
+    p.add_argument("--account", default=None, help="only this account (its name in the accounts file)")
+    p.add_argument("--out", default="report.html", help="the file to write (default: ./report.html)")
+    p.set_defaults(run=_report)
     return parser
 
 

@@ -24,6 +24,8 @@ token) |
 | `CDR_DEBUG` | off | a mistake in the settings gives a traceback, not just its one line |
 | `CDR_QUARANTINE_WARN_SHARE` | 0.01 | a day whose quarantined share of records is above it warns \
 (docs/operations.md, Checks) |
+| `CDR_REPORT_PATH` | `reports/cdr-report.html` | the HTML report the `cdr_report` asset writes after the \
+mart (a relative path is the project folder's) |
 """
 from __future__ import annotations
 
@@ -62,6 +64,7 @@ DEFAULT_REPULL_DAYS = 3
 DEFAULT_QUARANTINE_WARN_SHARE = 0.01
 # after the nightly run (02:30 UTC) and its retries, before an office's working day
 DEFAULT_FRESH_BY_HOUR = 6
+DEFAULT_REPORT_PATH = "reports/cdr-report.html"  # git-ignored
 FRESH_BY_HOUR_VARIABLE = "CDR_FRESH_BY_HOUR"
 FAILURE_WEBHOOK_VARIABLE = "CDR_FAILURE_WEBHOOK_URL"
 ACCOUNTS_FILE_VARIABLE = "CDR_ACCOUNTS_FILE"
@@ -266,6 +269,7 @@ class Configuration:
     quarantine_warn_share: float = DEFAULT_QUARANTINE_WARN_SHARE  # the quarantine-share check's limit
     # the variable holding the URL a failed run is POSTed to (a secret); None: no webhook
     failure_webhook_variable: str | None = None
+    report_path: str = str(PROJECT_ROOT / DEFAULT_REPORT_PATH)  # the cdr_report asset's file
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Configuration:
@@ -296,6 +300,8 @@ class Configuration:
             disabled_accounts=tuple(a for a in listed if not a.enabled),
             quarantine_warn_share=_share(environ, "CDR_QUARANTINE_WARN_SHARE", DEFAULT_QUARANTINE_WARN_SHARE),
             failure_webhook_variable=failure_webhook_from_env(environ),
+            report_path=str(PROJECT_ROOT
+                            / (environ.get("CDR_REPORT_PATH", "").strip() or DEFAULT_REPORT_PATH)),
         )
 
     def accounts_of(self, provider: str) -> tuple[ProviderAccount, ...]:

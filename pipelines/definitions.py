@@ -24,6 +24,7 @@ from pipelines.assets.checks import build_account_checks
 from pipelines.assets.derived import build_derived_assets
 from pipelines.assets.metadata import OWNERS
 from pipelines.assets.provider import build_provider_assets, load_asset_keys
+from pipelines.assets.report import build_report_asset
 from pipelines.assets.watch import build_watch
 from pipelines.config import Configuration, debug_from_env
 from pipelines.errors import ConfigurationError
@@ -47,6 +48,9 @@ def build_definitions(config: Configuration) -> Definitions:
              for account in config.accounts]
     leg_loads = load_asset_keys(built, CALL_LEGS)
     derived = build_derived_assets(leg_loads, partitions, config.accounts) if leg_loads else []
+    # the HTML report, after the mart (pipelines.report)
+    derived += [build_report_asset(mart, partitions, config.report_path, config.quarantine_warn_share)
+                for mart in derived if mart.key.path == ["mart"]]
     watch = build_watch(config, built)
     nightly_job = define_asset_job(
         NIGHTLY_JOB,

@@ -34,7 +34,7 @@ from pipelines.warehouse.migrate import migrate
 
 
 def launch_backfill(first: date, last: date, instance: DagsterInstance,
-                    log_level: str = "WARNING") -> DagsterRun:
+                    log_level: str = "WARNING", ops: dict | None = None) -> DagsterRun:
     """Materialize every asset for [first, last] as one ranged run of the nightly job, launched
     as an ordinary run of the code location `make ui` serves (workspace.yaml), and wait for it.
 
@@ -44,7 +44,8 @@ def launch_backfill(first: date, last: date, instance: DagsterInstance,
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}},
                   # the steps one after another in the run's process: a process per step would
                   # add its imports, seconds on two cores, to each of a dozen steps
-                  "execution": {"config": {"in_process": {}}}}
+                  "execution": {"config": {"in_process": {}}},
+                  **({"ops": ops} if ops else {})}
     tags = {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: last.isoformat()}
     # Starts the code location's server in this process's environment (the simulators' URLs);
@@ -135,7 +136,8 @@ def use_accounts_file(accounts: Mapping[str, tuple[SimulatedAccount, ...]],
 def main(days: int = 3, accounts_per_provider: int = 1) -> int:
     started = time.monotonic()
     # Every setting checked, and the warehouse reached, before a simulator or Dagster starts.
-    url = Configuration.from_env(os.environ).warehouse.url(os.environ)
+    config = Configuration.from_env(os.environ)
+    url = config.warehouse.url(os.environ)
     applied = migrate(url, migration_dirs(os.environ))
     home = prepare_dagster_home()
     print(f"warehouse: {redact_url(url)}"
@@ -153,13 +155,17 @@ def main(days: int = 3, accounts_per_provider: int = 1) -> int:
             print(f"accounts: {accounts_per_provider} per provider, in {path}")
         print(f"backfill: {first} .. {last} ({days} daily partitions, one run) for {', '.join(names)}")
         with DagsterInstance.get() as instance:
-            run = launch_backfill(first, last, instance)
+            # the report of the demo's days, not of the last 30
+            run = launch_backfill(first, last, instance, ops={"cdr_report": {"config": {"days": days}}})
     success = run.status == DagsterRunStatus.SUCCESS
     print(f"dagster run {run.run_id}: {run.status.value}"
           f" in {time.monotonic() - started:.1f}s")
     print()
     print(summary(url, first, last))
     print()
+    if success:
+        print(f"report: {config.report_path}  (open it in a browser; `cdr-etl report --help` for others)")
+        print()
     print("Look around:")
     print("  make psql                  # SQL shell on the warehouse;"
           " try: SELECT * FROM cdr.agg_call_leg_daily;")

@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -196,7 +196,8 @@ def test_the_demo_with_two_accounts_per_provider_loads_and_lists_every_account(t
                    and name not in left_out}
     environment.update(CDR_DATABASE=database, DAGSTER_HOME=str(tmp_path / "dagster_home"),
                        DAGSTER_PG_URL=ensure_database(server, f"{TEST_DATABASE}_demo_dagster"),
-                       PYTHONPATH=str(PROJECT_ROOT), CDR_HTTP_BACKOFF_BASE_S="0.05")
+                       PYTHONPATH=str(PROJECT_ROOT), CDR_HTTP_BACKOFF_BASE_S="0.05",
+                       CDR_REPORT_PATH=str(tmp_path / "demo-report.html"))
     done = subprocess.run([sys.executable, "-m", "pipelines.cli", "demo", "--days", "1",
                            "--accounts-per-provider", "2"], cwd=tmp_path, env=environment,
                           capture_output=True, text=True, timeout=600)
@@ -209,6 +210,13 @@ def test_the_demo_with_two_accounts_per_provider_loads_and_lists_every_account(t
         run = instance.get_run_by_id(run_id)
     assert run is not None and run.remote_job_origin is not None
     assert run.remote_job_origin.location_name == LOCATION
+
+    # the report of its day, every account, its path printed (tests/report checks what is in one)
+    assert f"report: {tmp_path / 'demo-report.html'}" in done.stdout
+    report = (tmp_path / "demo-report.html").read_text()
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    assert f'data-from="{yesterday}" data-to="{yesterday}"' in report
+    assert all(f"{provider} · {provider}-demo-2" in report for provider in PROVIDERS)
 
     # the file it loaded from, in its working directory, reads back into two accounts a provider
     written = read_accounts_file(tmp_path / DEMO_ACCOUNTS_FILE, SPECS, {})
