@@ -73,17 +73,18 @@ def _date_axis(figure: go.Figure, dates: Sequence[date]) -> None:
 
 
 def calls_and_asr(daily: Sequence[Row]) -> go.Figure:
-    dates, names, sums = _per_series_day(daily, ("calls", "answered", "missed"))
+    dates, names, sums = _per_series_day(daily, ("calls", "answered", "asr_calls"))
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.62, 0.38], vertical_spacing=0.12,
-                           subplot_titles=("Calls per day", "ASR per day (answered / answered + missed)"))
+                           subplot_titles=("Calls per day", "ASR per day (answered / calls)"))
     for index, name in enumerate(names):
         colour = PALETTE[index % len(PALETTE)]
         cells = [sums.get((name, day)) for day in dates]
         figure.add_trace(go.Bar(x=dates, y=[cell["calls"] if cell else 0 for cell in cells], name=name,
                                 legendgroup=name, marker_color=colour,
                                 hovertemplate="%{y:,} calls"), row=1, col=1)
-        asr = [None if not cell or not (cell["answered"] or 0) + (cell["missed"] or 0)
-               else cell["answered"] / (cell["answered"] + cell["missed"]) for cell in cells]
+        # over the calls of rows with a known outcome, as mart.kpi_daily.asr (docs/mart.md)
+        asr = [None if not cell or not cell["asr_calls"] else cell["answered"] / cell["asr_calls"]
+               for cell in cells]
         figure.add_trace(go.Scatter(x=dates, y=[_number(a) for a in asr], name=name, legendgroup=name,
                                     showlegend=False, mode="lines+markers", line_color=colour,
                                     hovertemplate="ASR %{y:.1%}"), row=2, col=1)

@@ -5,7 +5,8 @@ SELECT k.local_date, k.provider, k.account, coalesce(min(a.account_name), k.acco
        sum(k.calls)::bigint AS calls,
        sum(k.answered)::bigint AS answered,
        sum(k.missed)::bigint AS missed,
-       sum(k.answered)::numeric / nullif(sum(k.answered) + sum(k.missed), 0) AS asr,
+       sum(k.answered)::numeric / nullif(sum(k.calls) FILTER (WHERE k.asr IS NOT NULL), 0) AS asr,
+       sum(k.calls) FILTER (WHERE k.asr IS NOT NULL)::bigint AS asr_calls,
        sum(k.talk_s) / 60.0 AS minutes,
        sum(k.cost_eur) AS cost_eur
 FROM mart.kpi_daily k

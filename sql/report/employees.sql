@@ -5,8 +5,7 @@ SELECT provider, account, employee_id, max(employee_name) AS employee_name,
        coalesce(sum(calls) FILTER (WHERE direction = 'outbound'), 0)::bigint AS outbound_calls,
        coalesce(sum(answered) FILTER (WHERE direction = 'outbound'), 0)::bigint AS outbound_answered,
        sum(answered) FILTER (WHERE direction = 'outbound')::numeric
-           / nullif(sum(answered) FILTER (WHERE direction = 'outbound')
-                    + sum(missed) FILTER (WHERE direction = 'outbound'), 0) AS outbound_asr,
+           / nullif(sum(calls) FILTER (WHERE direction = 'outbound'), 0) AS outbound_asr,
        coalesce(sum(calls) FILTER (WHERE direction = 'inbound'), 0)::bigint AS inbound_calls,
        coalesce(sum(missed) FILTER (WHERE direction = 'inbound'), 0)::bigint AS inbound_missed
 FROM mart.kpi_employee_daily

@@ -5,7 +5,7 @@ SELECT p.period,
        coalesce(sum(k.calls), 0)::bigint AS calls,
        coalesce(sum(k.answered), 0)::bigint AS answered,
        coalesce(sum(k.missed), 0)::bigint AS missed,
-       sum(k.answered)::numeric / nullif(sum(k.answered) + sum(k.missed), 0) AS asr,
+       sum(k.answered)::numeric / nullif(sum(k.calls) FILTER (WHERE k.asr IS NOT NULL), 0) AS asr,
        sum(k.talk_s)::numeric / nullif(sum(k.answered), 0) AS acd_s,
        coalesce(sum(k.talk_s), 0) / 60.0 AS minutes,
        sum(k.cost_eur) AS cost_eur

@@ -3,7 +3,7 @@
 SELECT k.service_number, k.provider, k.account, coalesce(min(a.account_name), k.account) AS account_name,
        sum(k.calls)::bigint AS calls,
        sum(k.answered)::bigint AS answered,
-       sum(k.answered)::numeric / nullif(sum(k.answered) + sum(k.missed), 0) AS asr,
+       sum(k.answered)::numeric / nullif(sum(k.calls) FILTER (WHERE k.asr IS NOT NULL), 0) AS asr,
        sum(k.talk_s) / 60.0 AS minutes
 FROM mart.kpi_daily k
 LEFT JOIN mart.dim_account a ON a.provider = k.provider AND a.account = k.account AND a.customer IS NULL

@@ -73,8 +73,8 @@ def write(loaded, tmp_path, provider=None, account=None, first=None, last=None) 
 def calls_totals(url: str, first: date, last: date, provider, account) -> dict:
     [row] = rows(url, f"""
         SELECT count(*), count(*) FILTER (WHERE outcome = 'answered'),
-               count(*) FILTER (WHERE outcome = 'answered')::numeric
-                   / nullif(count(*) FILTER (WHERE outcome <> 'unknown'), 0),
+               (SELECT sum(answered)::numeric / nullif(sum(calls) FILTER (WHERE asr IS NOT NULL), 0)
+                FROM mart.kpi_daily WHERE local_date BETWEEN %(from)s AND %(to)s {_FILTER}),
                sum(talk_s)::numeric / nullif(count(*) FILTER (WHERE outcome = 'answered'), 0),
                coalesce(sum(talk_s), 0) / 60.0, sum(cost_eur)
         FROM mart.calls WHERE local_date BETWEEN %(from)s AND %(to)s {_FILTER}""",
@@ -118,11 +118,12 @@ def test_the_daily_table_and_charts_equal_the_mart_per_account(loaded, tmp_path,
     expected = rows(loaded.url, f"""
         SELECT local_date, provider, account_name, count(*), count(*) FILTER (WHERE outcome = 'answered'),
                count(*) FILTER (WHERE outcome NOT IN ('answered', 'unknown')),
-               count(*) FILTER (WHERE outcome = 'answered')::numeric
-                   / nullif(count(*) FILTER (WHERE outcome <> 'unknown'), 0),
+               (SELECT sum(k.answered)::numeric / nullif(sum(k.calls) FILTER (WHERE k.asr IS NOT NULL), 0)
+                FROM mart.kpi_daily k WHERE (k.local_date, k.provider, k.account)
+                                            = (c.local_date, c.provider, c.account)),
                coalesce(sum(talk_s), 0) / 60.0, sum(cost_eur)
-        FROM mart.calls WHERE local_date BETWEEN %(from)s AND %(to)s {_FILTER}
-        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""", params(loaded, provider, account))
+        FROM mart.calls c WHERE local_date BETWEEN %(from)s AND %(to)s {_FILTER}
+        GROUP BY 1, 2, 3, c.account ORDER BY 1, 2, 3""", params(loaded, provider, account))
     table = report.table("accounts-table")
     assert len(table) == len(expected) > 0
     for shown, (day, prov, name, *counts, asr, minutes, cost) in zip(table, expected, strict=True):
