@@ -9,6 +9,8 @@
   cdr-etl ui [--port N]                  the Dagster UI (webserver and daemon), simulators running
                                          (`make ui`)
   cdr-etl demo [--days N]                the `make demo` run (--accounts-per-provider N: N accounts each)
+  cdr-etl erase --number N [--dry-run]   erase a subscriber number everywhere (docs/privacy.md);
+                                         --provider P --account A limit it to one account
 
 A mistake in the settings, the arguments or the warehouse's address is one line, `error: ...`,
 naming the setting or argument, and exit status 1 (2 for arguments argparse refuses); `--debug`
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import NamedTuple, NoReturn
 
 import orjson
+import psycopg
 
 from pipelines.config import (
     ACCOUNT_NAME,
@@ -55,7 +58,7 @@ from pipelines.model import FetchedPage, ParseNote, Quarantined, RawPage, Window
 from pipelines.providers.base import ProviderClient
 from pipelines.registry import registry
 from pipelines.simulators import RunningSimulators, running_simulators
-from pipelines.warehouse import connection
+from pipelines.warehouse import connection, privacy
 from pipelines.warehouse.migrate import migrate
 
 
@@ -358,6 +361,29 @@ def _demo(args) -> int:
     return demo(days=args.days, accounts_per_provider=args.accounts_per_provider)
 
 
+def _erase(args) -> int:
+    """The erasure receipt: rows and pages touched per table; dry, what would be (docs/privacy.md)."""
+    if args.account is not None and args.provider is None:
+        raise ConfigurationError("--account", args.account, "give --provider too: names are per provider")
+    config = Configuration.from_env(os.environ)
+    known = sorted(registry(plugin_modules(os.environ)))
+    if args.provider is not None and args.provider not in known:
+        raise ConfigurationError("--provider", args.provider, unknown_name("provider", args.provider, known))
+    who = privacy.subject(args.number)
+    url = config.warehouse.url(os.environ)
+    migrate(url, migration_dirs(os.environ))
+    with psycopg.connect(url) as conn:
+        receipt = privacy.erase(conn, who, args.provider, args.account, dry_run=args.dry_run)
+    scope = "every account" if args.provider is None else (
+        f"{args.provider} account {args.account!r}" if args.account else f"every {args.provider} account")
+    print(f"{'dry run: nothing changed; ' if args.dry_run else ''}erasure of one number in {scope}")
+    for line in receipt.lines():
+        print("  " + line)
+    if not args.dry_run:
+        print("recorded in cdr.erasure under a salted hash of the number; later loads apply it too")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, its refusals one line like every other error: argparse's own prints the usage too."""
 
@@ -434,6 +460,16 @@ def _arguments() -> argparse.ArgumentParser:
     p.add_argument("--accounts-per-provider", type=_whole_number(1), default=1, metavar="N",
                    help="serve N accounts per provider (writes cdr-accounts.demo.toml, git-ignored)")
     p.set_defaults(run=_demo)
+
+    p = sub.add_parser("erase", parents=[debug],
+                       help="erase a subscriber number everywhere, lastingly; print a receipt"
+                            " (docs/privacy.md)")
+    p.add_argument("--number", required=True, help="the number in E.164 form, e.g. +4930123456")
+    p.add_argument("--provider", default=None, help="only this provider's accounts")
+    p.add_argument("--account", default=None, help="only this account (with --provider)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="only list what would be touched (also the answer to an access request)")
+    p.set_defaults(run=_erase)
     return parser
 
 

@@ -23,6 +23,7 @@ from pipelines.providers.spec import QUARANTINE, ItemKind
 from pipelines.sql import run_script, script_result, sql_file
 from pipelines.warehouse.locks import enter_leg_changes, lock_account_loads
 from pipelines.warehouse.prefetch import parse_ahead
+from pipelines.warehouse.privacy import check_replayable, drop_pages, erase_staged
 from pipelines.warehouse.raw import pages_by_id, window_page_ids
 
 Connect = Callable[..., AbstractContextManager[psycopg.Connection]]
@@ -96,11 +97,14 @@ def _copy_statement(kind: ItemKind) -> sql.Composed:
         sql.SQL(" (FORMAT BINARY)") if kind.copy_types else sql.SQL(""))
 
 
-def _merge(conn: psycopg.Connection, kind: ItemKind) -> MergeCounts:
+def _merge(conn: psycopg.Connection, kind: ItemKind, erased: set[int]) -> MergeCounts:
+    # recorded erasures apply before the merge (pipelines.warehouse.privacy); `erased` collects
+    # the raw pages of the rows they changed
+    erased.update(erase_staged(conn, kind.name))
     return MergeCounts.from_merge(*script_result(conn, kind.merge_sql))
 
 
-def _stage_and_merge(conn: psycopg.Connection, kind: ItemKind, rows: list) -> MergeCounts:
+def _stage_and_merge(conn: psycopg.Connection, kind: ItemKind, rows: list, erased: set[int]) -> MergeCounts:
     if not rows:
         return NOTHING
     run_script(conn, kind.stage_sql)
@@ -109,7 +113,7 @@ def _stage_and_merge(conn: psycopg.Connection, kind: ItemKind, rows: list) -> Me
             copy.set_types(kind.copy_types)
         for row in rows:
             copy.write_row(row)
-    return _merge(conn, kind)
+    return _merge(conn, kind, erased)
 
 
 def load_window(conn: psycopg.Connection, provider: str, account: str, window: Window,
@@ -138,9 +142,12 @@ def load_window(conn: psycopg.Connection, provider: str, account: str, window: W
                                 f" the kinds of rows {provider} declares"
                                 f" ({', '.join(k.name for k in kinds)})")
             kind_and_rows[1].append(item)
-    counts = {primary.name: _merge(conn, primary)}
+    erased: set[int] = set()
+    counts = {primary.name: _merge(conn, primary, erased)}
     for kind, rows in held.values():
-        counts[kind.name] = _stage_and_merge(conn, kind, rows)
+        counts[kind.name] = _stage_and_merge(conn, kind, rows, erased)
+    # a re-pull brought an erased number back: its bodies go again, as the erasure deleted them
+    drop_pages(conn, sorted(erased), "erasure")
     stats = LoadStats(counts, notes=notes)
     _record_audit(conn, provider, account, window, stats)
     return stats
@@ -194,6 +201,7 @@ def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[
                                   _window_key(provider, account, window)).fetchone()
             if not force and last is not None and (list(last[0]), last[1]) == (raw_ids, parser_version):
                 return _Parsed(raw_ids, True, last[2]), ()
+            check_replayable(reader, provider, account, window, raw_ids)
             return _Parsed(raw_ids, False, 0), parse(pages_by_id(reader, raw_ids, window))
 
         for window, parsed, items in parse_ahead(windows, source):

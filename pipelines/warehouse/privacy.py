@@ -1,0 +1,203 @@
+"""Personal data (issue 18, docs/privacy.md): erasure of a subscriber number, and the load path's
+side of it.
+
+An erasure replaces the number in the legs, calls and billing items with one constant marker
+(`erased`) rather than deleting the rows: the calls happened, and their counts, minutes and cost
+are the company's own records (invoices, the KPIs); without the number no row names the person.
+Quarantined records holding it (the provider's raw text) are deleted, the number dimension loses
+it, and every raw page whose body holds it is deleted with the rest of its window's fetch, the
+window marked not replayable: a body cannot be rewritten without changing what a re-parse gives
+(some providers' leg keys hash the record's content). The calls, aggregates and mart KPIs of the
+days touched are recomputed from the erased legs, so they stay consistent.
+
+The request is recorded under a salted hash of the number (cdr.erasure; sql/migrations/013_privacy.sql
+says where the salt is). Every load tests its staged rows against those hashes, set-based
+(sql/privacy/erase_staged_*.sql): a re-pull that brings the number back stores the marker, and the
+window's fresh raw pages are deleted again.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import phonenumbers
+import psycopg
+
+from pipelines.errors import ConfigurationError, WindowNotReplayableError
+from pipelines.model import Window
+from pipelines.sql import run_script, script_result, sql_file
+from pipelines.warehouse.aggregates import refresh_stale_marks
+
+ERASED = "erased"  # cdr.erased_marker()
+# what an erasure recomputes from the erased legs, in this order (the mart reads the calls)
+DERIVED_TARGETS = ("calls", "aggregates", "mart")
+RAW_PAGES = "cdr.raw_response"
+WINDOWS_MARKED = "cdr.unreplayable_window"
+# the load path's side, per kind of staged rows (pipelines.providers.spec: CALL_LEGS, QUARANTINE)
+_STAGED_ERASURE = {"call_legs": "privacy/erase_staged_legs.sql",
+                   "quarantine": "privacy/erase_staged_quarantine.sql"}
+_SEPARATOR = "[ ./()-]?"  # what providers put between digits (pipelines.numbers strips the same)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One subscriber number as an erasure or an access request looks for it: `numbers` as stored
+    (the E.164 form, and its pseudonym in each account that stores pseudonyms), and `pattern`, a
+    regular expression (Python's and PostgreSQL's alike) for it in a provider's own text."""
+
+    number: str
+    numbers: tuple[str, ...]
+    pattern: str
+
+
+def subject(number: str, pseudonyms: Iterable[str] = ()) -> Subject:
+    """The subject for `number` (E.164: + and the country code). The pattern finds it as +49301234,
+    0049301234, 49301234 and, nationally, 0301234, digits optionally separated."""
+    text = number.strip()
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not text.startswith("+") or not re.fullmatch(r"\+[0-9]{7,15}", text):
+        # not echoed: it is a phone number
+        raise ConfigurationError("--number", None, "expected a number in E.164 form: + and 7 to 15"
+                                 " digits, the country code first (e.g. +4930123456)")
+    country = str(parsed.country_code)
+    national = text[1 + len(country):]
+
+    def digits(run: str) -> str:
+        return _SEPARATOR.join(run)
+
+    pattern = (f"(?<![0-9])((\\+|00)?{digits(country)}{_SEPARATOR}{digits(national)}"
+               f"|0{digits(national)})(?![0-9])")
+    return Subject(text, (text, *dict.fromkeys(p for p in pseudonyms if p != text)), pattern)
+
+
+def pseudonym(key: bytes, number: str) -> str:
+    """The keyed pseudonym an account stores instead of `number` (HMAC-SHA256, hex): the same number
+    and key always give the same pseudonym, so re-runs stay idempotent."""
+    return "p:" + hmac.new(key, number.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What an erasure touched (or, dry, would touch): rows per table, raw pages deleted and
+    windows marked not replayable."""
+
+    touched: dict[str, int]
+    dry_run: bool
+
+    def lines(self) -> list[str]:
+        width = max(map(len, self.touched))
+        return [f"{name.ljust(width)}  {count} {_RECEIPT_WORDS.get(name, _ROWS)[self.dry_run]}"
+                for name, count in self.touched.items()]
+
+
+_ROWS = ("rows touched", "rows would be touched")
+_RECEIPT_WORDS = {RAW_PAGES: ("pages deleted", "pages would be deleted"),
+                  WINDOWS_MARKED: ("windows marked not replayable", "windows would be marked not replayable")}
+
+
+def subject_rows(conn: psycopg.Connection, who: Subject, provider: str | None = None,
+                 account: str | None = None) -> dict[str, int]:
+    """Per table, the rows that hold the subject's number (in scope)."""
+    found = conn.execute(sql_file("privacy/subject_rows.sql"), _params(who, provider, account)).fetchall()
+    return dict(found)
+
+
+def pages_holding(conn: psycopg.Connection, who: Subject, provider: str | None = None,
+                  account: str | None = None) -> list[int]:
+    """The raw pages (in scope) whose decompressed body holds the subject's number, one body in
+    memory at a time."""
+    found = re.compile(who.pattern.encode())
+    hits = []
+    with conn.cursor(name="privacy_scan_pages") as pages:
+        pages.execute(sql_file("privacy/scan_pages.sql"), {"provider": provider, "account": account})
+        for page_id, body in pages:
+            if found.search(gzip.decompress(body)):
+                hits.append(page_id)
+    return hits
+
+
+def drop_pages(conn: psycopg.Connection, ids: list[int], reason: str) -> tuple[int, int]:
+    """Delete the pages `ids` and the rest of their windows' current fetches; mark those windows
+    not replayable for `reason` ('erasure' or 'retention'). Returns (pages, windows)."""
+    if not ids:
+        return 0, 0
+    row = conn.execute(sql_file("privacy/drop_pages.sql"), {"ids": ids, "reason": reason}).fetchone()
+    assert row is not None  # an aggregate: always one row
+    return row[0], row[1]
+
+
+def recompute_marked(conn: psycopg.Connection) -> None:
+    """Recompute the calls, aggregates and mart KPIs of every day marked stale (what an erasure or
+    a retention run changed), as the derived assets would."""
+    row = conn.execute(sql_file("privacy/affected_days.sql")).fetchone()
+    if row is None or row[0] is None:
+        return
+    first, end = row
+    window = (datetime(first.year, first.month, first.day, tzinfo=UTC),
+              datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1))
+    for target in DERIVED_TARGETS:
+        refresh_stale_marks(conn, target, window)
+
+
+def erase(conn: psycopg.Connection, who: Subject, provider: str | None = None, account: str | None = None,
+          dry_run: bool = False) -> Receipt:
+    """Erase the subject's number (in scope) everywhere, in one transaction, and record the request
+    under its salted hash. The receipt counts, per table, the rows that held the number, and the
+    raw pages deleted (those holding it and the rest of their windows' fetches); after the erasure
+    nothing holds it, which is checked before the transaction commits. `dry_run` does all of it
+    and rolls it back: its receipt is exactly what the erasure would do."""
+    receipt = None
+    with conn.transaction(), conn.transaction() as attempt:
+        touched = subject_rows(conn, who, provider, account)
+        pages = pages_holding(conn, who, provider, account)
+        params = _params(who, provider, account)
+        if script_result(conn, "privacy/ensure_salt.sql")[0] != 1:
+            raise AssertionError("cdr.privacy_salt is empty while erasures are recorded under it")
+        run_script(conn, "privacy/record_erasure.sql", params)
+        run_script(conn, "privacy/erase_rows.sql", params)
+        recompute_marked(conn)
+        deleted, windows = drop_pages(conn, pages, "erasure")
+        receipt = Receipt({**touched, RAW_PAGES: deleted, WINDOWS_MARKED: windows}, dry_run)
+        conn.execute(sql_file("privacy/record_receipt.sql"),
+                     {**params, "receipt": orjson.dumps(receipt.touched).decode()})
+        left = {name: count for name, count in subject_rows(conn, who, provider, account).items() if count}
+        if left or pages_holding(conn, who, provider, account):
+            raise AssertionError(f"the erasure left the number in {sorted(left) or 'raw pages'}")
+        if dry_run:
+            raise psycopg.Rollback(attempt)
+    assert receipt is not None
+    return receipt
+
+
+def _params(who: Subject, provider: str | None, account: str | None) -> dict:
+    return {"numbers": list(who.numbers), "pattern": who.pattern, "provider": provider, "account": account}
+
+
+def erase_staged(conn: psycopg.Connection, kind: str) -> list[int]:
+    """Apply the recorded erasures to the staged rows of `kind` (before they are merged); return
+    the raw pages the erased rows came from ([] for a kind that holds no numbers)."""
+    script = _STAGED_ERASURE.get(kind)
+    if script is None:
+        return []
+    return list(script_result(conn, script)[0])
+
+
+def check_replayable(conn: psycopg.Connection, provider: str, account: str, window: Window,
+                     raw_ids: list[int]) -> None:
+    """Raise WindowNotReplayableError if pages of the window's current fetch are gone."""
+    row = conn.execute(sql_file("privacy/window_replayable.sql"), {
+        "ids": raw_ids, "provider": provider, "account": account, "start": window[0],
+        "end": window[1]}).fetchone()
+    assert row is not None  # scalar subqueries: always one row
+    missing, reason = row
+    if missing:
+        raise WindowNotReplayableError(provider, account, window, missing, reason)
