@@ -56,6 +56,7 @@ from pipelines.warehouse.connection import (
     check_url,
     embedded_database_url,
 )
+from pipelines.warehouse.privacy import DEFAULT_RETENTION, Retention
 
 DEFAULT_START_DATE = "2024-01-01"
 DEFAULT_REPULL_DAYS = 3
@@ -69,7 +70,8 @@ DEFAULT_ACCOUNTS_FILE = "cdr-accounts.toml"  # in the working directory
 ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ACCOUNT_KEYS = ("provider", "name", "enabled", "start_date", "time_zone", "fresh_by_hour", "customers",
-                 "credentials", "options", "display_name", "customer_names", "holiday_country", "peak_hours")
+                 "credentials", "options", "display_name", "customer_names", "holiday_country", "peak_hours",
+                 "retention")
 # Whose public holidays are off-peak by default: the country of the account's reporting zone, where
 # it is one of the four countries mart.dim_date flags.
 HOLIDAY_COUNTRIES = ("NL", "LU", "DE", "DK")
@@ -97,6 +99,8 @@ class ProviderAccount:
     customer_names: tuple[tuple[str, str], ...] = ()  # (customer id, name); a tuple keeps it hashable
     holiday_country: str | None = None  # NL, LU, DE, DK; None: the country of time_zone, if one of those
     peak_hours: tuple[int, int] = DEFAULT_PEAK_HOURS  # local [start, end) of the peak tariff period
+    # how long its data is kept (docs/privacy.md); the defaults unless the accounts file says
+    retention: Retention = DEFAULT_RETENTION
 
     def __post_init__(self) -> None:
         if not self.time_zone:
@@ -419,7 +423,24 @@ def _account_from_table(path: Path, index: int, table: object, specs: Mapping[st
         enabled=enabled,
         fresh_by_hour=_hour(f"{where}: fresh_by_hour", table.get("fresh_by_hour", fresh_by_hour)),
         **_reporting(where, table),
+        retention=_retention(where, table.get("retention", {})),
     )
+
+
+def _retention(where: str, table: object) -> Retention:
+    """`retention = { calls_months = 24, raw_days = 90, quarantine_days = 90 }`, each optional."""
+    keys = [f.name for f in dataclasses.fields(Retention)]
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{where}: retention", None,
+                                 "expected a table, e.g. { calls_months = 24, raw_days = 90,"
+                                 " quarantine_days = 90 }")
+    for key, value in table.items():
+        if key not in keys:
+            raise ConfigurationError(f"{where}: retention.{key}", None, unknown_name("key", key, keys))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigurationError(f"{where}: retention.{key}", value,
+                                     "expected a whole number of at least 1")
+    return Retention(**table)
 
 
 def _reporting(where: str, table: Mapping[str, Any]) -> dict[str, Any]:

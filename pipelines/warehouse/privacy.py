@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import phonenumbers
 import psycopg
+from psycopg import sql
 
 from pipelines.errors import ConfigurationError, WindowNotReplayableError
 from pipelines.model import Window
@@ -201,3 +202,85 @@ def check_replayable(conn: psycopg.Connection, provider: str, account: str, wind
     missing, reason = row
     if missing:
         raise WindowNotReplayableError(provider, account, window, missing, reason)
+
+
+# Retention -------------------------------------------------------------------------------------
+DEFAULT_CALLS_MONTHS = 24
+DEFAULT_RAW_DAYS = 90
+DEFAULT_QUARANTINE_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long an account's data is kept (accounts file `retention`): legs and calls for the
+    current month and `calls_months` whole months before it, raw bodies `raw_days` days after
+    their window ended, quarantined records `quarantine_days` days after they were quarantined.
+    The aggregates and KPIs, which name no subscriber, are kept."""
+
+    calls_months: int = DEFAULT_CALLS_MONTHS
+    raw_days: int = DEFAULT_RAW_DAYS
+    quarantine_days: int = DEFAULT_QUARANTINE_DAYS
+
+    def cutoffs(self, now: datetime) -> tuple[datetime, datetime, datetime]:
+        """(calls, raw bodies, quarantine): what started, ended or was quarantined before is expired."""
+        months = now.year * 12 + now.month - 1 - self.calls_months
+        calls = datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC)
+        return calls, now - timedelta(days=self.raw_days), now - timedelta(days=self.quarantine_days)
+
+
+DEFAULT_RETENTION = Retention()
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    """What a retention run removed: rows per (provider, account, table), the partitions dropped
+    whole, raw pages deleted and windows marked not replayable."""
+
+    removed: dict[tuple[str, str, str], int]
+    partitions_dropped: list[str]
+    raw_pages: int
+    windows_marked: int
+
+    def as_metadata(self) -> dict[str, int]:
+        """Counts for Dagster, by table (no account is a person; no number is in them)."""
+        totals: dict[str, int] = {"partitions_dropped": len(self.partitions_dropped),
+                                  "raw_pages_deleted": self.raw_pages, "windows_marked": self.windows_marked}
+        for (_, _, table), count in self.removed.items():
+            totals[f"{table}_deleted"] = totals.get(f"{table}_deleted", 0) + count
+        return totals
+
+
+def enforce_retention(conn: psycopg.Connection, policies: dict[tuple[str, str], Retention],
+                      now: datetime | None = None) -> RetentionReport:
+    """Delete what has expired under each account's retention (`policies`, by (provider, account);
+    an account not listed gets the defaults), in one transaction: monthly partitions of the legs
+    in which every account's legs expired are dropped whole, other expired legs deleted by account;
+    expired calls, quarantined records and raw pages deleted, the windows of deleted pages marked
+    not replayable; aggregates and KPIs kept."""
+    now = now or datetime.now(UTC)
+    cut = {key: policy.cutoffs(now) for key, policy in policies.items()}
+    defaults = DEFAULT_RETENTION.cutoffs(now)
+    params = {"providers": [p for p, _ in cut], "accounts": [a for _, a in cut],
+              "calls_before": [c[0] for c in cut.values()], "raw_before": [c[1] for c in cut.values()],
+              "quarantine_before": [c[2] for c in cut.values()], "default_calls_before": defaults[0],
+              "default_raw_before": defaults[1], "default_quarantine_before": defaults[2]}
+    removed: dict[tuple[str, str, str], int] = {}
+    dropped: list[str] = []
+    with conn.transaction():
+        run_script(conn, "retention/stage_policies.sql", params)
+        partitions = conn.execute(sql_file("retention/partitions.sql"), params).fetchall()
+        for name, start, end, expired in partitions:
+            if not expired:
+                continue
+            for provider, account, count in conn.execute(sql_file("retention/count_partition.sql"),
+                                                         {"start": start, "end": end}).fetchall():
+                removed[(provider, account, "cdr.fact_call_leg")] = count
+            conn.execute(sql.SQL("DROP TABLE cdr.{}").format(sql.Identifier(name)))
+            dropped.append(name)
+        for provider, account, table, count in conn.execute(
+                sql_file("retention/delete_expired.sql"), params).fetchall():
+            removed[(provider, account, table)] = removed.get((provider, account, table), 0) + count
+        run_script(conn, "retention/prune_numbers.sql")
+        expired_pages = [page for (page,) in conn.execute(sql_file("retention/expired_pages.sql"), params)]
+        pages, windows = drop_pages(conn, expired_pages, "retention")
+    return RetentionReport(removed, dropped, pages, windows)
