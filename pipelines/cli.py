@@ -369,7 +369,9 @@ def _erase(args) -> int:
     known = sorted(registry(plugin_modules(os.environ)))
     if args.provider is not None and args.provider not in known:
         raise ConfigurationError("--provider", args.provider, unknown_name("provider", args.provider, known))
-    who = privacy.subject(args.number)
+    in_scope = [a for a in (*config.accounts, *config.disabled_accounts)
+                if args.provider in (None, a.provider) and args.account in (None, a.account)]
+    who = privacy.subject(args.number, [key for a in in_scope if (key := a.pseudonym_key(os.environ))])
     url = config.warehouse.url(os.environ)
     migrate(url, migration_dirs(os.environ))
     with psycopg.connect(url) as conn:

@@ -34,6 +34,7 @@ from pipelines.errors import ConfigurationError, WindowNotReplayableError
 from pipelines.model import Window
 from pipelines.sql import run_script, script_result, sql_file
 from pipelines.warehouse.aggregates import refresh_stale_marks
+from pipelines.warehouse.mart import enrich_number
 
 ERASED = "erased"  # cdr.erased_marker()
 # what an erasure recomputes from the erased legs, in this order (the mart reads the calls)
@@ -57,8 +58,9 @@ class Subject:
     pattern: str
 
 
-def subject(number: str, pseudonyms: Iterable[str] = ()) -> Subject:
-    """The subject for `number` (E.164: + and the country code). The pattern finds it as +49301234,
+def subject(number: str, keys: Iterable[bytes] = ()) -> Subject:
+    """The subject for `number` (E.164: + and the country code), and its pseudonyms under `keys`
+    (the keys of the accounts in scope that store pseudonyms). The pattern finds it as +49301234,
     0049301234, 49301234 and, nationally, 0301234, digits optionally separated."""
     text = number.strip()
     try:
@@ -77,7 +79,7 @@ def subject(number: str, pseudonyms: Iterable[str] = ()) -> Subject:
 
     pattern = (f"(?<![0-9])((\\+|00)?{digits(country)}{_SEPARATOR}{digits(national)}"
                f"|0{digits(national)})(?![0-9])")
-    return Subject(text, (text, *dict.fromkeys(p for p in pseudonyms if p != text)), pattern)
+    return Subject(text, (text, *dict.fromkeys(pseudonym(key, text) for key in keys)), pattern)
 
 
 def pseudonym(key: bytes, number: str) -> str:
@@ -183,13 +185,40 @@ def _params(who: Subject, provider: str | None, account: str | None) -> dict:
     return {"numbers": list(who.numbers), "pattern": who.pattern, "provider": provider, "account": account}
 
 
-def erase_staged(conn: psycopg.Connection, kind: str) -> list[int]:
-    """Apply the recorded erasures to the staged rows of `kind` (before they are merged); return
-    the raw pages the erased rows came from ([] for a kind that holds no numbers)."""
+def apply_to_staged(conn: psycopg.Connection, kind: str, pseudonym_key: bytes | None = None) -> list[int]:
+    """What the load path does to the staged rows of `kind` before they are merged: the recorded
+    erasures applied, then, in an account that stores pseudonyms (`pseudonym_key`), the subscriber
+    numbers replaced by them. Returns the raw pages of the rows an erasure changed."""
     script = _STAGED_ERASURE.get(kind)
     if script is None:
         return []
-    return list(script_result(conn, script)[0])
+    erased = list(script_result(conn, script)[0])
+    if pseudonym_key is not None and kind == "call_legs":
+        _pseudonymise_staged(conn, pseudonym_key)
+    return erased
+
+
+_COPY_PSEUDONYMS = ("COPY stage_pseudonym (number, pseudonym, country_iso, country_name, number_type,"
+                    " country_code) FROM STDIN")
+
+
+def _pseudonymise_staged(conn: psycopg.Connection, key: bytes) -> None:
+    """The staged legs' subscriber numbers as keyed pseudonyms; a pseudonym new to the number
+    dimension is enriched from its clear number here, the only place that still sees it."""
+    numbers = [number for (number,) in conn.execute(sql_file("privacy/staged_numbers.sql"))]
+    pseudonyms = {number: pseudonym(key, number) for number in numbers}
+    known = {p for (p,) in conn.execute(sql_file("privacy/known_pseudonyms.sql"),
+                                        {"pseudonyms": list(pseudonyms.values())})}
+    run_script(conn, "privacy/stage_pseudonyms.sql")
+    with conn.cursor() as cur, cur.copy(_COPY_PSEUDONYMS) as copy:
+        for number, alias in pseudonyms.items():
+            if alias in known:
+                copy.write_row((number, alias, None, None, None, None))
+            else:
+                row = enrich_number(number)
+                copy.write_row((number, alias, row.country_iso, row.country_name, row.number_type,
+                                row.country_code))
+    run_script(conn, "privacy/pseudonymise_staged.sql")
 
 
 def check_replayable(conn: psycopg.Connection, provider: str, account: str, window: Window,
