@@ -11,6 +11,8 @@
   cdr-etl demo [--days N]                the `make demo` run (--accounts-per-provider N: N accounts each)
   cdr-etl erase --number N [--dry-run]   erase a subscriber number everywhere (docs/privacy.md);
                                          --provider P --account A limit it to one account
+  cdr-etl subject --number N             an access request: the number's legs (JSON lines) and
+                                         where else it is
 
 A mistake in the settings, the arguments or the warehouse's address is one line, `error: ...`,
 naming the setting or argument, and exit status 1 (2 for arguments argparse refuses); `--debug`
@@ -361,8 +363,9 @@ def _demo(args) -> int:
     return demo(days=args.days, accounts_per_provider=args.accounts_per_provider)
 
 
-def _erase(args) -> int:
-    """The erasure receipt: rows and pages touched per table; dry, what would be (docs/privacy.md)."""
+def _subject_scope(args) -> tuple[privacy.Subject, str]:
+    """The number of an erasure or access request (with its pseudonyms in the accounts in scope
+    that store them), and the warehouse's URL."""
     if args.account is not None and args.provider is None:
         raise ConfigurationError("--account", args.account, "give --provider too: names are per provider")
     config = Configuration.from_env(os.environ)
@@ -374,6 +377,27 @@ def _erase(args) -> int:
     who = privacy.subject(args.number, [key for a in in_scope if (key := a.pseudonym_key(os.environ))])
     url = config.warehouse.url(os.environ)
     migrate(url, migration_dirs(os.environ))
+    return who, url
+
+
+def _subject(args) -> int:
+    """An access request: the number's legs as JSON lines, then what else holds it, per table."""
+    who, url = _subject_scope(args)
+    out = sys.stdout.buffer
+    with psycopg.connect(url) as conn:
+        for leg in privacy.subject_legs(conn, who, args.provider, args.account):
+            out.write(orjson.dumps(leg, default=str) + b"\n")
+        out.flush()
+        touched = privacy.subject_rows(conn, who, args.provider, args.account)
+        touched[privacy.RAW_PAGES] = len(privacy.pages_holding(conn, who, args.provider, args.account))
+    for name, count in touched.items():
+        print(f"{name}: {count}", file=sys.stderr)
+    return 0
+
+
+def _erase(args) -> int:
+    """The erasure receipt: rows and pages touched per table; dry, what would be (docs/privacy.md)."""
+    who, url = _subject_scope(args)
     with psycopg.connect(url) as conn:
         receipt = privacy.erase(conn, who, args.provider, args.account, dry_run=args.dry_run)
     scope = "every account" if args.provider is None else (
@@ -472,6 +496,14 @@ def _arguments() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="only list what would be touched (also the answer to an access request)")
     p.set_defaults(run=_erase)
+
+    p = sub.add_parser("subject", parents=[debug],
+                       help="an access request: a number's legs as JSON lines, then per table the rows"
+                            " and raw pages holding it (docs/privacy.md)")
+    p.add_argument("--number", required=True, help="the number in E.164 form, e.g. +4930123456")
+    p.add_argument("--provider", default=None, help="only this provider's accounts")
+    p.add_argument("--account", default=None, help="only this account (with --provider)")
+    p.set_defaults(run=_subject)
     return parser
 
 

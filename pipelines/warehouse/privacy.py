@@ -21,7 +21,7 @@ import gzip
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +29,7 @@ import orjson
 import phonenumbers
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from pipelines.errors import ConfigurationError, WindowNotReplayableError
 from pipelines.model import Window
@@ -112,6 +113,14 @@ def subject_rows(conn: psycopg.Connection, who: Subject, provider: str | None = 
     """Per table, the rows that hold the subject's number (in scope)."""
     found = conn.execute(sql_file("privacy/subject_rows.sql"), _params(who, provider, account)).fetchall()
     return dict(found)
+
+
+def subject_legs(conn: psycopg.Connection, who: Subject, provider: str | None = None,
+                 account: str | None = None) -> Iterator[dict]:
+    """An access request's answer: every leg (in scope) that holds the subject's number, as stored."""
+    with conn.cursor(name="privacy_subject_legs", row_factory=dict_row) as legs:
+        legs.execute(sql_file("privacy/subject_legs.sql"), _params(who, provider, account))
+        yield from legs
 
 
 def pages_holding(conn: psycopg.Connection, who: Subject, provider: str | None = None,

@@ -7,6 +7,7 @@ import os
 import re
 from datetime import UTC, date, datetime, timedelta
 
+import orjson
 import psycopg
 import pytest
 
@@ -86,6 +87,15 @@ def test_erasure_removes_the_number_everywhere_and_a_repull_keeps_it_erased(load
                               rows(url, AGGREGATES))
     holding = scalar(url, "SELECT count(*) FROM cdr.fact_call_leg WHERE caller_number = %s", (number,))
     assert holding >= 2
+
+    # an access request lists the number's legs, and counts what else holds it
+    capsys.readouterr()
+    assert cli.main(["subject", "--number", number]) == 0
+    listed = capsys.readouterr()
+    legs_listed = [orjson.loads(line) for line in listed.out.splitlines()]
+    assert len(legs_listed) == holding and all(number in (leg["caller_number"], leg["called_number"])
+                                               for leg in legs_listed)
+    assert f"cdr.fact_call: {before['cdr.fact_call']}" in listed.err
 
     dry = erase("--number", number, "--dry-run", capsys=capsys)
     assert where_found(url, number) == before  # a dry run changes nothing
