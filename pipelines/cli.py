@@ -14,6 +14,10 @@
   cdr-etl report [--from D] [--to D]     the HTML report of the BI mart (pipelines/report); default the
         [--provider P] [--account A]     last 30 local dates, every account, into ./report.html
         [--out FILE]
+  cdr-etl erase --number N [--dry-run]   erase a subscriber number everywhere (docs/privacy.md);
+                                         --provider P --account A limit it to one account
+  cdr-etl subject --number N             an access request: the number's legs (JSON lines) and
+                                         where else it is
 
 A mistake in the settings, the arguments or the warehouse's address is one line, `error: ...`,
 naming the setting or argument, and exit status 1 (2 for arguments argparse refuses); `--debug`
@@ -36,6 +40,7 @@ from pathlib import Path
 from typing import NamedTuple, NoReturn
 
 import orjson
+import psycopg
 
 from pipelines.config import (
     ACCOUNT_NAME,
@@ -61,7 +66,7 @@ from pipelines.providers.base import ProviderClient
 from pipelines.registry import registry
 from pipelines.report import DEFAULT_DAYS, ReportRequest, last_days, write_report
 from pipelines.simulators import RunningSimulators, running_simulators
-from pipelines.warehouse import connection, dictionary
+from pipelines.warehouse import connection, dictionary, privacy
 from pipelines.warehouse.migrate import migrate
 
 
@@ -412,6 +417,53 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
+def _subject_scope(args) -> tuple[privacy.Subject, str]:
+    """The number of an erasure or access request (with its pseudonyms in the accounts in scope
+    that store them), and the warehouse's URL."""
+    if args.account is not None and args.provider is None:
+        raise ConfigurationError("--account", args.account, "give --provider too: names are per provider")
+    config = Configuration.from_env(os.environ)
+    known = sorted(registry(plugin_modules(os.environ)))
+    if args.provider is not None and args.provider not in known:
+        raise ConfigurationError("--provider", args.provider, unknown_name("provider", args.provider, known))
+    in_scope = [a for a in (*config.accounts, *config.disabled_accounts)
+                if args.provider in (None, a.provider) and args.account in (None, a.account)]
+    who = privacy.subject(args.number, [key for a in in_scope if (key := a.pseudonym_key(os.environ))])
+    url = config.warehouse.url(os.environ)
+    migrate(url, migration_dirs(os.environ))
+    return who, url
+
+
+def _subject(args) -> int:
+    """An access request: the number's legs as JSON lines, then what else holds it, per table."""
+    who, url = _subject_scope(args)
+    out = sys.stdout.buffer
+    with psycopg.connect(url) as conn:
+        for leg in privacy.subject_legs(conn, who, args.provider, args.account):
+            out.write(orjson.dumps(leg, default=str) + b"\n")
+        out.flush()
+        touched = privacy.subject_rows(conn, who, args.provider, args.account)
+        touched[privacy.RAW_PAGES] = len(privacy.pages_holding(conn, who, args.provider, args.account))
+    for name, count in touched.items():
+        print(f"{name}: {count}", file=sys.stderr)
+    return 0
+
+
+def _erase(args) -> int:
+    """The erasure receipt: rows and pages touched per table; dry, what would be (docs/privacy.md)."""
+    who, url = _subject_scope(args)
+    with psycopg.connect(url) as conn:
+        receipt = privacy.erase(conn, who, args.provider, args.account, dry_run=args.dry_run)
+    scope = "every account" if args.provider is None else (
+        f"{args.provider} account {args.account!r}" if args.account else f"every {args.provider} account")
+    print(f"{'dry run: nothing changed; ' if args.dry_run else ''}erasure of one number in {scope}")
+    for line in receipt.lines():
+        print("  " + line)
+    if not args.dry_run:
+        print("recorded in cdr.erasure under a salted hash of the number; later loads apply it too")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, its refusals one line like every other error: argparse's own prints the usage too."""
 
@@ -506,6 +558,24 @@ def _arguments() -> argparse.ArgumentParser:
     p.add_argument("--account", default=None, help="only this account (its name in the accounts file)")
     p.add_argument("--out", default="report.html", help="the file to write (default: ./report.html)")
     p.set_defaults(run=_report)
+
+    p = sub.add_parser("erase", parents=[debug],
+                       help="erase a subscriber number everywhere, lastingly; print a receipt"
+                            " (docs/privacy.md)")
+    p.add_argument("--number", required=True, help="the number in E.164 form, e.g. +4930123456")
+    p.add_argument("--provider", default=None, help="only this provider's accounts")
+    p.add_argument("--account", default=None, help="only this account (with --provider)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="only list what would be touched (also the answer to an access request)")
+    p.set_defaults(run=_erase)
+
+    p = sub.add_parser("subject", parents=[debug],
+                       help="an access request: a number's legs as JSON lines, then per table the rows"
+                            " and raw pages holding it (docs/privacy.md)")
+    p.add_argument("--number", required=True, help="the number in E.164 form, e.g. +4930123456")
+    p.add_argument("--provider", default=None, help="only this provider's accounts")
+    p.add_argument("--account", default=None, help="only this account (with --provider)")
+    p.set_defaults(run=_subject)
     return parser
 
 

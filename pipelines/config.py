@@ -58,6 +58,7 @@ from pipelines.warehouse.connection import (
     check_url,
     embedded_database_url,
 )
+from pipelines.warehouse.privacy import DEFAULT_RETENTION, Retention
 
 DEFAULT_START_DATE = "2024-01-01"
 DEFAULT_REPULL_DAYS = 3
@@ -72,13 +73,15 @@ DEFAULT_ACCOUNTS_FILE = "cdr-accounts.toml"  # in the working directory
 ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ACCOUNT_KEYS = ("provider", "name", "enabled", "start_date", "time_zone", "fresh_by_hour", "customers",
-                 "credentials", "options", "display_name", "customer_names", "holiday_country", "peak_hours")
+                 "credentials", "options", "display_name", "customer_names", "holiday_country", "peak_hours",
+                 "retention", "pseudonymise")
 # Whose public holidays are off-peak by default: the country of the account's reporting zone, where
 # it is one of the four countries mart.dim_date flags.
 HOLIDAY_COUNTRIES = ("NL", "LU", "DE", "DK")
 ZONE_COUNTRY = {"Europe/Amsterdam": "NL", "Europe/Luxembourg": "LU", "Europe/Berlin": "DE",
                 "Europe/Busingen": "DE", "Europe/Copenhagen": "DK"}
 DEFAULT_PEAK_HOURS = (8, 18)
+MIN_PSEUDONYM_KEY = 32  # characters: an HMAC key must be hard to guess, unlike the numbers it hides
 _HTTP_FIELDS = tuple(f.name for f in dataclasses.fields(HttpSettings))
 
 
@@ -100,6 +103,10 @@ class ProviderAccount:
     customer_names: tuple[tuple[str, str], ...] = ()  # (customer id, name); a tuple keeps it hashable
     holiday_country: str | None = None  # NL, LU, DE, DK; None: the country of time_zone, if one of those
     peak_hours: tuple[int, int] = DEFAULT_PEAK_HOURS  # local [start, end) of the peak tariff period
+    # how long its data is kept (docs/privacy.md); the defaults unless the accounts file says
+    retention: Retention = DEFAULT_RETENTION
+    # the variable holding the key its subscriber numbers are pseudonymised with; None: stored clear
+    pseudonym_key_variable: str | None = None
 
     def __post_init__(self) -> None:
         if not self.time_zone:
@@ -149,6 +156,19 @@ class ProviderAccount:
         """Whether one of the provider's credential alternatives has every variable set."""
         return any(all(environ.get(self.credential_variables.get(name, "")) for name in names)
                    for names in self.spec.credentials)
+
+    def pseudonym_key(self, secrets: Mapping[str, str]) -> bytes | None:
+        """The pseudonymisation key, read from `secrets` (the environment) when a load runs; None
+        where the account stores numbers clear. Never echoed."""
+        if self.pseudonym_key_variable is None:
+            return None
+        key = secrets.get(self.pseudonym_key_variable, "").strip()
+        if len(key) < MIN_PSEUDONYM_KEY:
+            raise ConfigurationError(self.pseudonym_key_variable, None,
+                                     f"{self.provider} account {self.account!r} pseudonymises its numbers"
+                                     f" with the key this variable holds: it must be set, at least"
+                                     f" {MIN_PSEUDONYM_KEY} characters (not shown: it is a secret)")
+        return key.encode()
 
     def open_client(self, secrets: Mapping[str, str], pacing: Pacing | None = None) -> ProviderClient:
         """A client for this account, its credentials read from `secrets` (the environment), its
@@ -425,7 +445,38 @@ def _account_from_table(path: Path, index: int, table: object, specs: Mapping[st
         enabled=enabled,
         fresh_by_hour=_hour(f"{where}: fresh_by_hour", table.get("fresh_by_hour", fresh_by_hour)),
         **_reporting(where, table),
+        retention=_retention(where, table.get("retention", {})),
+        pseudonym_key_variable=_pseudonymise(where, table.get("pseudonymise")),
     )
+
+
+def _pseudonymise(where: str, reference: object) -> str | None:
+    """`pseudonymise = { env = "VARIABLE" }`: the variable holding the key (a literal key is refused,
+    as a credential is, without being echoed)."""
+    if reference is None:
+        return None
+    variable = reference.get("env") if isinstance(reference, dict) else None
+    if not isinstance(reference, dict) or set(reference) != {"env"} or not isinstance(variable, str) \
+            or not _VARIABLE_NAME.fullmatch(variable):
+        raise ConfigurationError(f"{where}: pseudonymise", None, 'expected { env = "VARIABLE" }: the'
+                                 " environment variable holding the key (never the key itself)")
+    return variable
+
+
+def _retention(where: str, table: object) -> Retention:
+    """`retention = { calls_months = 24, raw_days = 90, quarantine_days = 90 }`, each optional."""
+    keys = [f.name for f in dataclasses.fields(Retention)]
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{where}: retention", None,
+                                 "expected a table, e.g. { calls_months = 24, raw_days = 90,"
+                                 " quarantine_days = 90 }")
+    for key, value in table.items():
+        if key not in keys:
+            raise ConfigurationError(f"{where}: retention.{key}", None, unknown_name("key", key, keys))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigurationError(f"{where}: retention.{key}", value,
+                                     "expected a whole number of at least 1")
+    return Retention(**table)
 
 
 def _reporting(where: str, table: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from pipelines.assets.derived import build_derived_assets
 from pipelines.assets.metadata import OWNERS
 from pipelines.assets.provider import build_provider_assets, load_asset_keys
 from pipelines.assets.report import build_report_asset
+from pipelines.assets.retention import build_retention
 from pipelines.assets.watch import build_watch
 from pipelines.config import Configuration, debug_from_env
 from pipelines.errors import ConfigurationError
@@ -79,6 +80,7 @@ def build_definitions(config: Configuration) -> Definitions:
                   ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
         )
 
+    retention_job, retention_schedule = build_retention(config)
     where = config.warehouse
     warehouse = WarehouseResource(url=EnvVar(where.url_variable)) if where.url_variable \
         else WarehouseResource(embedded_database=where.database, pgdata=where.pgdata)
@@ -88,8 +90,8 @@ def build_definitions(config: Configuration) -> Definitions:
             [*(a for assets in built for a in (assets.raw_pages, assets.load)), *derived]),
         asset_checks=[*(check for account, assets in zip(config.accounts, built, strict=True)
                         for check in build_account_checks(account, assets.load, config)), *watch.checks],
-        jobs=[nightly_job],
-        schedules=[nightly_schedule],
+        jobs=[nightly_job, retention_job],
+        schedules=[nightly_schedule, retention_schedule],
         sensors=watch.sensors,
         resources={"warehouse": warehouse},
     )

@@ -105,3 +105,18 @@ class WindowInconsistentError(ProviderResponseError):
     """The provider's answers for one window contradicted each other while paging: the total
     changed, a page came back empty before the total was reached, or records repeated so that
     fewer distinct records arrived than the total. The whole window is fetched again."""
+
+
+class WindowNotReplayableError(CdrEtlError):
+    """A window's raw pages are gone (an erasure deleted them, or their retention ran out), so it
+    cannot be parsed again; its legs are as they were last loaded. A re-pull of the window from
+    the provider (its raw_pages asset) makes it replayable again."""
+
+    def __init__(self, provider: str, account: str, window: tuple[datetime, datetime], missing: int,
+                 reason: str | None):
+        self.provider, self.account, self.window, self.missing, self.reason = (
+            provider, account, window, missing, reason)
+        why = f"deleted by {reason}" if reason else "deleted"
+        super().__init__(f"{provider} account {account!r}:{_window_text(window)} is not replayable: {missing}"
+                         f" of its raw pages were {why}; its legs stay as last loaded. Re-pull the day"
+                         " from the provider (its raw_pages asset) to load it again")

@@ -157,7 +157,7 @@ def log_window_load(context: AssetExecutionContext, figures: DayFigures, source:
 
 
 def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, partitions: PartitionsDefinition,
-                     force_reload: bool) -> AssetsDefinition:
+                     force_reload: bool, secrets: Mapping[str, str] | None = None) -> AssetsDefinition:
     """`<provider>/<account>/<primary kind>`: each UTC day of the run's range parsed from its raw
     pages and loaded, one transaction per day, then the account's calls and aggregates for the
     days that changed. Each day's figures go on its own partition; their sums to the run's log."""
@@ -189,7 +189,8 @@ def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, parti
             totals = load_windows(
                 warehouse.connect, spec.name, source.account, spec.items, account_days(source, (start, end)),
                 parse=source.parse, parser_version=source.parser_version, force=force_reload,
-                on_loaded=lambda window, stats: log_window_load(context, figures, source, window, stats))
+                on_loaded=lambda window, stats: log_window_load(context, figures, source, window, stats),
+                pseudonym_key=source.pseudonym_key(secrets or {}))
             with warehouse.connect() as conn:
                 if CALL_LEGS in spec.items:  # the day before too: a call may have started there
                     for target in ("calls", "aggregates"):
@@ -213,7 +214,7 @@ def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, parti
 def build_provider_assets(source: ProviderAccount, partitions: PartitionsDefinition, *,
                           force_reload: bool, secrets: Mapping[str, str]) -> ProviderAssets:
     raw_pages = build_raw_pages_asset(source, partitions, secrets)
-    load = build_load_asset(source, raw_pages, partitions, force_reload)
+    load = build_load_asset(source, raw_pages, partitions, force_reload, secrets)
     return ProviderAssets(raw_pages, load, source.spec.items)
 
 

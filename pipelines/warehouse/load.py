@@ -23,6 +23,7 @@ from pipelines.providers.spec import QUARANTINE, ItemKind
 from pipelines.sql import run_script, script_result, sql_file
 from pipelines.warehouse.locks import enter_leg_changes, lock_account_loads
 from pipelines.warehouse.prefetch import parse_ahead
+from pipelines.warehouse.privacy import apply_to_staged, check_replayable, drop_pages
 from pipelines.warehouse.raw import pages_by_id, window_page_ids
 
 Connect = Callable[..., AbstractContextManager[psycopg.Connection]]
@@ -96,11 +97,15 @@ def _copy_statement(kind: ItemKind) -> sql.Composed:
         sql.SQL(" (FORMAT BINARY)") if kind.copy_types else sql.SQL(""))
 
 
-def _merge(conn: psycopg.Connection, kind: ItemKind) -> MergeCounts:
+def _merge(conn: psycopg.Connection, kind: ItemKind, erased: set[int],
+           pseudonym_key: bytes | None = None) -> MergeCounts:
+    # recorded erasures (and an account's pseudonyms) apply before the merge
+    # (pipelines.warehouse.privacy); `erased` collects the raw pages of the rows erasures changed
+    erased.update(apply_to_staged(conn, kind.name, pseudonym_key))
     return MergeCounts.from_merge(*script_result(conn, kind.merge_sql))
 
 
-def _stage_and_merge(conn: psycopg.Connection, kind: ItemKind, rows: list) -> MergeCounts:
+def _stage_and_merge(conn: psycopg.Connection, kind: ItemKind, rows: list, erased: set[int]) -> MergeCounts:
     if not rows:
         return NOTHING
     run_script(conn, kind.stage_sql)
@@ -109,11 +114,12 @@ def _stage_and_merge(conn: psycopg.Connection, kind: ItemKind, rows: list) -> Me
             copy.set_types(kind.copy_types)
         for row in rows:
             copy.write_row(row)
-    return _merge(conn, kind)
+    return _merge(conn, kind, erased)
 
 
 def load_window(conn: psycopg.Connection, provider: str, account: str, window: Window,
-                kinds: Sequence[ItemKind], items: Iterable[Any]) -> LoadStats:
+                kinds: Sequence[ItemKind], items: Iterable[Any],
+                pseudonym_key: bytes | None = None) -> LoadStats:
     """Stage and merge one window's parsed items (of `kinds`, plus Quarantined records), and
     write its audit row. The first kind streams into its COPY; the rest is held until it ends."""
     primary, *others = kinds
@@ -138,9 +144,12 @@ def load_window(conn: psycopg.Connection, provider: str, account: str, window: W
                                 f" the kinds of rows {provider} declares"
                                 f" ({', '.join(k.name for k in kinds)})")
             kind_and_rows[1].append(item)
-    counts = {primary.name: _merge(conn, primary)}
+    erased: set[int] = set()
+    counts = {primary.name: _merge(conn, primary, erased, pseudonym_key)}
     for kind, rows in held.values():
-        counts[kind.name] = _stage_and_merge(conn, kind, rows)
+        counts[kind.name] = _stage_and_merge(conn, kind, rows, erased)
+    # a re-pull brought an erased number back: its bodies go again, as the erasure deleted them
+    drop_pages(conn, sorted(erased), "erasure")
     stats = LoadStats(counts, notes=notes)
     _record_audit(conn, provider, account, window, stats)
     return stats
@@ -174,7 +183,8 @@ class _Parsed:
 def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[ItemKind],
                  windows: list[Window], parse: Callable[[Iterator[RawPage]], Iterable[Any]],
                  parser_version: str, *, force: bool = False,
-                 on_loaded: Callable[[Window, LoadStats], None] | None = None) -> dict[str, int]:
+                 on_loaded: Callable[[Window, LoadStats], None] | None = None,
+                 pseudonym_key: bytes | None = None) -> dict[str, int]:
     """Load each window from its stored raw pages, one transaction per window; sum the figures.
 
     The next window is parsed in the background while this one merges (pipelines.warehouse.prefetch).
@@ -194,6 +204,7 @@ def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[
                                   _window_key(provider, account, window)).fetchone()
             if not force and last is not None and (list(last[0]), last[1]) == (raw_ids, parser_version):
                 return _Parsed(raw_ids, True, last[2]), ()
+            check_replayable(reader, provider, account, window, raw_ids)
             return _Parsed(raw_ids, False, 0), parse(pages_by_id(reader, raw_ids, window))
 
         for window, parsed, items in parse_ahead(windows, source):
@@ -208,9 +219,9 @@ def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[
                     if current_ids != parsed.raw_ids:  # a fetch landed since: load what is current now
                         with connect(autocommit=True) as fresh:
                             stats = load_window(writer, provider, account, window, kinds,
-                                                parse(pages_by_id(fresh, current_ids, window)))
+                                                parse(pages_by_id(fresh, current_ids, window)), pseudonym_key)
                     else:
-                        stats = load_window(writer, provider, account, window, kinds, items)
+                        stats = load_window(writer, provider, account, window, kinds, items, pseudonym_key)
                     writer.execute(sql_file("load/record_window_load.sql"),
                                    {**_window_key(provider, account, window), "ids": current_ids,
                                     "version": parser_version, "legs": stats.primary.parsed})

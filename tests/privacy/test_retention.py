@@ -1,0 +1,147 @@
+"""Retention per account (issue 18): what expired goes, partitions whole where every account's
+legs in them expired, nothing else; aggregates and KPIs stay; a day whose raw pages went cannot
+be re-parsed and says so. Real simulators, real loads, real rows."""
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg
+import pytest
+from dagster import DagsterInstance, DefaultScheduleStatus
+
+from pipelines.config import Configuration
+from pipelines.errors import ConfigurationError, WindowNotReplayableError
+from pipelines.warehouse.load import load_windows
+from pipelines.warehouse.privacy import Retention, enforce_retention
+from tests.conftest import rows, scalar, snapshot
+from tests.dagster_runs import load_definitions
+from tests.privacy.test_erasure import KPIS, PROVIDERS, run, settle
+from tests.simulator_driver import simulators
+
+AUG, SEP, OCT = date(2026, 8, 4), date(2026, 9, 8), date(2026, 10, 5)
+NOW = datetime(2026, 11, 15, 12, tzinfo=UTC)
+KEPT = ("cdr.agg_call_leg_hourly", "cdr.agg_call_leg_daily", "mart.kpi_daily", "mart.kpi_hourly")
+
+
+@pytest.fixture(scope="module")
+def sims():
+    with simulators(PROVIDERS, TENIOS_PAGE_SIZE="100") as drivers:
+        yield drivers
+
+
+@pytest.fixture
+def three_months(sims, clean_warehouse):
+    for day in (AUG, SEP, OCT):
+        run(day)
+    settle(clean_warehouse)
+    with psycopg.connect(clean_warehouse) as conn:  # one old and one recent quarantined record
+        conn.execute("INSERT INTO cdr.quarantine (provider, account, raw_response_id, record_index, reason,"
+                     " quarantined_at) VALUES ('tenios', 'tenios-demo', 1, 0, 'test', %s),"
+                     " ('tenios', 'tenios-demo', 1, 1, 'test', %s)",
+                     (NOW - timedelta(days=61), NOW - timedelta(days=59)))
+    return clean_warehouse
+
+
+def count(url: str, where: str, params=()) -> int:
+    return scalar(url, f"SELECT count(*) FROM cdr.fact_call_leg WHERE {where}", params)
+
+
+def partitions(url: str) -> list[str]:
+    return [r[0] for r in rows(url, "SELECT c.relname FROM pg_inherits i"
+                                    " JOIN pg_class c ON c.oid = i.inhrelid"
+                                    " WHERE i.inhparent = 'cdr.fact_call_leg'::regclass ORDER BY 1")]
+
+
+def enforce(url: str, policies):
+    with psycopg.connect(url) as conn:
+        return enforce_retention(conn, policies, NOW)
+
+
+def test_retention_deletes_exactly_what_expired_and_keeps_the_kpis(three_months):
+    url = three_months
+    kept = snapshot(url, KEPT)
+    kpis = rows(url, KPIS)
+    aug = "started_at >= '2026-08-01' AND started_at < '2026-09-01'"
+    tenios_aug = count(url, f"provider = 'tenios' AND {aug}")
+    belfabriek_aug = count(url, f"provider = 'belfabriek' AND {aug}")
+    later = snapshot(url, ("cdr.fact_call_leg",))["cdr.fact_call_leg"]
+    later = [r for r in later if r[4] >= datetime(2026, 9, 1, tzinfo=UTC) or r[0] == "belfabriek"]
+    assert tenios_aug > 100 and belfabriek_aug > 10
+    raw_before = dict(rows(url, "SELECT provider, count(*) FROM cdr.raw_response GROUP BY 1"))
+    # tenios: legs and calls of the current month and two before (from 1 September), raw bodies 60
+    # days (windows ending by 16 September), quarantine 60 days; Belfabriek: the defaults
+    tenios = Retention(calls_months=2, raw_days=60, quarantine_days=60)
+    expired_pages = rows(url, "SELECT provider, count(*) FROM cdr.raw_response"
+                              " WHERE window_end <= CASE provider WHEN 'tenios' THEN %s ELSE %s END"
+                              " GROUP BY 1 ORDER BY 1",
+                         (NOW - timedelta(days=60), NOW - timedelta(days=90)))
+    report = enforce(url, {("tenios", "tenios-demo"): tenios})
+
+    # August holds Belfabriek legs still kept: only the tenios legs of it went, row by row
+    assert report.partitions_dropped == []
+    assert report.removed[("tenios", "tenios-demo", "cdr.fact_call_leg")] == tenios_aug
+    assert count(url, f"provider = 'tenios' AND {aug}") == 0
+    assert count(url, f"provider = 'belfabriek' AND {aug}") == belfabriek_aug
+    remaining = snapshot(url, ("cdr.fact_call_leg",))["cdr.fact_call_leg"]
+    assert remaining == later  # nothing else
+    assert scalar(url, f"SELECT count(*) FROM cdr.fact_call WHERE provider = 'tenios' AND {aug}") == 0
+    assert scalar(url, f"SELECT count(*) FROM cdr.fact_call WHERE provider = 'belfabriek' AND {aug}") > 0
+    assert report.removed[("tenios", "tenios-demo", "cdr.quarantine")] == 1
+    assert scalar(url, "SELECT count(*) FROM cdr.quarantine") == 1
+    assert report.raw_pages == sum(c for _, c in expired_pages)
+    assert dict(rows(url, "SELECT provider, count(*) FROM cdr.raw_response GROUP BY 1")) == {
+        provider: raw_before[provider] - dict(expired_pages).get(provider, 0) for provider in raw_before}
+    # the aggregates and KPIs, which name no subscriber, are kept as they were
+    assert snapshot(url, KEPT) == kept and rows(url, KPIS) == kpis
+
+    # a re-parse of a day whose raw pages went says so, instead of loading nothing
+    source = Configuration.from_env({**os.environ, "CDR_PROVIDERS": "tenios"}).account("tenios")
+    aug_window = (datetime(2026, 8, 4, tzinfo=UTC), datetime(2026, 8, 5, tzinfo=UTC))
+    assert rows(url, "SELECT reason FROM cdr.unreplayable_window WHERE provider = 'tenios'"
+                     " AND window_start = %s", (aug_window[0],)) == [("retention",)]
+    with pytest.raises(WindowNotReplayableError, match=r"not replayable: \d+ of its raw pages were deleted by"
+                                                       r" retention"):
+        load_windows(lambda **kw: psycopg.connect(url, **kw), "tenios", source.account, source.spec.items,
+                     [aug_window], parse=source.parse, parser_version=source.parser_version, force=True)
+
+    # once Belfabriek's August legs expire too, the partition goes whole
+    report = enforce(url, {("tenios", "tenios-demo"): tenios,
+                           ("belfabriek", "belfabriek-demo"): Retention(calls_months=2)})
+    assert report.partitions_dropped == ["fact_call_leg_2026_08"]
+    assert report.removed[("belfabriek", "belfabriek-demo", "cdr.fact_call_leg")] == belfabriek_aug
+    assert "fact_call_leg_2026_08" not in partitions(url)
+    assert {"fact_call_leg_2026_09", "fact_call_leg_2026_10"} <= set(partitions(url))
+    assert snapshot(url, KEPT) == kept and rows(url, KPIS) == kpis
+    # nothing left to expire: a second run removes nothing
+    again = enforce(url, {("tenios", "tenios-demo"): tenios,
+                          ("belfabriek", "belfabriek-demo"): Retention(calls_months=2)})
+    assert again.as_metadata() == {"partitions_dropped": 0, "raw_pages_deleted": 0, "windows_marked": 0}
+
+
+def test_the_retention_schedule_is_registered_stopped_and_its_job_applies_the_defaults(three_months):
+    url = three_months
+    defs = load_definitions(PROVIDERS)
+    schedule = defs.resolve_schedule_def("retention_schedule")
+    assert schedule.default_status == DefaultScheduleStatus.STOPPED
+    now = datetime.now(UTC)
+    expired = scalar(url, "SELECT count(*) FROM cdr.raw_response WHERE window_end <= %s",
+                     (now - timedelta(days=90),))
+    assert expired > 0  # the August pages, by the defaults (90 days)
+    pages = scalar(url, "SELECT count(*) FROM cdr.raw_response")
+    legs = scalar(url, "SELECT count(*) FROM cdr.fact_call_leg")
+    result = defs.resolve_job_def("retention").execute_in_process(instance=DagsterInstance.ephemeral())
+    assert result.success
+    assert scalar(url, "SELECT count(*) FROM cdr.raw_response") == pages - expired
+    assert scalar(url, "SELECT count(*) FROM cdr.fact_call_leg") == legs  # 24 months: none expired
+
+
+def test_retention_in_the_accounts_file_is_checked(tmp_path):
+    path = tmp_path / "accounts.toml"
+    base = ('[[accounts]]\nprovider = "tenios"\nname = "a"\ncredentials = { access_key = { env = "K" } }\n')
+    path.write_text(base + "retention = { calls_months = 6, raw_days = 7 }\n")
+    config = Configuration.from_env({"CDR_ACCOUNTS_FILE": str(path), "CDR_PGDATA": os.environ["CDR_PGDATA"]})
+    assert config.accounts[0].retention == Retention(calls_months=6, raw_days=7, quarantine_days=90)
+    path.write_text(base + "retention = { raw_dayz = 7 }\n")
+    with pytest.raises(ConfigurationError, match=r"retention\.raw_dayz: unknown key; did you mean"):
+        Configuration.from_env({"CDR_ACCOUNTS_FILE": str(path), "CDR_PGDATA": os.environ["CDR_PGDATA"]})
