@@ -48,7 +48,8 @@ def build_definitions(config: Configuration) -> Definitions:
                                    secrets=config.secrets)
              for account in config.accounts]
     leg_loads = load_asset_keys(built, CALL_LEGS)
-    derived = build_derived_assets(leg_loads, partitions, config.accounts) if leg_loads else []
+    other_loads = [assets.load.key for assets in built if assets.load.key not in leg_loads]
+    derived = build_derived_assets(leg_loads, other_loads, partitions, config.accounts)
     # the HTML report, after the mart (pipelines.report)
     derived += [build_report_asset(mart, partitions, config.report_path, config.quarantine_warn_share)
                 for mart in derived if mart.key.path == ["mart"]]

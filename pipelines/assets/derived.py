@@ -105,23 +105,30 @@ def account_rows(accounts: Iterable[ProviderAccount]) -> Iterator[AccountRow]:
             yield own._replace(customer=customer, customer_name=names.get(customer, customer))
 
 
-def build_derived_assets(leg_loads: list[AssetKey], partitions: PartitionsDefinition,
+def build_derived_assets(leg_loads: list[AssetKey], other_loads: list[AssetKey],
+                         partitions: PartitionsDefinition,
                          accounts: Sequence[ProviderAccount] = ()) -> list[AssetsDefinition]:
     """`calls` and `call_leg_aggregates`, downstream of the load assets that produce legs, and
-    `mart` after them."""
-    calls = _build_refresh_asset(
-        "calls", "calls", "cdr.fact_call", list(leg_loads),
-        "cdr.fact_call: legs assembled into calls (linked by call key and b-leg).",
-        "aggregates/count_calls.sql", partitions)
-    call_leg_aggregates = _build_refresh_asset(
-        "call_leg_aggregates", "aggregates", "cdr.agg_call_leg_daily", [*leg_loads, calls],
-        "cdr.agg_call_leg_hourly and cdr.agg_call_leg_daily for the partition's days.",
-        "aggregates/count_leg_aggregates.sql", partitions)
+    `mart` after them and the other loads (Telecom X's counters, read by mart.kpi_employee_daily
+    in each account's zone: so there is a mart with Telecom X alone too)."""
+    derived = []
+    if leg_loads:
+        calls = _build_refresh_asset(
+            "calls", "calls", "cdr.fact_call", list(leg_loads),
+            "cdr.fact_call: legs assembled into calls (linked by call key and b-leg).",
+            "aggregates/count_calls.sql", partitions)
+        call_leg_aggregates = _build_refresh_asset(
+            "call_leg_aggregates", "aggregates", "cdr.agg_call_leg_daily", [*leg_loads, calls],
+            "cdr.agg_call_leg_hourly and cdr.agg_call_leg_daily for the partition's days.",
+            "aggregates/count_leg_aggregates.sql", partitions)
+        derived = [calls, call_leg_aggregates]
+    if not derived and not other_loads:
+        return []
     rows = list(account_rows(accounts))
     mart = _build_refresh_asset(
-        "mart", "mart", "mart.kpi_daily", [calls, call_leg_aggregates],
+        "mart", "mart", "mart.kpi_daily", [*derived, *other_loads],
         "The BI mart: mart.kpi_daily and kpi_hourly for the local dates (each account's reporting zone)"
         " of the days whose calls changed, and the dimensions (accounts, dates, new numbers).",
         "mart/count_kpis.sql", partitions,
         refresh=lambda conn, window, full: refresh_mart(conn, window, rows, full=full), group_name="mart")
-    return [calls, call_leg_aggregates, mart]
+    return [*derived, mart]
