@@ -25,6 +25,8 @@ RECOVERY = "tests/recovery"
 INTERLEAVINGS = "tests/recovery/test_interleavings.py"
 CHECKS_PY = "pipelines/assets/checks.py"
 CHECKS_TEST = "tests/assets/test_checks.py"
+MART_KPIS = "tests/mart/test_kpis.py"
+BI_ROLES = "tests/security/test_bi_reader_role.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- loading --------------------------------------------------------------------------------
@@ -191,6 +193,43 @@ MUTANTS: tuple[Mutant, ...] = (
            (CHECKS_TEST,)),
     Mutant("quarantine-threshold-fixed", "checks", "CDR_QUARANTINE_WARN_SHARE sets the quarantine warning",
            CHECKS_PY, "    limit = config.quarantine_warn_share", "    limit = 0.01", (CHECKS_TEST,)),
+    # --- BI mart, report, privacy ---------------------------------------------------------------
+    Mutant("mart-kpis-scoped-in-utc", "mart", "KPIs are recomputed in whole local dates of the account's zone",
+           "sql/mart/refresh_kpis.sql", "FROM (SELECT coalesce((SELECT time_zone FROM mart.dim_account",
+           "FROM (SELECT coalesce((SELECT 'UTC'::text FROM mart.dim_account", (MART_KPIS,)),
+    Mutant("mart-days-not-marked", "mart", "a calls refresh marks its days for the mart's KPIs",
+           "sql/aggregates/refresh_calls.sql", "                     interval '1 day') AS d\nON CONFLICT DO NOTHING;",
+           "                     interval '1 day') AS d WHERE false\nON CONFLICT DO NOTHING;", (MART_KPIS,)),
+    Mutant("mart-new-zone-not-recomputed", "mart", "a new reporting zone recomputes every date of the account",
+           "sql/mart/sync_accounts.sql",
+           "JOIN cdr.fact_call c ON c.provider = r.provider AND c.account = r.account\nON CONFLICT",
+           "JOIN cdr.fact_call c ON c.provider = r.provider AND c.account = r.account AND false\nON CONFLICT",
+           (MART_KPIS,)),
+    Mutant("mart-dates-rewritten", "mart", "a mart refresh of unchanged days rewrites no row",
+           "sql/mart/upsert_dates.sql", "WHERE (d.year, d.quarter", "WHERE true OR (d.year, d.quarter",
+           (MART_KPIS,)),
+    Mutant("bi-numbers-not-masked", "mart", "cdr_bi_masked sees subscriber numbers masked",
+           "sql/migrations/013_bi_masked_login.sql", "    SELECT coalesce(bool_or(pg_has_role(",
+           "    SELECT false AND coalesce(bool_or(pg_has_role(", (BI_ROLES,)),
+    Mutant("bi-mask-keeps-more-digits", "mart", "a masked number keeps +, the country code and two digits",
+           "sql/migrations/012_mart.sql", "        THEN left(number, 3 + length(country_code::text))",
+           "        THEN left(number, 4 + length(country_code::text))", (BI_ROLES,)),
+    Mutant("bi-reader-reads-cdr", "mart", "cdr_bi_reader reads the mart only, not schema cdr",
+           "sql/migrations/012_mart.sql",
+           "REVOKE ALL ON ALL TABLES IN SCHEMA cdr FROM cdr_bi_reader;\nREVOKE USAGE ON SCHEMA cdr FROM cdr_bi_reader;\n",
+           "", (BI_ROLES,)),
+    Mutant("data-dictionary-never-stale", "mart", "cdr-etl docs --check fails when docs/data-dictionary.md is stale",
+           "pipelines/warehouse/dictionary.py", '        return path.read_text(encoding="utf-8") != text',
+           "        return False", ("tests/mart/test_data_dictionary.py",)),
+    Mutant("report-provider-filter-ignored", "report", "the report's headline is that of the chosen provider",
+           "sql/report/headline.sql", "      AND (%(provider)s::text IS NULL OR k.provider = %(provider)s)",
+           "      AND true", ("tests/report/test_report_content.py",)),
+    Mutant("erasure-not-applied-on-reload", "privacy", "a re-pull brings an erased number back erased",
+           "pipelines/warehouse/load.py", "    erased.update(apply_to_staged(conn, kind.name, pseudonym_key))",
+           "    pass", ("tests/privacy/test_erasure.py",)),
+    Mutant("unreplayable-day-loads-nothing", "privacy", "a re-parse of a day whose raw pages are gone says so",
+           "pipelines/warehouse/load.py", "            check_replayable(reader, provider, account, window, raw_ids)",
+           "            pass", ("tests/privacy/test_retention.py",)),
     # --- accounts and configuration -------------------------------------------------------------
     Mutant("disabled-accounts-loaded", "accounts", "an account with enabled = false is not loaded",
            "pipelines/config.py", "        accounts = tuple(a for a in listed if a.enabled)",
