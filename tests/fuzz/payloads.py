@@ -51,9 +51,15 @@ def _trim(body: bytes) -> bytes:
 
 
 def _simulator_pages() -> dict[str, list[RawPage]]:
-    """One day of every simulator, fetched by each provider's own client; os.environ restored."""
+    """One day of every simulator, fetched by each provider's own client; os.environ restored.
+    Settings another test left in the environment (a provider's or simulator's variables) are
+    cleared first: the seeds, and so the share of inputs reaching the records, are the same
+    whichever test ran before in this process."""
     saved = dict(os.environ)
     pages: dict[str, list[RawPage]] = {name: [] for name in SPECS}
+    prefixes = tuple(f"{name.upper()}_" for name in SPECS) + ("CDR_ACCOUNTS_FILE", "CDR_PROVIDERS")
+    for variable in [v for v in os.environ if v.startswith(prefixes)]:
+        del os.environ[variable]
     try:
         with running_simulators(list(SPECS), legs_per_day=12):
             for name, spec in SPECS.items():

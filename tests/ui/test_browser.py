@@ -53,7 +53,7 @@ def served(demo_ui) -> Served:
     assets = definitions.resolve_asset_graph()
     call_legs = next(key for key in assets.get_all_asset_keys()
                      if key.path[0] == PROVIDER and key.path[-1] == CALL_LEGS.name)
-    [schedule] = definitions.schedules or []
+    [schedule] = [s for s in definitions.schedules or [] if s.name.startswith("nightly")]
     return Served(assets, call_legs, schedule)
 
 
