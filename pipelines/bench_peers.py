@@ -67,8 +67,9 @@ class ScratchRunContext(RunContext):
 @contextmanager
 def isolated_dlt() -> Iterator[Path]:
     """dlt with every folder it reads or writes (data, project settings, global) in a scratch
-    directory and its telemetry off; the environment and run context as they were afterwards.
-    dlt reads these variables when a pipeline is made, not when it is imported."""
+    directory and its telemetry off, whatever dlt variables the environment held; the environment
+    and run context as they were afterwards. dlt reads these variables when a pipeline is made,
+    not when it is imported."""
     with TemporaryDirectory(prefix="cdr-bench-dlt-") as scratch:
         settings = {"DLT_DATA_DIR": scratch, "DLT_PROJECT_DIR": scratch, "RUNTIME__DLTHUB_TELEMETRY": "false"}
         saved = {name: os.environ.get(name) for name in settings}
@@ -112,12 +113,17 @@ def rows_loaded(url: str) -> int:
     return row[0] if row else 0
 
 
+def peer_pipeline(url: str, scratch: Path) -> dlt.Pipeline:
+    """dlt's pipeline into the bench database; made inside isolated_dlt()."""
+    return dlt.pipeline(pipeline_name="cdr_bench_peer", pipelines_dir=str(scratch / "pipelines"),
+                        destination=dlt.destinations.postgres(credentials=dlt_credentials(url)),
+                        dataset_name=DATASET)
+
+
 def dlt_merge(url: str, days: Iterable[Iterable[CallLeg]]) -> None:
     """Load each day's legs with dlt's merge, one run a day; `days` may parse lazily."""
     with isolated_dlt() as scratch:
-        pipeline = dlt.pipeline(pipeline_name="cdr_bench_peer", pipelines_dir=str(scratch / "pipelines"),
-                                destination=dlt.destinations.postgres(credentials=dlt_credentials(url)),
-                                dataset_name=DATASET)
+        pipeline = peer_pipeline(url, scratch)
         columns, key = leg_columns(), fact_primary_key(url)
         for legs in days:
             resource = dlt.resource((leg._asdict() for leg in legs), name=TABLE,
