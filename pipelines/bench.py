@@ -14,6 +14,8 @@ Belfabriek XML, MIXvoip CSV by default):
    again; and the mart's refresh of one day on its own;
 3. time the reference on the same legs: COPY of already-parsed rows into a staging table and a
    guarded MERGE into an empty copy of the fact table, the ceiling for any deduplicating loader;
+   with `--peers dlt` (`make bench PEERS=dlt`), also dlt's merge of the same parsed legs
+   (pipelines/bench_peers.py), the loader users would pick instead;
 4. print a table and write the figures as JSON (.bench/results.json).
 
 Then one more stage (`--skip-rate-limit` leaves it out, `--only-rate-limit` runs it alone), the
