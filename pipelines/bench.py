@@ -28,6 +28,7 @@ the simulators run in their own process so their memory is not counted.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import multiprocessing
@@ -513,6 +514,9 @@ def main(argv: list[str] | None = None) -> int:
     peers = tuple(p for p in args.peers.split(",") if p)
     if unknown := sorted(set(peers) - set(PEERS)):
         parser.error(f"--peers: unknown {', '.join(unknown)}; known: {', '.join(PEERS)}")
+    if peers and importlib.util.find_spec("dlt") is None:  # now, not after every other stage ran
+        parser.error("--peers dlt: dlt is not installed: pip install -e '.[peers]'"
+                     " (make bench PEERS=dlt does)")
 
     server = os.environ.get("CDR_WAREHOUSE_URL") or start_embedded()
     with psycopg.connect(server, autocommit=True) as conn:
