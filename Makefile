@@ -34,9 +34,11 @@ check: install
 	$(BIN)/python tools/check_provider_independence.py || status=1; \
 	exit $$status
 
-## make bench: throughput and memory figures (LEGS=1000000 by default)
+## make bench: throughput and memory figures (LEGS=1000000 by default); PEERS=dlt also times dlt's
+# merge on the same legs, installing the optional extra `peers` first if dlt is missing
 bench: install
-	$(BIN)/python -m pipelines.bench $(if $(LEGS),--legs $(LEGS))
+	$(if $(PEERS),$(BIN)/python -c 'import dlt' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[peers]')
+	$(BIN)/python -m pipelines.bench $(if $(LEGS),--legs $(LEGS)) $(if $(PEERS),--peers $(PEERS))
 
 ## make figures: run the fault tests, then put what they measured into README.md and docs/reliability.md
 figures: install

@@ -14,6 +14,8 @@ Belfabriek XML, MIXvoip CSV by default):
    again; and the mart's refresh of one day on its own;
 3. time the reference on the same legs: COPY of already-parsed rows into a staging table and a
    guarded MERGE into an empty copy of the fact table, the ceiling for any deduplicating loader;
+   with `--peers dlt` (`make bench PEERS=dlt`), also dlt's merge of the same parsed legs
+   (pipelines/bench_peers.py), the loader users would pick instead;
 4. print a table and write the figures as JSON (.bench/results.json).
 
 Then one more stage (`--skip-rate-limit` leaves it out, `--only-rate-limit` runs it alone), the
@@ -26,6 +28,7 @@ the simulators run in their own process so their memory is not counted.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import multiprocessing
@@ -63,6 +66,8 @@ from pipelines.warehouse.raw import land_window, window_pages
 BENCH_DATABASE = "cdr_bench"
 FIRST_LOAD = "project: first load (raw -> fact + calls + aggregates + mart)"
 MART_REFRESH = "mart refresh of one day (KPIs + dimensions, all numbers new)"
+DLT_FIRST_LOAD = "peer: dlt merge, first load (raw -> parsed legs -> dlt)"
+PEERS = ("dlt",)
 FIRST_DAY = date(2026, 1, 1)
 # What each provider is asked for: its most demanding documented format.
 PROVIDER_ENVIRONMENT = {"tenios": {"TENIOS_PAGE_SIZE": "1000"}, "mixvoip": {"MIXVOIP_FORMAT": "csv"},
@@ -234,6 +239,30 @@ def report_build(url: str, names: list[str], days: list[date], copies: int) -> t
     return written.seconds, written.bytes
 
 
+def parsed_legs(reader: psycopg.Connection, provider: ProviderAccount, window: tuple) -> list[CallLeg]:
+    """The legs the provider's parser makes of a window's landed bodies (not its other kinds)."""
+    return [item for item in provider.parse(window_pages(reader, provider.provider, provider.account, window),
+                                            provider.account) if type(item) is CallLeg]
+
+
+def dlt_load(url: str, name: str, days: list[date], fresh_target: bool = True) -> tuple[float, int]:
+    """The peer (`--peers dlt`): the legs the project's parsers make of the same landed bodies,
+    day by day, loaded by dlt's merge into a schema of its own (pipelines.bench_peers); parsing
+    timed as in the project's first load. Returns (seconds, rows in dlt's table)."""
+    # dlt is the optional extra `peers`: imported only when this stage runs, in its own process.
+    from pipelines import bench_peers  # noqa: PLC0415
+
+    provider = provider_account(name)
+    if fresh_target:
+        bench_peers.fresh_target(url)
+    with psycopg.connect(url, autocommit=True) as reader:
+        started = time.perf_counter()
+        legs_by_day = (parsed_legs(reader, provider, day_window(day.isoformat())) for day in days)
+        bench_peers.dlt_merge(url, legs_by_day)
+        seconds = time.perf_counter() - started
+    return seconds, bench_peers.rows_loaded(url)
+
+
 def reference_load(url: str, name: str, account: str, days: list[date],
                    fresh_target: bool) -> tuple[float, int]:
     """Binary COPY of already-parsed legs into a staging table and one guarded MERGE per day into
@@ -249,8 +278,7 @@ def reference_load(url: str, name: str, account: str, days: list[date],
             writer.commit()
         for day in days:
             window = day_window(day.isoformat())
-            legs = [item for item in provider.parse(window_pages(reader, name, account, window), account)
-                    if type(item) is CallLeg]
+            legs = parsed_legs(reader, provider, window)
             started = time.perf_counter()
             with writer.transaction():
                 writer.execute(sql_file("load/stage_call_legs.sql"))
@@ -265,7 +293,8 @@ def reference_load(url: str, name: str, account: str, days: list[date],
     return elapsed, rewritten
 
 
-def bench_provider(url: str, sims: Simulators, name: str, days: list[date]) -> list[Stage]:
+def bench_provider(url: str, sims: Simulators, name: str, days: list[date],
+                   peers: tuple[str, ...] = ()) -> list[Stage]:
     environment = sims.environment(name)
     os.environ.update(environment)  # before the account is read, here and in each measured stage
     account = provider_account(name).account
@@ -303,6 +332,8 @@ def bench_provider(url: str, sims: Simulators, name: str, days: list[date]) -> l
                           url, name, account, days, True))
     stages.append(measure(name, "reference: identical re-run", legs, "reference_load",
                           url, name, account, days, False))
+    if "dlt" in peers:
+        stages.append(measure(name, DLT_FIRST_LOAD, legs, "dlt_load", url, name, days))
     return stages
 
 
@@ -429,6 +460,11 @@ def rate_report(pull: RatePull) -> dict:
             "ceiling_requests_per_s": pull.ceiling_requests_per_s, "ratio_to_ceiling": pull.ratio}
 
 
+def stage_record(stage: Stage) -> dict:
+    """A stage as .bench/results.json holds it."""
+    return {**asdict(stage), "legs_per_s": stage.legs_per_s}
+
+
 def report(stages: list[Stage], days: int) -> dict:
     print()
     print(f"{'provider':<11}{'stage':<56}{'legs':>11}{'seconds':>9}{'legs/s':>10}{'rewritten':>11}"
@@ -458,6 +494,11 @@ def report(stages: list[Stage], days: int) -> dict:
             "mart_refresh_share_of_day_load": mart.seconds / day_load,
         }
         figures = summary[provider]
+        if DLT_FIRST_LOAD in by_name:
+            dlt = by_name[DLT_FIRST_LOAD]
+            figures["first_load_vs_dlt"] = first.legs_per_s / dlt.legs_per_s
+            print(f"{provider}: first load = {figures['first_load_vs_dlt']:.2f}x dlt's merge"
+                  f" ({dlt.legs_per_s:,.0f} legs/s, {dlt.rewritten:,} rows in its table)")
         print(f"{provider}: first load {first.legs_per_s:,.0f} legs/s ="
               f" {figures['first_load_vs_reference']:.2f}x the reference;"
               f" re-run {rerun.legs_per_s:,.0f} legs/s rewrote {rerun.rewritten:,} rows;"
@@ -474,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--providers", default="tenios,belfabriek,mixvoip")
     parser.add_argument("--output", default=str(PROJECT_ROOT / ".bench" / "results.json"))
+    parser.add_argument("--peers", default="", help=f"comma-separated, of: {', '.join(PEERS)}: the same legs"
+                        " loaded by another loader (the optional extra `peers`), timed beside the project")
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument("--skip-rate-limit", action="store_true",
                       help="leave out the rate-limited nightly pull (about a minute)")
@@ -487,6 +530,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate_accounts < 1 or args.rate_parallel < 1 or args.rate_per_second <= 0:
         parser.error("--rate-accounts, --rate-parallel and --rate-per-second must be positive")
     names = [] if args.only_rate_limit else [n for n in args.providers.split(",") if n]
+    peers = tuple(p for p in args.peers.split(",") if p)
+    if unknown := sorted(set(peers) - set(PEERS)):
+        parser.error(f"--peers: unknown {', '.join(unknown)}; known: {', '.join(PEERS)}")
+    if peers and importlib.util.find_spec("dlt") is None:  # now, not after every other stage ran
+        parser.error("--peers dlt: dlt is not installed: pip install -e '.[peers]'"
+                     " (make bench PEERS=dlt does)")
 
     server = os.environ.get("CDR_WAREHOUSE_URL") or start_embedded()
     with psycopg.connect(server, autocommit=True) as conn:
@@ -498,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     if names:
         sims = Simulators(names, max(1, args.legs // args.days))
         try:
-            stages = [stage for name in names for stage in bench_provider(url, sims, name, days)]
+            stages = [stage for name in names for stage in bench_provider(url, sims, name, days, peers)]
         finally:
             sims.close()
     pull = None if args.skip_rate_limit else rate_limited_pull(
@@ -520,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"legs_per_provider": args.legs, "days": args.days, "summary": summary,
-                                  "stages": [{**asdict(s), "legs_per_s": s.legs_per_s} for s in stages]},
+                                  "stages": [stage_record(s) for s in stages]},
                                  indent=2))
     print(f"\nfigures written to {output}")
     return 0

@@ -57,7 +57,7 @@ def _simulator_pages() -> dict[str, list[RawPage]]:
     whichever test ran before in this process."""
     saved = dict(os.environ)
     pages: dict[str, list[RawPage]] = {name: [] for name in SPECS}
-    prefixes = tuple(f"{name.upper()}_" for name in SPECS) + ("CDR_ACCOUNTS_FILE", "CDR_PROVIDERS")
+    prefixes = (*(f"{name.upper()}_" for name in SPECS), "CDR_ACCOUNTS_FILE", "CDR_PROVIDERS")
     for variable in [v for v in os.environ if v.startswith(prefixes)]:
         del os.environ[variable]
     try:
