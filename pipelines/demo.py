@@ -168,7 +168,8 @@ def main(days: int = 3, accounts_per_provider: int = 1) -> int:
         print()
     print("Look around:")
     print("  make psql                  # SQL shell on the warehouse;"
-          " try: SELECT * FROM cdr.agg_call_leg_daily;")
+          " try: SELECT * FROM mart.kpi_daily;")
+    print("  docs/mart.md               # the BI mart: calls and KPIs in each account's local time")
     print("  make ui                    # Dagster UI on http://127.0.0.1:3000 with the simulators running")
     print(f"  DAGSTER_HOME={home}")
     return 0 if success else 1
