@@ -78,7 +78,7 @@ def test_a_dagster_materialization_loads_it_end_to_end(registered, clean_warehou
         keys = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
         account = f"{NAME}_demo"  # the copied simulator's account, `acmetel-demo`, as a key part
         assert keys == {f"{NAME}/{account}/raw_pages", f"{NAME}/{account}/call_legs", "calls",
-                        "call_leg_aggregates", "mart", "cdr_report"}
+                        "call_leg_aggregates", "number_dimension", "mart", "cdr_report"}
         legs = scalar(clean_warehouse, "SELECT count(*) FROM cdr.fact_call_leg WHERE provider = %s", (NAME,))
         calls = scalar(clean_warehouse, "SELECT count(*) FROM cdr.fact_call WHERE provider = %s", (NAME,))
         daily = scalar(clean_warehouse, "SELECT count(*) FROM cdr.agg_call_leg_daily WHERE provider = %s",

@@ -30,7 +30,7 @@ from pipelines.partitions import single_run
 from pipelines.resources import WarehouseResource
 from pipelines.sql import sql_file
 from pipelines.warehouse.aggregates import REFRESH_SQL, refresh_stale_marks
-from pipelines.warehouse.mart import AccountRow, refresh_mart
+from pipelines.warehouse.mart import AccountRow, enrich_new_numbers, refresh_mart
 
 # How an asset recomputes its target for a window: the (provider, account, day) marks it dealt with.
 Refresh = Callable[[Any, Window, bool], list]
@@ -124,11 +124,41 @@ def build_derived_assets(leg_loads: list[AssetKey], other_loads: list[AssetKey],
         derived = [calls, call_leg_aggregates]
     if not derived and not other_loads:
         return []
+    numbers = [build_number_dimension(leg_loads, partitions)] if leg_loads else []
     rows = list(account_rows(accounts))
     mart = _build_refresh_asset(
-        "mart", "mart", "mart.kpi_daily", [*derived, *other_loads],
+        "mart", "mart", "mart.kpi_daily", [*derived, *numbers, *other_loads],
         "The BI mart: mart.kpi_daily and kpi_hourly for the local dates (each account's reporting zone)"
         " of the days whose calls changed, and the dimensions (accounts, dates, new numbers).",
         "mart/count_kpis.sql", partitions,
         refresh=lambda conn, window, full: refresh_mart(conn, window, rows, full=full), group_name="mart")
-    return [*derived, mart]
+    return [*derived, *numbers, mart]
+
+
+def build_number_dimension(leg_loads: list[AssetKey], partitions: PartitionsDefinition) -> AssetsDefinition:
+    """`number_dimension`: the numbers of the range's legs that cdr.number_enrichment (the mart's
+    dim_number) has not seen, enriched with phonenumbers once each."""
+
+    @asset(
+        name="number_dimension",
+        group_name="mart",
+        deps=list(leg_loads),
+        partitions_def=partitions,
+        backfill_policy=single_run,
+        kinds={"postgres"},
+        description="mart.dim_number: each new number of the loaded legs, with its country, type and region"
+                    " (phonenumbers), enriched once.",
+        code_version=hashlib.sha256(sql_file("mart/new_numbers.sql").encode()).hexdigest()[:16],
+        metadata={TABLE_NAME: "cdr.number_enrichment"},
+        owners=OWNERS,
+        automation_condition=FOLLOW_LOADS,
+    )
+    def number_dimension(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        start, end = context.partition_time_window
+        with warehouse.connect() as conn:
+            added = enrich_new_numbers(conn, (start - timedelta(days=1), end))
+        context.log.info(f"number_dimension: {added} new number(s) in [{(start - timedelta(days=1)).date()},"
+                         f" {end.date()})")
+        return MaterializeResult(metadata={"numbers_added": added})
+
+    return number_dimension

@@ -1,9 +1,12 @@
 """The BI mart (schema `mart`, sql/migrations/012_mart.sql), kept current after each load.
 
 `refresh_mart` is what the `mart` asset runs for a range of UTC days: the accounts' settings into
-mart.dim_account, the new numbers of those days into the number dimension, the local dates into
-mart.dim_date, then the KPIs of every account whose calls a refresh recomputed (cdr.stale_day,
-target 'mart'), by whole local dates of the account's reporting zone (sql/mart/refresh_kpis.sql).
+mart.dim_account, the local dates into mart.dim_date, then the KPIs of every account whose calls a
+refresh recomputed (cdr.stale_day, target 'mart'), by whole local dates of the account's reporting
+zone (sql/mart/refresh_kpis.sql). `enrich_new_numbers` is what the `number_dimension` asset runs
+before it: the new numbers of those days into the number dimension. Two assets, because the
+enrichment costs what the numbers cost (about 25 us each in phonenumbers) and the KPIs need none
+of it: a day of mostly new numbers delays the dimension, never the KPIs.
 
 The number dimension is enriched with `phonenumbers` here, once per distinct number and never on
 the load path (pipelines/numbers.py says why the library is too slow per leg): the warehouse
@@ -239,7 +242,6 @@ def refresh_mart(conn: psycopg.Connection, window: Window, accounts: Sequence[Ac
     from the accounts file); return the (provider, account, UTC day) marks whose KPIs were
     recomputed. `full` recomputes every account's days in the window."""
     rezoned = sync_accounts(conn, accounts)
-    enrich_new_numbers(conn, window)
     zones = {row.time_zone for row in accounts}
     fill_dates(conn, *local_dates(window, zones))
     with conn.transaction():

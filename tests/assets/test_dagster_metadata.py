@@ -164,7 +164,7 @@ def test_standard_metadata_on_the_assets():
         "mixvoip/mixvoip_demo/raw_pages": "cdr.raw_response",
         "mixvoip/mixvoip_demo/call_legs": "cdr.fact_call_leg",
         "calls": "cdr.fact_call", "call_leg_aggregates": "cdr.agg_call_leg_daily", "mart": "mart.kpi_daily",
-        "cdr_report": None}
+        "number_dimension": "cdr.number_enrichment", "cdr_report": None}
     legs = graph.get(AssetKey(["tenios", "tenios_demo", "call_legs"]))
     labels = [ref.label for ref in legs.metadata["dagster/code_references"].code_references]
     assert "tenios parser" in labels
