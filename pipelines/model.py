@@ -80,8 +80,21 @@ DIRECTIONS = ("inbound", "outbound", "internal", "unknown")
 OUTCOMES = ("answered", "no_answer", "busy", "cancelled", "failed", "unknown")
 
 
+class BodyDigest(NamedTuple):
+    """What cdr.raw_response keeps of a body besides its request: SHA-256, length, gzip (level 1,
+    mtime 0: the same bytes for the same body, so a re-fetch is recognised)."""
+
+    sha256: bytes
+    size: int
+    gzip: bytes
+
+
 class FetchedPage(NamedTuple):
-    """One successful response body, with the request that produced it minus any secret."""
+    """One successful response body, with the request that produced it minus any secret.
+
+    `digest` is the body's BodyDigest when the client computed it while the body arrived (a
+    client reading through providers.base.receive); the landing computes it otherwise.
+    """
 
     endpoint: str
     request_params: dict[str, Any]
@@ -90,6 +103,7 @@ class FetchedPage(NamedTuple):
     content_type: str | None
     body: bytes
     records: int
+    digest: BodyDigest | None = None
 
 
 class RawPage(NamedTuple):

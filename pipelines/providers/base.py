@@ -1,10 +1,13 @@
 """What every provider offers the shared pipeline, and the HTTP plumbing they share."""
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 import random
 import re
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,7 +21,7 @@ from pipelines.errors import (
     ProviderResponseError,
     ProviderUnavailableError,
 )
-from pipelines.model import FetchedPage, Window
+from pipelines.model import BodyDigest, FetchedPage, Window
 
 # httpx logs every request URL at INFO; some providers carry credentials in the query string.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -46,6 +49,87 @@ class RedactQueryValues(logging.Filter):
 for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2",
               "httpcore.proxy"):
     logging.getLogger(_name).addFilter(RedactQueryValues())
+
+# gzip at level 1 with mtime 0, as gzip.compress(body, compresslevel=1, mtime=0) writes it (zlib
+# writes the gzip header and trailer itself with wbits 31).
+GZIP_LEVEL, GZIP_WBITS = 1, 31
+
+
+class BodySink:
+    """A body as its chunks arrive: kept, hashed and gzip-compressed chunk by chunk, so landing it
+    needs neither another pass over it nor another copy of it.
+
+    The body grows in a BytesIO, whose getvalue() hands over its buffer instead of copying it: a
+    body is in memory once, not once as chunks and again joined. The gzip stream is digest()'s
+    byte for byte (deflate's output does not depend on how its input was cut), so a re-fetch of
+    an unchanged body stores the same bytes as ever.
+    """
+
+    def __init__(self) -> None:
+        self._body = io.BytesIO()
+        self._sha256 = hashlib.sha256()
+        self._deflate = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS)
+        self._gzip: list[bytes] = []
+
+    def write(self, chunk: bytes) -> None:
+        self._body.write(chunk)
+        self._sha256.update(chunk)
+        if compressed := self._deflate.compress(chunk):
+            self._gzip.append(compressed)
+
+    def finish(self) -> tuple[bytes, BodyDigest]:
+        self._gzip.append(self._deflate.flush())
+        body = self._body.getvalue()
+        self._body = io.BytesIO()  # getvalue() shared its buffer: release it from this side
+        return body, BodyDigest(self._sha256.digest(), len(body), b"".join(self._gzip))
+
+
+def digest(body: bytes) -> BodyDigest:
+    """The BodyDigest of a body already in memory (a page built without BodySink)."""
+    return BodyDigest(hashlib.sha256(body).digest(), len(body), zlib.compress(body, GZIP_LEVEL, GZIP_WBITS))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Answer:
+    """A response read whole, holding nothing of httpx's.
+
+    An httpx.Response and its stream refer to each other, so a response whose body was read
+    lives until the cycle collector runs; bodies are not the allocations that trigger it, and
+    dozens of them piled up during a fetch. An Answer is freed as soon as its page is landed.
+    `digest` is the body's, computed as it arrived.
+    """
+
+    status_code: int
+    reason_phrase: str
+    headers: httpx.Headers
+    content: bytes
+    digest: BodyDigest
+
+
+def receive(http: httpx.Client, method: str, url: str, **request: Any) -> Answer:
+    """Send the request (httpx.Client.build_request's arguments) and read its answer as it
+    streams in (BodySink), then close the response.
+
+    Transport errors while the body arrives (a reset, a timeout, a truncated body) propagate
+    as httpx errors, as they did from a non-streamed send, so call_with_retries retries them.
+    """
+    response = http.send(http.build_request(method, url, **request), stream=True)
+    try:
+        sink = BodySink()
+        for chunk in response.iter_bytes():
+            sink.write(chunk)
+        body, body_digest = sink.finish()
+    finally:
+        response.close()
+    return Answer(response.status_code, response.reason_phrase, response.headers, body, body_digest)
+
+
+def page_of(answer: Answer, endpoint: str, request_params: dict[str, Any], page: int,
+            records: int) -> FetchedPage:
+    """The FetchedPage of an accepted answer, its digest carried along for the landing."""
+    return FetchedPage(endpoint, request_params, page, answer.status_code, answer.headers.get("content-type"),
+                       answer.content, records, answer.digest)
+
 
 class ProviderClient(Protocol):
     provider: str
@@ -117,7 +201,7 @@ class RetryPolicy:
         return max(jittered, min(retry_after or 0.0, self.backoff_max_s))
 
 
-def _retry_after_seconds(response: httpx.Response | None) -> float | None:
+def _retry_after_seconds(response: Answer | None) -> float | None:
     if response is None:
         return None
     value = response.headers.get("retry-after")
@@ -128,8 +212,8 @@ def _retry_after_seconds(response: httpx.Response | None) -> float | None:
 
 
 def call_with_retries(provider: str, window: Window | None, policy: RetryPolicy,
-                      send: Callable[[], httpx.Response],
-                      check: Callable[[httpx.Response], Any],
+                      send: Callable[[], Answer],
+                      check: Callable[[Answer], Any],
                       sleep: Callable[[float], None] | None = None,
                       log: logging.Logger | None = None) -> Any:
     """Send a request until `check` accepts its response, within `policy`.
@@ -162,7 +246,7 @@ def call_with_retries(provider: str, window: Window | None, policy: RetryPolicy,
                      window=window, status=last.status, code=last.code) from None
 
 
-def raise_for_status(provider: str, window: Window | None, response: httpx.Response,
+def raise_for_status(provider: str, window: Window | None, response: Answer,
                      detail: str = "") -> None:
     """Map an HTTP status to the typed errors: 401/403 auth, 429/5xx retryable, other 4xx fatal."""
     status = response.status_code

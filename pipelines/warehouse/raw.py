@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 from collections.abc import Iterator
 
 import orjson
@@ -10,6 +9,7 @@ import psycopg
 
 from pipelines.errors import WindowInconsistentError
 from pipelines.model import FetchedPage, RawPage, Window
+from pipelines.providers.base import digest
 from pipelines.sql import sql_file
 from pipelines.warehouse.locks import lock_window
 
@@ -17,12 +17,13 @@ from pipelines.warehouse.locks import lock_window
 def store_page(conn: psycopg.Connection, provider: str, account: str, window: Window,
                fetched: FetchedPage) -> int:
     """Land one body; a byte-identical re-fetch of the same page returns the existing row's id."""
+    stored = fetched.digest or digest(fetched.body)
     key = {"provider": provider, "account": account, "endpoint": fetched.endpoint, "start": window[0],
-           "end": window[1], "page": fetched.page, "sha256": hashlib.sha256(fetched.body).digest()}
+           "end": window[1], "page": fetched.page, "sha256": stored.sha256}
     row = conn.execute(sql_file("raw/store_page.sql"), {
         **key, "request_params": orjson.dumps(fetched.request_params).decode(),
-        "http_status": fetched.http_status, "content_type": fetched.content_type, "bytes": len(fetched.body),
-        "gzip": gzip.compress(fetched.body, compresslevel=1, mtime=0)}).fetchone()
+        "http_status": fetched.http_status, "content_type": fetched.content_type, "bytes": stored.size,
+        "gzip": stored.gzip}).fetchone()
     if row is None:
         row = conn.execute(sql_file("raw/find_page.sql"), key).fetchone()
     assert row is not None  # inserted, or there already
@@ -54,6 +55,8 @@ def land_window(connect, client, provider: str, window: Window,
                 for fetched in client.fetch_window(window):
                     raw_ids.append(store_page(conn, provider, client.account, window, fetched))
                     records += fetched.records
+                    # not bound to the loop variable while the next page arrives: one body at a time
+                    del fetched
                 provider_count = client.provider_count(window)
                 if provider_count is not None and provider_count != records:
                     raise WindowInconsistentError(

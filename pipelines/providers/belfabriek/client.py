@@ -41,6 +41,7 @@ from pipelines.errors import (
     ProviderUnavailableError,
 )
 from pipelines.providers.base import (
+    Answer,
     FetchedPage,
     HttpProviderClient,
     Pacing,
@@ -49,7 +50,9 @@ from pipelines.providers.base import (
     Window,
     call_with_retries,
     pacing_interval,
+    page_of,
     raise_for_status,
+    receive,
 )
 from pipelines.providers.belfabriek.parse import BodySummary, ErrorBody, summarize
 from pipelines.providers.belfabriek.settings import (
@@ -163,16 +166,16 @@ class BelfabriekClient(HttpProviderClient):
     def _mask(self, text: str | None) -> str:
         return (text or "").replace(self._hash, "***")
 
-    def _send(self, params: dict) -> httpx.Response:
+    def _send(self, params: dict) -> Answer:
         self._pacer.wait()
         try:
-            return self._http.get(self._path, params={"customer_hash": self._hash, **params})
+            return receive(self._http, "GET", self._path, params={"customer_hash": self._hash, **params})
         except (httpx.DecodingError, httpx.TooManyRedirects) as exc:
             # Not transport errors, so call_with_retries would let them through with the URL in the
             # traceback; raised `from None` as a provider error instead.
             raise ProviderResponseError(PROVIDER, f"{type(exc).__name__} reading the response") from None
 
-    def _check(self, response: httpx.Response, window: Window) -> BodySummary:
+    def _check(self, response: Answer, window: Window) -> BodySummary:
         status = response.status_code
         try:
             summary, problem = summarize(response.content), None
@@ -201,11 +204,11 @@ class BelfabriekClient(HttpProviderClient):
         kind = _REQUEST_ERRORS.get(code, ProviderRequestError)
         return kind(PROVIDER, f"request refused: {message}", window=window, status=status, code=code or None)
 
-    def _get(self, params: dict, window: Window) -> tuple[httpx.Response, BodySummary]:
-        def send() -> httpx.Response:
+    def _get(self, params: dict, window: Window) -> tuple[Answer, BodySummary]:
+        def send() -> Answer:
             return self._send(params)
 
-        def check(response: httpx.Response) -> tuple[httpx.Response, BodySummary]:
+        def check(response: Answer) -> tuple[Answer, BodySummary]:
             return response, self._check(response, window)
 
         return call_with_retries(PROVIDER, window, self._retry, send, check, sleep=self._sleep, log=log)
@@ -219,8 +222,8 @@ class BelfabriekClient(HttpProviderClient):
             request = {**params, "servicenumber": number} if number else dict(params)
             response, summary = self._get(request, window)
             log.info("belfabriek %s page %d: %d records", request, page, summary.records)
-            yield FetchedPage(self._path, request, page, response.status_code,
-                              response.headers.get("content-type"), response.content, summary.records)
+            yield page_of(response, self._path, request, page, summary.records)
+            del response  # not held while the next service number's body arrives
 
     def provider_count(self, window: Window) -> int | None:
         """Belfabriek has no count endpoint."""

@@ -46,13 +46,16 @@ from pipelines.errors import (
     ProviderUnavailableError,
 )
 from pipelines.providers.base import (
+    Answer,
     FetchedPage,
     HttpProviderClient,
     Pacing,
     RetryPolicy,
     Window,
     call_with_retries,
+    page_of,
     raise_for_status,
+    receive,
 )
 from pipelines.providers.mixvoip.parse import json_records, loads_lenient
 from pipelines.providers.mixvoip.settings import (
@@ -72,6 +75,10 @@ from pipelines.providers.mixvoip.settings import (
 log = logging.getLogger(__name__)
 _PROFILE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _CSV_ROW = re.compile(rb"^\s*['\"]?[A-Za-z][A-Za-z0-9_]*['\"]?\s*,")
+# A body's lines one at a time, never split into a list (a day's CSV is 100k lines): the
+# separators are those of bytes.splitlines(); the empty pieces between \r and \n are blank lines,
+# which the check skips anyway.
+_LINE = re.compile(rb"[^\r\n]+")
 
 
 def parse_profiles(value: str | list[str]) -> list[str]:
@@ -153,7 +160,7 @@ class MixvoipClient(HttpProviderClient):
                  end.strftime(DATE_FORMAT)]
         return "/".join(parts + ([self._segment] if self._segment else []))
 
-    def _check(self, response: httpx.Response, window: Window, profile: str) -> int:
+    def _check(self, response: Answer, window: Window, profile: str) -> int:
         """Accept a records body and return its record count, or raise the typed error."""
         body = response.content
         head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
@@ -191,12 +198,14 @@ class MixvoipClient(HttpProviderClient):
             except ParseError as exc:
                 raise ProviderResponseError(PROVIDER, self._scrub(f"profile {profile}: {exc.reason}"),
                                             window=window, status=response.status_code) from None
-        lines = [line for line in body.splitlines() if line.strip()]
-        if lines and not _CSV_ROW.match(lines[0].lstrip(b"\xef\xbb\xbf")):
+        lines = (line for match in _LINE.finditer(body) if (line := match.group()).strip())
+        first = next(lines, None)
+        if first is not None and not _CSV_ROW.match(first.lstrip(b"\xef\xbb\xbf")):
             raise ProviderResponseError(PROVIDER, f"profile {profile}: body is neither JSON nor CSV rows"
                                         f" ({response.headers.get('content-type', 'no content type')})",
                                         window=window, status=response.status_code)
-        return sum(1 for line in lines if _CSV_ROW.match(line))
+        return (first is not None and _CSV_ROW.match(first) is not None) + sum(
+            1 for line in lines if _CSV_ROW.match(line))
 
     def fetch_window(self, window: Window) -> Iterator[FetchedPage]:
         """One page per profile per date chunk of the window."""
@@ -209,17 +218,17 @@ class MixvoipClient(HttpProviderClient):
 
                 # call_with_retries runs both within this iteration; the defaults bind its path
                 # and profile explicitly rather than through the loop variables (B023).
-                def send(path: str = path) -> httpx.Response:
-                    return self._http.get(path, params=self._credentials)
+                def send(path: str = path) -> Answer:
+                    return receive(self._http, "GET", path, params=self._credentials)
 
-                def check(response: httpx.Response, profile: str = profile) -> tuple[httpx.Response, int]:
+                def check(response: Answer, profile: str = profile) -> tuple[Answer, int]:
                     return response, self._check(response, window, profile)
 
                 response, records = call_with_retries(PROVIDER, window, self._retry, send, check, log=log)
                 params = {"profile_id": profile, "start_date": start.isoformat(), "end_date": end.isoformat(),
                           "format": self.format}
-                yield FetchedPage(path, params, page, response.status_code,
-                                  response.headers.get("content-type"), response.content, records)
+                yield page_of(response, path, params, page, records)
+                del response  # not held while the next chunk's body arrives
 
     def provider_count(self, window: Window) -> int | None:
         """getcalls has no count endpoint."""

@@ -35,13 +35,16 @@ import orjson
 
 from pipelines.errors import ParseError, ProviderAuthError, ProviderRequestError, ProviderResponseError
 from pipelines.providers.base import (
+    Answer,
     FetchedPage,
     HttpProviderClient,
     Pacing,
     RetryPolicy,
     Window,
     call_with_retries,
+    page_of,
     raise_for_status,
+    receive,
 )
 from pipelines.providers.telecomx.parse import interval_starts, request_bounds, stats_records
 from pipelines.providers.telecomx.settings import (
@@ -72,7 +75,7 @@ def format_date(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def error_code(response: httpx.Response) -> tuple[str | None, str]:
+def error_code(response: Answer) -> tuple[str | None, str]:
     """(documented error token or None, readable detail) of an error response."""
     try:
         document = orjson.loads(response.content)
@@ -116,7 +119,7 @@ class TelecomXClient(HttpProviderClient):
     def _mask(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
 
-    def _check(self, response: httpx.Response, window: Window | None, what: str) -> httpx.Response:
+    def _check(self, response: Answer, window: Window | None, what: str) -> Answer:
         if response.status_code < 400:
             if response.content[:1] == b"{" and b'"error"' in response.content[:200]:
                 # Undocumented, but a proxy or the API may report a failure (a rate limit) inside a
@@ -157,8 +160,8 @@ class TelecomXClient(HttpProviderClient):
         raise ProviderRequestError(PROVIDER, f"{what}: {detail}", window=window, status=status, code=code)
 
     def _login(self, window: Window | None) -> None:
-        def send() -> httpx.Response:
-            return self._http.post(LOGIN_PATH, content=self._login_body)
+        def send() -> Answer:
+            return receive(self._http, "POST", LOGIN_PATH, content=self._login_body)
 
         response = call_with_retries(PROVIDER, window, self._retry, send,
                                      lambda r: self._check(r, window, "login"), log=log)
@@ -172,14 +175,14 @@ class TelecomXClient(HttpProviderClient):
         self._token = token
         self.logins += 1
 
-    def _post_stats(self, body: bytes, window: Window) -> httpx.Response:
+    def _post_stats(self, body: bytes, window: Window) -> Answer:
         """One stats request; a password session that expired logs in again and retries once."""
         for attempt in (1, 2):
             if self._token is None:
                 self._login(window)
 
-            def send() -> httpx.Response:
-                return self._http.post(STATS_PATH, params={"token": self._token}, content=body)
+            def send() -> Answer:
+                return receive(self._http, "POST", STATS_PATH, params={"token": self._token}, content=body)
 
             try:
                 return call_with_retries(PROVIDER, window, self._retry, send,
@@ -215,8 +218,7 @@ class TelecomXClient(HttpProviderClient):
                 raise ProviderResponseError(PROVIDER, self._mask(f"cdrstats body for customer"
                                                                  f" {customer or '(own)'}: {exc.reason}"),
                                             window=window, status=response.status_code) from None
-            yield FetchedPage(STATS_PATH, params, page, response.status_code,
-                              response.headers.get("content-type"), response.content, len(records))
+            yield page_of(response, STATS_PATH, params, page, len(records))
 
     def provider_count(self, window: Window) -> int | None:
         return None  # cdrstats has no count of its own

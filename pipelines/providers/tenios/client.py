@@ -34,13 +34,16 @@ from pipelines.errors import (
     WindowInconsistentError,
 )
 from pipelines.providers.base import (
+    Answer,
     FetchedPage,
     HttpProviderClient,
     Pacing,
     RetryPolicy,
     Window,
     call_with_retries,
+    page_of,
     raise_for_status,
+    receive,
     require,
 )
 from pipelines.providers.tenios.parse import leg_start
@@ -90,19 +93,19 @@ class TeniosClient(HttpProviderClient):
         self._http = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport,
                                   headers={"Content-Type": "application/json"})
 
-    def _post(self, path: str, params: dict, window: Window) -> tuple[httpx.Response, dict]:
+    def _post(self, path: str, params: dict, window: Window) -> tuple[Answer, dict]:
         body = orjson.dumps({"access_key": self._access_key, **params})
 
-        def send() -> httpx.Response:
-            return self._http.post(path, content=body)
+        def send() -> Answer:
+            return receive(self._http, "POST", path, content=body)
 
-        def check(response: httpx.Response) -> tuple[httpx.Response, dict]:
+        def check(response: Answer) -> tuple[Answer, dict]:
             document = self._decode(response, window)
             return response, document
 
         return call_with_retries(PROVIDER, window, self._retry, send, check, log=log)
 
-    def _decode(self, response: httpx.Response, window: Window) -> dict:
+    def _decode(self, response: Answer, window: Window) -> dict:
         try:
             document = orjson.loads(response.content)
         except orjson.JSONDecodeError:
@@ -115,7 +118,7 @@ class TeniosClient(HttpProviderClient):
                 "response body is not a JSON object (truncated or not JSON)")
         return body
 
-    def _refuse(self, response: httpx.Response, body: dict, window: Window) -> None:
+    def _refuse(self, response: Answer, body: dict, window: Window) -> None:
         """Raise the typed error for an error answer: its code and fields, never the key."""
         status = response.status_code
         code = None if body.get("error_code") is None else str(body["error_code"])[:80]
@@ -180,9 +183,14 @@ class TeniosClient(HttpProviderClient):
                         for item in items)
             elsewhere = self._outside_window(items, window)
             outside += elsewhere
-            yield FetchedPage(RETRIEVE_PATH, params, page, response.status_code,
-                              response.headers.get("content-type"), response.content, len(items) - elsewhere)
-            if not items or received >= total:
+            last = not items or received >= total
+            fetched = page_of(response, RETRIEVE_PATH, params, page, len(items) - elsewhere)
+            # Dropped before the page is handed on: neither the decoded page nor the body may still
+            # be held here while the landing stores this page and the next one arrives.
+            del response, document, items
+            yield fetched
+            del fetched
+            if last:
                 if len(seen) < min(received, total):
                     raise WindowInconsistentError(
                         PROVIDER, f"{received - len(seen)} records repeated across pages (records moved"
