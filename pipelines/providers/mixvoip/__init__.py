@@ -63,7 +63,9 @@ def simulated(legs_per_day: int | None, accounts: int = 1) -> SimulatedProvider:
         app=build_simulator({account.credentials["username"]: (account.credentials["password"],
                                                                  list(account.customers))
                              for account in served}, data),
+        # the simulator's END_DATE reading is known (its own), so a run fetches each record once
         environment=simulated_environment(PROVIDER, account=first.name, profile_ids=",".join(first.customers),
+                                          end_date="inclusive" if data.end_inclusive else "exclusive",
                                           **first.credentials),
         accounts=served,
     )
