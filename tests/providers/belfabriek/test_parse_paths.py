@@ -21,6 +21,7 @@ from tests.fuzz.payloads import fuzzed_pages
 from tests.providers.belfabriek.conftest import ACCOUNT, CUSTOMER, HASH, Sim
 from tests.providers.belfabriek.test_client import client
 from tests.providers.belfabriek.test_parse import block, record
+from tests.providers.paths import loaded
 
 POLICIES = ("earlier", "later", "quarantine")
 DAYS = tuple(datetime(2026, month, day, tzinfo=UTC) for month, day in ((3, 29), (10, 25), (11, 2)))
@@ -128,3 +129,8 @@ def test_the_paths_agree_on_the_bodies_the_parse_tests_build(policy):
 @given(pages=fuzzed_pages("belfabriek"))
 def test_the_paths_agree_on_the_fuzz_payloads(pages):
     both(pages)
+
+
+def test_the_warehouse_rows_are_the_same_by_either_path(clean_warehouse, simulated_pages):
+    days = [pages for name, pages in simulated_pages.items() if name.startswith("{} ")]
+    assert loaded(clean_warehouse, SPEC, days, fast=True) == loaded(clean_warehouse, SPEC, days, fast=False)

@@ -18,6 +18,7 @@ from pipelines.providers.mixvoip.simulator import MixvoipData
 from tests.fuzz.payloads import fuzzed_pages
 from tests.providers.mixvoip.test_client import client, serve
 from tests.providers.mixvoip.test_parse import CALLOUT_CSV
+from tests.providers.paths import loaded
 
 DAYS = tuple(datetime(2026, month, day, tzinfo=UTC) for month, day in ((3, 29), (10, 25), (11, 2)))
 MEANINGS = ("cents_per_quantity", "euros_total")
@@ -102,3 +103,8 @@ def test_the_paths_agree_row_by_row_and_together():
 @given(pages=fuzzed_pages("mixvoip"))
 def test_the_paths_agree_on_the_fuzz_payloads(pages):
     both(pages)
+
+
+def test_the_warehouse_rows_are_the_same_by_either_path(clean_warehouse, simulated_pages):
+    days = [pages for name, pages in simulated_pages.items() if name.startswith("csv")]
+    assert loaded(clean_warehouse, SPEC, days, fast=True) == loaded(clean_warehouse, SPEC, days, fast=False)
