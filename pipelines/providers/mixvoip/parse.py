@@ -51,6 +51,7 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
+from itertools import islice
 from typing import Literal, overload
 
 import orjson
@@ -199,10 +200,10 @@ def _csv_records(body: bytes) -> list[str]:
     return records
 
 
-def _csv_rows(body: bytes) -> list[list[str]] | None:
-    """Every row of a CSV body in one pass of the csv module's C reader, when each non-blank line
-    is one whole record (an even count of double quotes, which is all a well-formed export
-    holds); else None, and _csv_records reads the lines one by one."""
+def _csv_lines(body: bytes) -> list[str] | None:
+    """The non-blank lines of a UTF-8 CSV body when each has an even count of double quotes, so
+    that each is one whole record (all a well-formed export holds); else None, and the body is
+    read line by line."""
     if not body or body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{", b"<"):
         return None
     try:
@@ -210,14 +211,11 @@ def _csv_rows(body: bytes) -> list[list[str]] | None:
     except UnicodeDecodeError:
         return None
     lines = [line for line in text.splitlines() if line.strip()]
-    if any(line.count('"') % 2 for line in lines):
-        return None
-    try:
-        rows = list(csv.reader(lines))
-    except csv.Error:
-        return None
-    # fewer rows than lines: one ended inside a quoted field and the reader went on to the next
-    return rows if len(rows) == len(lines) else None
+    return None if any(line.count('"') % 2 for line in lines) else lines
+
+
+class _NotFast(Exception):
+    """This page needs the line-by-line path."""
 
 
 def decode_body(body: bytes) -> tuple[str, list]:
@@ -394,17 +392,40 @@ def _profile(page) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def _parse_rows_fast(rows: list[list[str]], ctx: _Context, profile: str | None, window,
-                     raw_response_id: int | None) -> list[CallLeg | BillingItem]:
-    """The items of a CSV page read in one pass, or ParseError at its first bad record (the
-    line-by-line path then quarantines it with the text of its line)."""
+def _parse_csv_fast(lines: list[str], ctx: _Context, profile: str | None, window,
+                    raw_response_id: int | None) -> Iterator[CallLeg | BillingItem]:
+    """The items of a CSV page as the csv module's C reader goes through it in one pass; ParseError
+    or _NotFast at the first record it cannot read. What it yields until then is what the
+    line-by-line path yields for the same lines."""
     ordinals: dict[str, int] = {}
-    items = []
-    for row in rows:
+    reader = csv.reader(lines)
+    for index, row in enumerate(reader):
+        if reader.line_num != index + 1:  # a line ended inside a quoted field: the reader took the next
+            raise _NotFast("record over two lines")
         item = parse_record("row", row, ctx, profile, window, raw_response_id, ordinals)
         if item is not None:
-            items.append(item)
-    return items
+            yield item
+
+
+def _parse_page_slow(page: RawPage, ctx: _Context) -> Iterator[CallLeg | BillingItem | Quarantined]:
+    raw_id = page.raw_response_id
+    try:
+        kind, records = decode_body(page.body)
+    except ParseError as exc:
+        yield Quarantined(PROVIDER, ctx.account, raw_id, -1, exc.field, exc.reason,
+                          record_text(page.body[:2000].decode("utf-8", "replace")))
+        return
+    profile, window = _profile(page), getattr(page, "window", None)
+    ordinals: dict[str, int] = {}
+    for index, raw in enumerate(records):
+        try:
+            item = parse_record(kind, raw, ctx, profile, window, raw_id, ordinals)
+        except ParseError as exc:
+            text = record_text(raw) if kind == "csv" else record_json(raw)
+            yield Quarantined(PROVIDER, ctx.account, raw_id, index, exc.field, exc.reason, text)
+            continue
+        if item is not None:
+            yield item
 
 
 def parse_pages(pages: Iterable[RawPage], account: str,
@@ -415,28 +436,16 @@ def parse_pages(pages: Iterable[RawPage], account: str,
     `fast=False` reads every CSV page line by line (the tests compare the two)."""
     ctx = _Context(account, settings)
     for page in pages:
-        raw_id = page.raw_response_id
-        rows = _csv_rows(page.body) if fast else None
-        if rows is not None:
+        lines = _csv_lines(page.body) if fast else None
+        read = 0
+        if lines is not None:
             try:
-                yield from _parse_rows_fast(rows, ctx, _profile(page), getattr(page, "window", None), raw_id)
+                for item in _parse_csv_fast(lines, ctx, _profile(page), getattr(page, "window", None),
+                                            page.raw_response_id):
+                    yield item
+                    read += 1
                 continue
-            except ParseError:
+            except (ParseError, _NotFast, csv.Error):
                 pass
-        try:
-            kind, records = decode_body(page.body)
-        except ParseError as exc:
-            yield Quarantined(PROVIDER, account, raw_id, -1, exc.field, exc.reason,
-                              record_text(page.body[:2000].decode("utf-8", "replace")))
-            continue
-        profile, window = _profile(page), getattr(page, "window", None)
-        ordinals: dict[str, int] = {}
-        for index, raw in enumerate(records):
-            try:
-                item = parse_record(kind, raw, ctx, profile, window, raw_id, ordinals)
-            except ParseError as exc:
-                text = record_text(raw) if kind == "csv" else record_json(raw)
-                yield Quarantined(PROVIDER, account, raw_id, index, exc.field, exc.reason, text)
-                continue
-            if item is not None:
-                yield item
+        # The line-by-line path yields the items already yielded first, the same ones: it goes on after them.
+        yield from islice(_parse_page_slow(page, ctx), read, None)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 from pipelines.model import CallLeg, RawPage
 from pipelines.providers.mixvoip import SPEC
-from pipelines.providers.mixvoip.parse import _csv_rows, parse_pages
+from pipelines.providers.mixvoip.parse import _csv_lines, parse_pages
 from pipelines.providers.mixvoip.settings import MixvoipParseSettings
 from pipelines.providers.mixvoip.simulator import MixvoipData
 from tests.fuzz.payloads import fuzzed_pages
@@ -56,7 +56,7 @@ def test_the_paths_agree_on_every_simulated_day(simulated_pages, meaning):
 
 def test_the_one_pass_reading_reads_the_simulators_csv_itself(simulated_pages):
     """Without this, a fast path that gave up on every page would pass the equality tests."""
-    assert {name: all(_csv_rows(page.body) is not None for page in pages)
+    assert {name: all(_csv_lines(page.body) is not None for page in pages)
             for name, pages in simulated_pages.items()} == {name: name.startswith("csv")
                                                             for name in simulated_pages}
 
