@@ -44,7 +44,8 @@ which hands Python one RECORD at a time instead of every start and end event, ea
 read; any page it is not sure of (a wrapper, NO_RECORD, an error, an undocumented or repeated
 field, a DOCTYPE, a body that is not UTF-8 or not well-formed, a record parse_record refuses)
 goes through the event-by-event walk(), which names the exact field or element for the
-quarantine. tests/providers/belfabriek/test_parse.py holds them equal.
+quarantine, going on after the records the fast path already handed over (the same ones).
+tests/providers/belfabriek/test_parse_paths.py holds the two equal.
 """
 from __future__ import annotations
 
