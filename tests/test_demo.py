@@ -250,7 +250,8 @@ def test_one_account_per_provider_keeps_the_quick_start_of_before():
         "belfabriek": {"BELFABRIEK_CUSTOMER_HASH": "5f1c9e0b7a3d4c2e8b6a1f0e9d8c7b6a",
                        "BELFABRIEK_CUSTOMER_ID": "100234", "BELFABRIEK_ACCOUNT": "belfabriek-demo"},
         "mixvoip": {"MIXVOIP_USERNAME": "sim-reseller", "MIXVOIP_PASSWORD": "sim-mixvoip-9d41b7",
-                    "MIXVOIP_ACCOUNT": "mixvoip-demo", "MIXVOIP_PROFILE_IDS": "100201,100202"},
+                    "MIXVOIP_ACCOUNT": "mixvoip-demo", "MIXVOIP_PROFILE_IDS": "100201,100202",
+                    "MIXVOIP_END_DATE": "inclusive"},  # the simulator's own reading of END_DATE
         "telecomx": {"TELECOMX_TOKEN": "sim-telecomx-m2m-3b9d0c7e51a24f68",
                      "TELECOMX_ACCOUNT": "telecomx-demo", "TELECOMX_CUSTOMERS": "5f0c1d2e3a4b5c6d7e8f9a0b"},
     }

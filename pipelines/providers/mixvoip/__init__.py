@@ -2,6 +2,7 @@
 Calls go to the call-leg fact, billing items (PAY, SETUP, SERVICE, SMS, …) to cdr.fact_billing_item."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from pipelines.providers.mixvoip.billing import BillingItem
@@ -57,14 +58,17 @@ def simulated(legs_per_day: int | None, accounts: int = 1) -> SimulatedProvider:
     """The simulator serving `accounts` accounts. Each login sees its own profiles' records; a
     profile not linked to it is refused (403 envelope), as the docs say."""
     data = MixvoipData(calls_per_day=legs_per_day) if legs_per_day else MixvoipData()
-    served = tuple(simulated_account(index) for index in range(1, accounts + 1))
+    # the simulator's END_DATE reading is known (its own), so a run fetches each record once
+    end_date = "inclusive" if data.end_inclusive else "exclusive"
+    served = tuple(replace(simulated_account(index), options={"end_date": end_date})
+                   for index in range(1, accounts + 1))
     first = served[0]
     return SimulatedProvider(
         app=build_simulator({account.credentials["username"]: (account.credentials["password"],
                                                                  list(account.customers))
                              for account in served}, data),
         environment=simulated_environment(PROVIDER, account=first.name, profile_ids=",".join(first.customers),
-                                          **first.credentials),
+                                          end_date=end_date, **first.credentials),
         accounts=served,
     )
 

@@ -15,6 +15,12 @@ Readings chosen where the docs are silent (NOTES.md section 2):
   same key and is merged once. START < END is checked before every request.
 - One request per profile per chunk, each its own raw page: page numbers run 1, 2, … in profile
   then chunk order, so a re-fetch of the window gives each page the same number.
+- With the END_DATE reading known (`end_date` inclusive or exclusive) a window is asked date by
+  date instead, on a grid of dates that does not depend on the window (day_requests), and the
+  client keeps the answers of the window it fetched last: the next day's window, which needs
+  one of the same local dates, reuses that answer as its page rather than asking again. A run
+  over consecutive days (the raw asset's loop, a backfill) so fetches each record once; a day
+  fetched on its own asks its own dates, as before.
 - JSON by default; `fmt="csv"` asks for CSV. The segment's case is `format_case` [Q]: the current
   docs write `csv`/`json` (the default, `lower`), the old DokuWiki page `CSV` (`upper`).
   `legacy_urls=True` leaves out the segment for JSON, the old page's default format; the old
@@ -61,9 +67,11 @@ from pipelines.providers.mixvoip.parse import json_records, loads_lenient
 from pipelines.providers.mixvoip.settings import (
     DATE_FORMAT,
     DEFAULT_CHUNK_DAYS,
+    DEFAULT_END_DATE,
     DEFAULT_FORMAT,
     DEFAULT_FORMAT_CASE,
     DEFAULT_TIMEZONE,
+    END_DATE_READINGS,
     FORMAT_CASES,
     FORMATS,
     GETCALLS_PATH,
@@ -113,13 +121,32 @@ def date_chunks(window: Window, tz: tzinfo, chunk_days: int = DEFAULT_CHUNK_DAYS
         first = chunk_end
 
 
+def day_requests(window: Window, tz: tzinfo, end_date: str) -> list[tuple[date, date]]:
+    """(START_DATE, END_DATE) pairs whose answers hold every local date of `window`, for a known
+    END_DATE reading: START..START+1 answers one date (exclusive) or two (inclusive, so only
+    every other date starts one, counted from 0001-01-01 so that neighbouring windows agree)."""
+    start, end = window
+    if end <= start:
+        raise ProviderRequestError(PROVIDER, "window end is not after its start", window=window)
+    step = 2 if end_date == "inclusive" else 1
+    first = start.astimezone(tz).date()
+    last = (end - timedelta(microseconds=1)).astimezone(tz).date()
+    day = first - timedelta(days=first.toordinal() % step)
+    pairs = []
+    while day <= last:
+        pairs.append((day, day + timedelta(days=1)))
+        day += timedelta(days=step)
+    return pairs
+
+
 class MixvoipClient(HttpProviderClient):
     provider = PROVIDER
 
     def __init__(self, username: str, password: str, *, account: str, profiles: str | list[str],
                  base_url: str, fmt: str = DEFAULT_FORMAT, format_case: str = DEFAULT_FORMAT_CASE,
                  legacy_urls: bool = False,
-                 chunk_days: int = DEFAULT_CHUNK_DAYS, tz: tzinfo | None = None, timeout_s: float = 30.0,
+                 chunk_days: int = DEFAULT_CHUNK_DAYS, end_date: str = DEFAULT_END_DATE,
+                 tz: tzinfo | None = None, timeout_s: float = 30.0,
                  retry: RetryPolicy | None = None, transport=None):
         if not username or not password:
             raise ProviderAuthError(PROVIDER,
@@ -140,7 +167,14 @@ class MixvoipClient(HttpProviderClient):
         self.format = fmt
         segment = fmt.upper() if format_case == "upper" else fmt
         self._segment = "" if legacy_urls and fmt == "json" else segment
+        if end_date not in END_DATE_READINGS:
+            raise ProviderRequestError(PROVIDER,
+                                       f"end_date must be one of {END_DATE_READINGS}, got {end_date!r}")
         self._chunk_days = chunk_days
+        self._end_date = end_date
+        # the answers to the last window's requests, by (profile, START_DATE, END_DATE): the next
+        # day's window asks some of the same dates (a known END_DATE reading only)
+        self._answers: dict[tuple[str, date, date], FetchedPage] = {}
         self._tz = tz or ZoneInfo(DEFAULT_TIMEZONE)
         self._secrets = (username, password, quote(username, safe=""), quote(password, safe=""))
         self._credentials = {"username": username, "password": password}
@@ -208,27 +242,40 @@ class MixvoipClient(HttpProviderClient):
             1 for line in lines if _CSV_ROW.match(line))
 
     def fetch_window(self, window: Window) -> Iterator[FetchedPage]:
-        """One page per profile per date chunk of the window."""
+        """One page per profile per date chunk of the window (END_DATE reading unknown), or per
+        profile per request of day_requests, the last window's answers reused (reading known)."""
         page = 0
-        chunks = date_chunks(window, self._tz, self._chunk_days)
+        if self._end_date == "unknown":
+            chunks = date_chunks(window, self._tz, self._chunk_days)
+        else:
+            chunks = day_requests(window, self._tz, self._end_date)
+        answers = {}
         for profile in self.profiles:
             for start, end in chunks:
-                path = self.path(profile, start, end)
                 page += 1
+                key = (profile, start, end)
+                answer = self._answers.get(key)
+                if answer is None:
+                    answer = self._fetch(window, profile, start, end)
+                answers[key] = answer
+                yield answer._replace(page=page)
+        if self._end_date != "unknown":
+            self._answers = answers  # what a later window can still share: this one's dates
 
-                # call_with_retries runs both within this iteration; the defaults bind its path
-                # and profile explicitly rather than through the loop variables (B023).
-                def send(path: str = path) -> Answer:
-                    return receive(self._http, "GET", path, params=self._credentials)
+    def _fetch(self, window: Window, profile: str, start: date, end: date) -> FetchedPage:
+        """One getcalls answer, checked; its page number is set by the window it is served in."""
+        path = self.path(profile, start, end)
 
-                def check(response: Answer, profile: str = profile) -> tuple[Answer, int]:
-                    return response, self._check(response, window, profile)
+        def send() -> Answer:
+            return receive(self._http, "GET", path, params=self._credentials)
 
-                response, records = call_with_retries(PROVIDER, window, self._retry, send, check, log=log)
-                params = {"profile_id": profile, "start_date": start.isoformat(), "end_date": end.isoformat(),
-                          "format": self.format}
-                yield page_of(response, path, params, page, records)
-                del response  # not held while the next chunk's body arrives
+        def check(response: Answer) -> tuple[Answer, int]:
+            return response, self._check(response, window, profile)
+
+        response, records = call_with_retries(PROVIDER, window, self._retry, send, check, log=log)
+        params = {"profile_id": profile, "start_date": start.isoformat(), "end_date": end.isoformat(),
+                  "format": self.format}
+        return page_of(response, path, params, 0, records)
 
     def provider_count(self, window: Window) -> int | None:
         """getcalls has no count endpoint."""
@@ -242,5 +289,6 @@ def open_client(settings: MixvoipSettings, credentials: Mapping[str, str],
                          profiles=list(settings.profile_ids), base_url=settings.base_url, fmt=settings.format,
                          format_case=settings.format_case,
                          legacy_urls=settings.legacy_urls, chunk_days=settings.chunk_days,
+                         end_date=settings.end_date,
                          tz=settings.parse_settings().tz, timeout_s=settings.http.timeout_s,
                          retry=settings.http.retry_policy())

@@ -28,6 +28,10 @@ Readings chosen where the docs are silent (NOTES.md section 2; [Q]/[I] items the
   More than 4 columns before call_start (an unquoted comma in destination or its name) cannot
   be placed and is quarantined. A physical line continues the previous record only while that
   record has an open double quote, so one bad quote cannot swallow the rows after it.
+- Two CSV paths, one result: a body whose every line is one whole record is read by the csv
+  module's C reader in one pass; any other body, and any body with a record the parser refuses,
+  is read line by line, which names the record's line in the quarantine. The record reading is
+  shared. tests/providers/mixvoip/test_parse_paths.py holds them equal.
 - Dedupe: no id exists. key = sha256(profile, type, source, destination, call_start (UTC),
   duration, extension) + "." + occurrence ordinal of that content within its page. Identical
   records share their call_start, so one page (one profile, whole local days) holds all of them;
@@ -47,6 +51,7 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
+from itertools import islice
 from typing import Literal, overload
 
 import orjson
@@ -88,12 +93,16 @@ _LOCAL_MOMENT = re.compile(rf"^{_DATE}(?:[\sT,]+{_TIME})?$")
 _DATE_ONLY = re.compile(rf"^{_DATE}$")
 _TIME_ONLY = re.compile(rf"^{_TIME}$")
 _DATE_TIME_SEPARATOR = re.compile(r"^(\d{4}-\d{2}-\d{2})[\s,T]+(?=\d)")
+_PLAIN_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _RAW_BREAKS = bytes.maketrans(b"\r\n\t", b"   ")
 _RECORD_START = re.compile(r"^\s*['\"]?[A-Za-z][A-Za-z0-9_]*['\"]?\s*,")
 
 
 def _clean(value):
     """Strip whitespace and the Excel text prefix `'` from a field."""
+    if type(value) is str:
+        stripped = value.strip()
+        return stripped if stripped[:1] != "'" else stripped.lstrip("'").strip()
     if isinstance(value, str):
         return value.strip().lstrip("'").strip()
     return value
@@ -113,6 +122,8 @@ def _moment(value, field: str, tz: tzinfo, required: bool = ...) -> datetime | N
 
 def _moment(value, field: str, tz: tzinfo, required: bool = False) -> datetime | None:
     """A provider time as UTC: local `YYYY-MM-DD[ |T|,|newline]HH:MM[:SS]` in `tz`, or ISO with offset."""
+    if type(value) is str and _PLAIN_MOMENT.fullmatch(value):  # as the docs write it: nothing to clean
+        return timestamp(PROVIDER, value, field, tz, required)
     value = _clean(value)
     if isinstance(value, str):
         value = _DATE_TIME_SEPARATOR.sub(r"\1 ", value)
@@ -189,6 +200,24 @@ def _csv_records(body: bytes) -> list[str]:
     return records
 
 
+def _csv_lines(body: bytes) -> list[str] | None:
+    """The non-blank lines of a UTF-8 CSV body when each has an even count of double quotes, so
+    that each is one whole record (all a well-formed export holds); else None, and the body is
+    read line by line."""
+    if not body or body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{", b"<"):
+        return None
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    lines = [line for line in text.splitlines() if line.strip()]
+    return None if any(line.count('"') % 2 for line in lines) else lines
+
+
+class _NotFast(Exception):
+    """This page needs the line-by-line path."""
+
+
 def decode_body(body: bytes) -> tuple[str, list]:
     """("json", records) or ("csv", lines); ParseError for a body that is neither."""
     head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
@@ -225,8 +254,11 @@ def csv_fields(line: str) -> tuple[object, dict]:
     rows = list(csv.reader(io.StringIO(line)))
     if len(rows) != 1:
         raise ParseError(PROVIDER, None, f"record spans {len(rows)} CSV rows")
-    fields = rows[0]
-    quote_note = " (unbalanced double quote)" if line.count('"') % 2 else ""
+    return row_fields(rows[0], " (unbalanced double quote)" if line.count('"') % 2 else "")
+
+
+def row_fields(fields: list[str], quote_note: str = "") -> tuple[object, dict]:
+    """(type, data) of one CSV row's columns; `quote_note` is added to a refusal's reason."""
     if len(fields) < 9:
         raise ParseError(PROVIDER, None, f"expected 9 or 10 columns, got {len(fields)}{quote_note}")
     for i in range(3, len(fields)):
@@ -283,7 +315,8 @@ def _key(*parts) -> str:
 def parse_record(kind: str, raw, ctx: _Context, profile: str | None, window, raw_response_id: int | None,
                  ordinals: dict[str, int]) -> CallLeg | BillingItem | None:
     """One record as a CallLeg or BillingItem; None when it starts outside the page's window."""
-    type_value, data = json_fields(raw) if kind == "json" else csv_fields(raw)
+    reader = json_fields if kind == "json" else csv_fields if kind == "csv" else row_fields  # "row": read
+    type_value, data = reader(raw)
     started = _moment(data.get("call_start"), "call_start", ctx.tz, required=True)
     if window is not None and not (window[0] <= started < window[1]):
         return None
@@ -359,28 +392,60 @@ def _profile(page) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+def _parse_csv_fast(lines: list[str], ctx: _Context, profile: str | None, window,
+                    raw_response_id: int | None) -> Iterator[CallLeg | BillingItem]:
+    """The items of a CSV page as the csv module's C reader goes through it in one pass; ParseError
+    or _NotFast at the first record it cannot read. What it yields until then is what the
+    line-by-line path yields for the same lines."""
+    ordinals: dict[str, int] = {}
+    reader = csv.reader(lines)
+    for index, row in enumerate(reader):
+        if reader.line_num != index + 1:  # a line ended inside a quoted field: the reader took the next
+            raise _NotFast("record over two lines")
+        item = parse_record("row", row, ctx, profile, window, raw_response_id, ordinals)
+        if item is not None:
+            yield item
+
+
+def _parse_page_slow(page: RawPage, ctx: _Context) -> Iterator[CallLeg | BillingItem | Quarantined]:
+    raw_id = page.raw_response_id
+    try:
+        kind, records = decode_body(page.body)
+    except ParseError as exc:
+        yield Quarantined(PROVIDER, ctx.account, raw_id, -1, exc.field, exc.reason,
+                          record_text(page.body[:2000].decode("utf-8", "replace")))
+        return
+    profile, window = _profile(page), getattr(page, "window", None)
+    ordinals: dict[str, int] = {}
+    for index, raw in enumerate(records):
+        try:
+            item = parse_record(kind, raw, ctx, profile, window, raw_id, ordinals)
+        except ParseError as exc:
+            text = record_text(raw) if kind == "csv" else record_json(raw)
+            yield Quarantined(PROVIDER, ctx.account, raw_id, index, exc.field, exc.reason, text)
+            continue
+        if item is not None:
+            yield item
+
+
 def parse_pages(pages: Iterable[RawPage], account: str,
-                settings: MixvoipParseSettings = DEFAULT_PARSE_SETTINGS
+                settings: MixvoipParseSettings = DEFAULT_PARSE_SETTINGS, *, fast: bool = True
                 ) -> Iterator[CallLeg | BillingItem | Quarantined]:
     """Every record of every page as a CallLeg or BillingItem, or Quarantined with its reason.
-    A pure function of the pages and `settings` (time zone, price meaning, extra call types)."""
+    A pure function of the pages and `settings` (time zone, price meaning, extra call types).
+    `fast=False` reads every CSV page line by line (the tests compare the two)."""
     ctx = _Context(account, settings)
     for page in pages:
-        raw_id = page.raw_response_id
-        try:
-            kind, records = decode_body(page.body)
-        except ParseError as exc:
-            yield Quarantined(PROVIDER, account, raw_id, -1, exc.field, exc.reason,
-                              record_text(page.body[:2000].decode("utf-8", "replace")))
-            continue
-        profile, window = _profile(page), getattr(page, "window", None)
-        ordinals: dict[str, int] = {}
-        for index, raw in enumerate(records):
+        lines = _csv_lines(page.body) if fast else None
+        read = 0
+        if lines is not None:
             try:
-                item = parse_record(kind, raw, ctx, profile, window, raw_id, ordinals)
-            except ParseError as exc:
-                text = record_text(raw) if kind == "csv" else record_json(raw)
-                yield Quarantined(PROVIDER, account, raw_id, index, exc.field, exc.reason, text)
+                for item in _parse_csv_fast(lines, ctx, _profile(page), getattr(page, "window", None),
+                                            page.raw_response_id):
+                    yield item
+                    read += 1
                 continue
-            if item is not None:
-                yield item
+            except (ParseError, _NotFast, csv.Error):
+                pass
+        # The line-by-line path yields the items already yielded first, the same ones: it goes on after them.
+        yield from islice(_parse_page_slow(page, ctx), read, None)

@@ -26,6 +26,13 @@ DEFAULT_FORMAT_CASE = "lower"
 DEFAULT_CHUNK_DAYS = 31
 MAX_CHUNK_DAYS = 85
 DATE_FORMAT = "%Y-%m-%d"  # [I] START_DATE/END_DATE format is undocumented
+# Whether END_DATE is inclusive is undocumented [Q]. `unknown` asks each window's local dates and
+# the day after, right either way, so consecutive days' requests overlap and each record is
+# fetched two or three times; a known reading lets consecutive windows share one request per
+# date (`exclusive`: START..START+1 is that date; `inclusive`: it is two dates) and each record
+# is fetched once.
+END_DATE_READINGS = ("unknown", "inclusive", "exclusive")
+DEFAULT_END_DATE = "unknown"
 
 # Record types. Calls go to cdr.fact_call_leg; every other type (the documented billing types,
 # the old docs' DELIVERY/DOCUMENTATION/MDATA/MSMS, and anything new) to cdr.fact_billing_item.
@@ -91,6 +98,7 @@ class MixvoipSettings(ProviderSettings):
     format_case: str = DEFAULT_FORMAT_CASE  # lower (`/json`, `/csv`) | upper (`/JSON`, `/CSV`)
     legacy_urls: bool = False  # the old form: JSON without a format segment
     chunk_days: int = DEFAULT_CHUNK_DAYS
+    end_date: str = DEFAULT_END_DATE  # unknown | inclusive | exclusive: how the API reads END_DATE
     timezone: str = DEFAULT_TIMEZONE  # of call_start/call_end and of the dates in the URL
     price_meaning: str = DEFAULT_PRICE_MEANING
     extra_call_types: tuple[str, ...] = ()
@@ -99,8 +107,10 @@ class MixvoipSettings(ProviderSettings):
         object.__setattr__(self, "format", self.format.strip().lower())
         object.__setattr__(self, "format_case", self.format_case.strip().lower())
         object.__setattr__(self, "price_meaning", self.price_meaning.strip().lower())
+        object.__setattr__(self, "end_date", self.end_date.strip().lower())
         one_of("format", self.format, FORMATS)
         one_of("format_case", self.format_case, FORMAT_CASES)
+        one_of("end_date", self.end_date, END_DATE_READINGS)
         if not 1 <= self.chunk_days <= MAX_CHUNK_DAYS:
             raise SettingValueError("chunk_days", self.chunk_days, f"expected 1..{MAX_CHUNK_DAYS}")
         self.parse_settings()

@@ -7,7 +7,9 @@ defaults to today on the simulator's clock). Dates `YYYY-MM-DD`; END_DATE is inc
 (`csv`/`json` now, `CSV` before), so by default both are accepted; `format_case` "lower" or
 "upper" (constructor, or POST /_sim/mixvoip {"format_case": …}) makes it answer the other case
 as an unknown format, as a server comparing the segment exactly would. GET /_sim/mixvoip counts
-the format segments requested, as sent.
+the format segments requested, as sent, the records served and how often each local date was
+served (`days_served`, over all profiles), so a test can see how often the client fetches a
+record; a POST clears the counts.
 
 Refusals, each as the envelope `{"return": {"code": …, "message": …}}` (the getcalls error body
 is undocumented; this is the sibling /invoices API's shape) with HTTP `error_status` (default
@@ -217,6 +219,8 @@ def build_simulator(accounts: dict[str, tuple[str, list[str]]], data: MixvoipDat
         raise ValueError(f"format_case must be one of {FORMAT_CASES}")
     controls = {"format_case": format_case}
     segments: Counter[str] = Counter()  # format segments as requested ("" when none was sent)
+    # how often each local date's records went out (all profiles), and "records": how many in all
+    served: Counter[str] = Counter()
 
     def envelope(code: int, message: str, status: int | None = None) -> Response:
         body = orjson.dumps({"return": {"code": code, "message": message}})
@@ -253,10 +257,12 @@ def build_simulator(accounts: dict[str, tuple[str, list[str]]], data: MixvoipDat
         records = []
         day = start
         while day <= last:
+            served[day.isoformat()] += 1
             for local_start, visible_at, kind, fields in day_records(data, profile, username, day):
                 if visible_at <= now:
                     records.append((local_start, kind, fields, _invoice(data, profile, local_start, now)))
             day += timedelta(days=1)
+        served["records"] += len(records)
         if fmt.lower() == "csv":
             rows = [_csv_row(kind, s, fields, invoice, comma=i % 2 == 0)
                     for i, (s, kind, fields, invoice) in enumerate(records)]
@@ -278,7 +284,10 @@ def build_simulator(accounts: dict[str, tuple[str, list[str]]], data: MixvoipDat
                 return JSONResponse({"error": f"format_case must be one of {FORMAT_CASES}"}, status_code=400)
             controls["format_case"] = wanted
             segments.clear()
-        return JSONResponse({"format_case": controls["format_case"], "format_segments": dict(segments)})
+            served.clear()
+        return JSONResponse({"format_case": controls["format_case"], "format_segments": dict(segments),
+                             "records_served": served["records"],
+                             "days_served": {k: v for k, v in sorted(served.items()) if k != "records"}})
 
     routes = [Route(path, getcalls, methods=["GET"]) for path in (
         "/cdrs/getcalls/{profile}/{start}", "/cdrs/getcalls/{profile}/{start}/{end}",
