@@ -39,6 +39,7 @@ check: install
 bench: install
 	$(if $(PEERS),$(BIN)/python -c 'import dlt' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[peers]')
 	$(BIN)/python -m pipelines.bench $(if $(LEGS),--legs $(LEGS)) $(if $(PEERS),--peers $(PEERS))
+	$(BIN)/python tools/doc_figures.py --bench
 
 ## make figures: run the fault tests, then put what they measured into README.md and docs/reliability.md
 figures: install

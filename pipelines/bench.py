@@ -39,7 +39,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -590,7 +590,9 @@ def main(argv: list[str] | None = None) -> int:
         summary["rate_limited_pull"] = rate_report(pull)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({"legs_per_provider": args.legs, "days": args.days, "summary": summary,
+    output.write_text(json.dumps({"legs_per_provider": args.legs, "days": args.days,
+                                  "measured_on": datetime.now(UTC).date().isoformat(), "cpus": os.cpu_count(),
+                                  "summary": summary,
                                   "stages": [stage_record(s) for s in stages]},
                                  indent=2))
     print(f"\nfigures written to {output}")

@@ -1,4 +1,5 @@
-"""Put the reliability figures the tests measured into README.md and docs/reliability.md.
+"""Put the figures the tests and the benchmark measured into README.md, docs/reliability.md and
+docs/benchmarks.md.
 
 The fault tests record what they injected and measured (counted at the simulator and in the
 warehouse) in .bench/fault_matrix.json (tests/faults) and .bench/process_faults.json
@@ -6,6 +7,8 @@ warehouse) in .bench/fault_matrix.json (tests/faults) and .bench/process_faults.
 no figure in the docs is typed in. `make figures` runs those tests first, then this.
 
     python tools/doc_figures.py [--check]    # --check: exit 1 if the docs differ from the records
+    python tools/doc_figures.py --bench      # docs/benchmarks.md's latest run, from .bench/results.json
+                                             # (`make bench` runs this after the benchmark)
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / ".bench"
 README, RELIABILITY = ROOT / "README.md", ROOT / "docs" / "reliability.md"
+BENCHMARKS = ROOT / "docs" / "benchmarks.md"
 NAMES = {"tenios": "TENIOS", "belfabriek": "Belfabriek", "mixvoip": "MIXvoip", "telecomx": "Telecom X"}
 
 
@@ -97,6 +101,46 @@ def summary_table(matrix: list[dict], process: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def bench_run_table(results: dict) -> str:
+    """The latest `make bench`: every stage, then each provider's figures against the targets."""
+    summary = results["summary"]
+    lines = [(f"Measured on {results.get('measured_on', 'an unrecorded date')}, {results.get('cpus', '?')}"
+              f" CPUs, {results['legs_per_provider']:,} legs per provider over {results['days']} days"
+              " (`.bench/results.json`)."), "",
+             "| provider | stage | legs | seconds | legs/s | rows rewritten | peak RSS MiB |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for s in results["stages"]:
+        rewritten = "" if s.get("rewritten") is None else f"{s['rewritten']:,}"
+        lines.append(f"| {s['provider']} | {s['name']} | {s['legs']:,} | {s['seconds']:.2f} |"
+                     f" {s['legs_per_s']:,.0f} | {rewritten} | {s['peak_rss_mib']:.0f} |")
+    providers = {name: f for name, f in summary.items() if "first_load_legs_per_s" in f}
+    if providers:
+        lines += ["", ("| provider | first load legs/s | vs reference | vs dlt | calls assembly | aggregates"
+                       " | mart refresh | number enrichment | peak RSS MiB |"),
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, f in providers.items():
+            dlt = f"{f['first_load_vs_dlt']:.2f}x" if "first_load_vs_dlt" in f else "not run"
+            shares = " | ".join(f"{f[key]:.0%}" for key in (
+                "calls_assembly_share_of_day_load", "aggregates_refresh_share_of_day_load",
+                "mart_refresh_share_of_day_load", "number_enrichment_share_of_day_load"))
+            lines.append(f"| {NAMES.get(name, name)} | {f['first_load_legs_per_s']:,.0f} |"
+                         f" {f['first_load_vs_reference']:.2f}x | {dlt} | {shares} |"
+                         f" {f['peak_rss_mib']:.0f} |")
+        lines.append("\n(calls assembly, aggregates, mart refresh and number enrichment: one day's, as a"
+                     " share of one day's first load)")
+    for key, label in (("report_loaded_accounts", "the loaded accounts"), ("report_many_accounts", "many")):
+        if key in summary:
+            r = summary[key]
+            lines.append(f"\nThe report, {label} ({r['accounts']} accounts): written in {r['seconds']:.2f} s,"
+                         f" {r['bytes'] / 1e6:.2f} MB, peak RSS {r['peak_rss_mib']:.0f} MiB.")
+    pull = summary.get("rate_limited_pull")
+    if pull:
+        lines.append(f"\nThe nightly pull against a rate limit: {pull['accounts']} accounts x {pull['days']}"
+                     f" days, {pull['requests_per_s']:.2f} requests/s = {pull['ratio_to_ceiling']:.2f}x the"
+                     f" ceiling ({pull['ceiling_requests_per_s']:.2f} requests/s).")
+    return "\n".join(lines)
+
+
 def replace_between(text: str, name: str, table: str) -> str:
     begin, end = f"<!-- figures:{name} -->", f"<!-- /figures:{name} -->"
     start, stop = text.index(begin) + len(begin), text.index(end)
@@ -106,7 +150,19 @@ def replace_between(text: str, name: str, table: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the docs differ from the records")
+    parser.add_argument("--bench", action="store_true",
+                        help="only docs/benchmarks.md's latest run, from .bench/results.json")
     args = parser.parse_args(argv)
+    if args.bench:
+        before = BENCHMARKS.read_text()
+        results = json.loads((BENCH / "results.json").read_text())
+        after = replace_between(before, "bench-run", bench_run_table(results))
+        stale = after != before
+        if not args.check:
+            BENCHMARKS.write_text(after)
+        print("docs/benchmarks.md: " + ("differs from .bench/results.json" if args.check and stale
+                                        else "the latest run written" if not args.check else "up to date"))
+        return 1 if args.check and stale else 0
     matrix, process = _records("fault_matrix.json"), _records("process_faults.json")
     changed = []
     for path, tables in ((RELIABILITY, {"fault-matrix": fault_matrix_table(matrix),
