@@ -7,4 +7,8 @@ UNION ALL SELECT 'cdr.agg_call_leg_hourly', count(*) FROM cdr.agg_call_leg_hourl
 UNION ALL SELECT 'cdr.agg_call_leg_daily', count(*) FROM cdr.agg_call_leg_daily
 UNION ALL SELECT 'cdr.fact_pbx_stats', count(*) FROM cdr.fact_pbx_stats
 UNION ALL SELECT 'cdr.fact_billing_item', count(*) FROM cdr.fact_billing_item
-UNION ALL SELECT 'cdr.quarantine', count(*) FROM cdr.quarantine;
+UNION ALL SELECT 'cdr.quarantine', count(*) FROM cdr.quarantine
+UNION ALL SELECT 'mart.kpi_daily', count(*) FROM mart.kpi_daily
+UNION ALL SELECT 'mart.kpi_hourly', count(*) FROM mart.kpi_hourly
+UNION ALL SELECT 'mart.dim_number', count(*) FROM mart.dim_number
+UNION ALL SELECT 'mart.dim_account', count(*) FROM mart.dim_account;
