@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 
+from pipelines.errors import CdrEtlError
 from pipelines.sql import SQL_DIR, sql_file
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
@@ -23,8 +24,9 @@ PROVIDER_MIGRATIONS = Path(__file__).resolve().parents[1] / "providers"
 _LOCK_KEY = 7_305_119_001
 
 
-class MigrationError(RuntimeError):
-    pass
+class MigrationError(CdrEtlError):
+    """The migrations cannot be applied as they are (an edited or doubly named one): the command
+    line shows it as one line, like every error the package raises on purpose."""
 
 
 def pending_files(extra_dirs: Iterable[Path] = ()) -> list[Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from pipelines.cli import main
 from pipelines.registry import registry
 from pipelines.warehouse import connection
 from pipelines.warehouse.migrate import MIGRATIONS_DIR, MigrationError, migrate, pending_files
@@ -30,7 +31,7 @@ def test_provider_migrations_live_in_their_folders_and_apply_in_one_order(tmp_pa
         pending_files([tmp_path])
 
 
-def test_an_edited_migration_is_refused(warehouse_url):
+def test_an_edited_migration_is_refused(warehouse_url, monkeypatch, capsys):
     first = pending_files()[0].stem
     with psycopg.connect(warehouse_url) as conn:
         original = conn.execute("SELECT sha256 FROM public.cdr_schema_migrations WHERE version = %s",
@@ -39,6 +40,11 @@ def test_an_edited_migration_is_refused(warehouse_url):
     try:
         with pytest.raises(MigrationError, match="edited after it was applied"):
             migrate(warehouse_url)
+        # on the command line: one line naming the migration, no traceback
+        monkeypatch.setenv("CDR_WAREHOUSE_URL", warehouse_url)
+        assert main(["db", "migrate"]) == 1
+        assert capsys.readouterr().err == (f"error: migration {first}.sql was edited after it was applied;"
+                                           " add a new one instead\n")
     finally:
         with psycopg.connect(warehouse_url) as conn:
             conn.execute("UPDATE public.cdr_schema_migrations SET sha256 = %s WHERE version = %s",
