@@ -559,22 +559,22 @@ def _arguments() -> argparse.ArgumentParser:
     p.add_argument("--out", default="report.html", help="the file to write (default: ./report.html)")
     p.set_defaults(run=_report)
 
-    p = sub.add_parser("erase", parents=[debug],
+    # a subscriber's request: which number, in which accounts
+    subject = _Parser(add_help=False)
+    subject.add_argument("--number", required=True, help="the number in E.164 form, e.g. +4930123456")
+    subject.add_argument("--provider", default=None, help="only this provider's accounts")
+    subject.add_argument("--account", default=None, help="only this account (with --provider)")
+
+    p = sub.add_parser("erase", parents=[debug, subject],
                        help="erase a subscriber number everywhere, lastingly; print a receipt"
                             " (docs/privacy.md)")
-    p.add_argument("--number", required=True, help="the number in E.164 form, e.g. +4930123456")
-    p.add_argument("--provider", default=None, help="only this provider's accounts")
-    p.add_argument("--account", default=None, help="only this account (with --provider)")
     p.add_argument("--dry-run", action="store_true",
                    help="only list what would be touched (also the answer to an access request)")
     p.set_defaults(run=_erase)
 
-    p = sub.add_parser("subject", parents=[debug],
+    p = sub.add_parser("subject", parents=[debug, subject],
                        help="an access request: a number's legs as JSON lines, then per table the rows"
                             " and raw pages holding it (docs/privacy.md)")
-    p.add_argument("--number", required=True, help="the number in E.164 form, e.g. +4930123456")
-    p.add_argument("--provider", default=None, help="only this provider's accounts")
-    p.add_argument("--account", default=None, help="only this account (with --provider)")
     p.set_defaults(run=_subject)
     return parser
 
