@@ -24,6 +24,10 @@ UTC = UTC
 # day at a time (the call assembly reads a day either side of its range), still bounded for a
 # multi-year backfill.
 DERIVED_CHUNK_DAYS = 31
+# RefreshBehind recomputes settled days once this many are waiting: one day's call assembly reads
+# three days of legs (a 10-day one twelve), so day by day it would cost about twice the work of
+# one refresh after the load (measured on 400k MIXvoip legs: 0.6-1.1 s a day, 3-6 s for 10 days).
+BEHIND_BATCH_DAYS = 3
 REFRESH_SQL = {"calls": "aggregates/refresh_calls.sql", "aggregates": "aggregates/refresh_leg_aggregates.sql",
                "mart": "mart/refresh_kpis.sql"}
 
@@ -115,9 +119,10 @@ class RefreshBehind:
     """
 
     def __init__(self, connect, provider: str, account: str, since: datetime,
-                 targets: tuple[str, ...] = ("calls", "aggregates")):
+                 targets: tuple[str, ...] = ("calls", "aggregates"), batch_days: int = BEHIND_BATCH_DAYS):
         self._connect, self._provider, self._account = connect, provider, account
         self._since, self._targets = since, targets
+        self._batch = timedelta(days=batch_days)
         self._settled: dict[str, datetime] = {}
         self._wanted = threading.Condition()
         self._closing = False
@@ -139,7 +144,8 @@ class RefreshBehind:
         done: dict[str, datetime] = {}
 
         def behind() -> list[str]:
-            return [t for t in self._targets if self._settled.get(t, self._since) > done.get(t, self._since)]
+            return [t for t in self._targets
+                    if self._settled.get(t, self._since) - done.get(t, self._since) >= self._batch]
 
         try:
             with self._connect() as conn:
