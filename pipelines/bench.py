@@ -45,6 +45,7 @@ from tempfile import TemporaryDirectory
 
 import httpx
 import psycopg
+from psycopg import sql
 
 from pipelines.assets.derived import account_rows
 from pipelines.config import ProviderAccount, account_from_env, read_accounts_file
@@ -55,7 +56,7 @@ from pipelines.registry import registry
 from pipelines.report import ReportRequest, write_report
 from pipelines.simulators import accounts_file, running_simulators
 from pipelines.sql import run_script, script_result, sql_file
-from pipelines.warehouse.aggregates import refresh_stale
+from pipelines.warehouse.aggregates import RefreshBehind, refresh_stale
 from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
 from pipelines.warehouse.load import load_windows
 from pipelines.warehouse.mart import enrich_new_numbers, refresh_mart
@@ -192,20 +193,22 @@ def land(url: str, name: str, environment: dict, days: list[date], workers: int)
 
 def project_load(url: str, name: str, account: str, days: list[date], force: bool = False) -> int:
     """The project's own path, as the Dagster assets run it: legs day by day (parsing the next
-    day while this one merges; a day whose pages were already loaded unchanged is skipped), then
-    calls, aggregates and the mart for the days that changed. Returns fact rows rewritten
-    (inserted + updated) of the provider's primary kind (its legs)."""
+    day while this one merges; a day whose pages were already loaded unchanged is skipped), the
+    calls and aggregates of the days each day settles recomputed behind it, then the mart.
+    Returns fact rows rewritten (inserted + updated) of the provider's primary kind (its legs)."""
     provider = provider_account(name)
     kinds = provider.spec.items
-    totals = load_windows(connector(url), name, account, kinds, [day_window(day.isoformat()) for day in days],
-                          parse=lambda pages: provider.parse(pages, account),
-                          parser_version=provider.parser_version, force=force)
     whole_range = (day_window(days[0].isoformat())[0], day_window(days[-1].isoformat())[1])
-    with psycopg.connect(url) as conn:
-        for target in ("calls", "aggregates"):
-            refresh_stale(conn, target, whole_range)
-        enrich_new_numbers(conn, whole_range)
-        refresh_mart(conn, whole_range, list(account_rows([provider])))
+    windows = [day_window(day.isoformat()) for day in days]
+    with RefreshBehind(connector(url), name, account, whole_range[0] - timedelta(days=1)) as behind:
+        totals = load_windows(connector(url), name, account, kinds, windows,
+                              parse=lambda pages: provider.parse(pages, account),
+                              parser_version=provider.parser_version, force=force,
+                              on_loaded=lambda window, _: behind.loaded(window))
+        with psycopg.connect(url) as conn:
+            behind.finish(conn, whole_range[1])
+            enrich_new_numbers(conn, whole_range)
+            refresh_mart(conn, whole_range, list(account_rows([provider])))
     primary = kinds[0].name
     return totals.get(f"{primary}_inserted", 0) + totals.get(f"{primary}_updated", 0)
 
@@ -539,6 +542,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(PROJECT_ROOT / ".bench" / "results.json"))
     parser.add_argument("--peers", default="", help=f"comma-separated, of: {', '.join(PEERS)}: the same legs"
                         " loaded by another loader (the optional extra `peers`), timed beside the project")
+    parser.add_argument("--database", default=BENCH_DATABASE,
+                        help="the scratch database, dropped and recreated (two benches at once need two)")
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument("--skip-rate-limit", action="store_true",
                       help="leave out the rate-limited nightly pull (about a minute)")
@@ -561,8 +566,8 @@ def main(argv: list[str] | None = None) -> int:
 
     server = os.environ.get("CDR_WAREHOUSE_URL") or start_embedded()
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-    url = ensure_database(server, BENCH_DATABASE)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(args.database)))
+    url = ensure_database(server, args.database)
     migrate(url)
     days = [FIRST_DAY + timedelta(days=i) for i in range(args.days)]
     stages: list[Stage] = []

@@ -34,9 +34,12 @@ def run_script(conn, relative: str | Path, params: Mapping[str, Any] | None = No
         conn.execute(statement, params)
 
 
-def script_result(conn, relative: str | Path, params: Mapping[str, Any] | None = None) -> tuple:
-    """Run sql/<relative> as `run_script` does and return the first row of its last statement."""
+def script_result(conn, relative: str | Path, params: Mapping[str, Any] | None = None, *,
+                  prepare: bool | None = None) -> tuple:
+    """Run sql/<relative> as `run_script` does and return the first row of its last statement.
+    `prepare=False` plans every run for its own parameters (psycopg otherwise prepares a statement
+    run often, and the server may then plan it once for any parameters)."""
     *leading, last = sql_statements(relative)
     for statement in leading:
-        conn.execute(statement, params)
-    return conn.execute(last, params).fetchone()
+        conn.execute(statement, params, prepare=prepare)
+    return conn.execute(last, params, prepare=prepare).fetchone()

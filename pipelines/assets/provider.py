@@ -41,7 +41,7 @@ from pipelines.model import Window
 from pipelines.partitions import days_in, single_run
 from pipelines.providers.spec import CALL_LEGS, ItemKind
 from pipelines.resources import WarehouseResource
-from pipelines.warehouse.aggregates import refresh_stale_marks
+from pipelines.warehouse.aggregates import RefreshBehind
 from pipelines.warehouse.load import LoadStats, load_windows
 from pipelines.warehouse.pacing import DatabasePacing
 from pipelines.warehouse.raw import land_window
@@ -185,20 +185,23 @@ def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, parti
     def loaded(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         start, end = context.partition_time_window
         figures = DayFigures(context)
-        with failures_named(source):
+        # the day before too: a call may have started there
+        derived = ("calls", "aggregates") if CALL_LEGS in spec.items else ()
+        with failures_named(source), RefreshBehind(warehouse.connect, spec.name, source.account,
+                                                   start - timedelta(days=1), derived) as behind:
+            def loaded_window(window: Window, stats: LoadStats) -> None:
+                log_window_load(context, figures, source, window, stats)
+                behind.loaded(window)
+
             totals = load_windows(
                 warehouse.connect, spec.name, source.account, spec.items, account_days(source, (start, end)),
                 parse=source.parse, parser_version=source.parser_version, force=force_reload,
-                on_loaded=lambda window, stats: log_window_load(context, figures, source, window, stats),
-                pseudonym_key=source.pseudonym_key(secrets or {}))
+                on_loaded=loaded_window, pseudonym_key=source.pseudonym_key(secrets or {}))
             with warehouse.connect() as conn:
-                if CALL_LEGS in spec.items:  # the day before too: a call may have started there
-                    for target in ("calls", "aggregates"):
-                        marks = refresh_stale_marks(conn, target, (start - timedelta(days=1), end),
-                                                    provider=spec.name, account=source.account)
-                        totals[f"{target}_days_recomputed"] = len(marks)
-                        recomputed = dict.fromkeys((day for *_, day in marks), True)
-                        figures.add_per_day(f"{target}_recomputed", recomputed, missing=False)
+                for target, marks in behind.finish(conn, end).items():
+                    totals[f"{target}_days_recomputed"] = len(marks)
+                    recomputed = dict.fromkeys((day for *_, day in marks), True)
+                    figures.add_per_day(f"{target}_recomputed", recomputed, missing=False)
                 for kind in spec.items:
                     if kind.day_column is not None:
                         figures.add_row_counts(conn, kind.table, kind.day_column, spec.name, source.account,

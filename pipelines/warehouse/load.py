@@ -98,11 +98,22 @@ def _copy_statement(kind: ItemKind) -> sql.Composed:
 
 
 def _merge(conn: psycopg.Connection, kind: ItemKind, erased: set[int],
-           pseudonym_key: bytes | None = None) -> MergeCounts:
+           pseudonym_key: bytes | None = None, first_load: bool = False) -> MergeCounts:
     # recorded erasures (and an account's pseudonyms) apply before the merge
     # (pipelines.warehouse.privacy); `erased` collects the raw pages of the rows erasures changed
     erased.update(apply_to_staged(conn, kind.name, pseudonym_key))
-    return MergeCounts.from_merge(*script_result(conn, kind.merge_sql))
+    if first_load:
+        # the window was never loaded: its rows are inserted without being matched against the
+        # table (sql/load/merge_call_legs.sql); one that exists after all fails the insert on the
+        # primary key, and the merge runs again with the match, as any other load's does. Not
+        # prepared: only a plan made for `false` leaves the table out (a generic one scans it).
+        try:
+            with conn.transaction():
+                return MergeCounts.from_merge(*script_result(conn, kind.merge_sql, {"match_existing": False},
+                                                             prepare=False))
+        except psycopg.errors.UniqueViolation:
+            pass
+    return MergeCounts.from_merge(*script_result(conn, kind.merge_sql, {"match_existing": True}))
 
 
 def _stage_and_merge(conn: psycopg.Connection, kind: ItemKind, rows: list, erased: set[int]) -> MergeCounts:
@@ -119,9 +130,11 @@ def _stage_and_merge(conn: psycopg.Connection, kind: ItemKind, rows: list, erase
 
 def load_window(conn: psycopg.Connection, provider: str, account: str, window: Window,
                 kinds: Sequence[ItemKind], items: Iterable[Any],
-                pseudonym_key: bytes | None = None) -> LoadStats:
+                pseudonym_key: bytes | None = None, first_load: bool = False) -> LoadStats:
     """Stage and merge one window's parsed items (of `kinds`, plus Quarantined records), and
-    write its audit row. The first kind streams into its COPY; the rest is held until it ends."""
+    write its audit row. The first kind streams into its COPY; the rest is held until it ends.
+    `first_load`: the account never loaded this window, so its primary rows are most likely all
+    new (the merge then inserts them without matching; `_merge`)."""
     primary, *others = kinds
     held: dict[type, tuple[ItemKind, list]] = {kind.row_type: (kind, []) for kind in (*others, QUARANTINE)}
     primary_type: Any = primary.row_type  # Any: the rows are NamedTuples COPY writes as they are
@@ -144,8 +157,11 @@ def load_window(conn: psycopg.Connection, provider: str, account: str, window: W
                                 f" the kinds of rows {provider} declares"
                                 f" ({', '.join(k.name for k in kinds)})")
             kind_and_rows[1].append(item)
+    # from here to commit the account's legs change: only now is a refresh of its derived rows
+    # kept waiting (pipelines.warehouse.locks), not while the COPY streams the window in
+    enter_leg_changes(conn, provider, account)
     erased: set[int] = set()
-    counts = {primary.name: _merge(conn, primary, erased, pseudonym_key)}
+    counts = {primary.name: _merge(conn, primary, erased, pseudonym_key, first_load)}
     for kind, rows in held.values():
         counts[kind.name] = _stage_and_merge(conn, kind, rows, erased)
     # a re-pull brought an erased number back: its bodies go again, as the erasure deleted them
@@ -178,6 +194,7 @@ class _Parsed:
     raw_ids: list[int]
     unchanged: bool
     rows: int
+    never_loaded: bool
 
 
 def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[ItemKind],
@@ -203,14 +220,13 @@ def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[
             last = reader.execute(sql_file("load/last_window_load.sql"),
                                   _window_key(provider, account, window)).fetchone()
             if not force and last is not None and (list(last[0]), last[1]) == (raw_ids, parser_version):
-                return _Parsed(raw_ids, True, last[2]), ()
+                return _Parsed(raw_ids, True, last[2], False), ()
             check_replayable(reader, provider, account, window, raw_ids)
-            return _Parsed(raw_ids, False, 0), parse(pages_by_id(reader, raw_ids, window))
+            return _Parsed(raw_ids, False, 0, last is None), parse(pages_by_id(reader, raw_ids, window))
 
         for window, parsed, items in parse_ahead(windows, source):
             with writer.transaction():
                 lock_account_loads(writer, provider, account)
-                enter_leg_changes(writer, provider, account)
                 current_ids = window_page_ids(writer, provider, account, window)
                 if current_ids == parsed.raw_ids and parsed.unchanged:
                     stats = LoadStats({kinds[0].name: MergeCounts(0, 0, 0, parsed.rows, 0)}, skipped=True)
@@ -219,9 +235,11 @@ def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[
                     if current_ids != parsed.raw_ids:  # a fetch landed since: load what is current now
                         with connect(autocommit=True) as fresh:
                             stats = load_window(writer, provider, account, window, kinds,
-                                                parse(pages_by_id(fresh, current_ids, window)), pseudonym_key)
+                                                parse(pages_by_id(fresh, current_ids, window)), pseudonym_key,
+                                                parsed.never_loaded)
                     else:
-                        stats = load_window(writer, provider, account, window, kinds, items, pseudonym_key)
+                        stats = load_window(writer, provider, account, window, kinds, items, pseudonym_key,
+                                            parsed.never_loaded)
                     writer.execute(sql_file("load/record_window_load.sql"),
                                    {**_window_key(provider, account, window), "ids": current_ids,
                                     "version": parser_version, "legs": stats.primary.parsed})

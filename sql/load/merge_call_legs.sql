@@ -7,6 +7,11 @@
 -- a quarter faster here. It is not safe against a concurrent insert of the same key, so loads
 -- of one provider account are serialised by an advisory lock (pipelines.warehouse.load).
 -- Needs PostgreSQL 17+ (MERGE … RETURNING merge_action()).
+-- %(match_existing)s false (a window the account never loaded: its first load) leaves the fact
+-- out of the join: every staged leg is a plain insert, in key order, with no probe of the
+-- primary key or scan of the month. Should a leg exist anyway (loaded before cdr.window_load
+-- was kept), its insert violates the primary key and the loader merges again with the join
+-- (pipelines.warehouse.load), so the result is always this MERGE's.
 -- The days of inserted or changed legs are marked stale for the derived tables (cdr.stale_day),
 -- per provider account: each account's refresh recomputes and clears its own marks.
 -- First the monthly partitions the staged legs need (a script: statements end with ";" and a blank line).
@@ -22,7 +27,7 @@ WITH latest AS (
     MERGE INTO cdr.fact_call_leg AS f
     USING latest AS s
     ON f.provider = s.provider AND f.account = s.account AND f.leg_key = s.leg_key
-       AND f.started_at = s.started_at
+       AND f.started_at = s.started_at AND %(match_existing)s::boolean
     WHEN MATCHED AND
         (f.customer, f.call_key, f.answered_at, f.ended_at, f.duration_s, f.billable_s, f.direction,
          f.caller_number, f.called_number, f.service_number, f.call_type, f.outcome,
