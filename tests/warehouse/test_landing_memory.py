@@ -49,12 +49,13 @@ def test_a_large_body_lands_in_bounded_memory_byte_for_byte(clean_warehouse):
         # What the simulator serves for each stored request, read by plain httpx, not the client.
         served = [httpx.get(running["mixvoip"] + endpoint, params=credentials, timeout=60).content
                   for endpoint, *_ in stored]
-    assert len(stored) == 2 * len(days)  # one body per profile and day
+    # at least one body per profile and day (a day may take two requests: MIXVOIP_END_DATE)
+    assert len(stored) >= 2 * len(days)
     for (_, sha256, size, body_gzip, _), body in zip(stored, served, strict=True):
         assert gzip.decompress(body_gzip) == body
         assert (bytes(sha256), size) == (hashlib.sha256(body).digest(), len(body))
     largest = max(len(body) for body in served)
-    assert largest > 8_000_000  # the bench's size: ~100k records a body
+    assert largest > 5_000_000  # the bench's size: ~70k records a body (one or two dates a request)
     measured_bodies = [body for row, body in zip(stored, served, strict=True)
                        if row[4].isoformat() != days[0]]
     # counted as the client always counted them: non-blank lines that read as CSV rows
