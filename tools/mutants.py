@@ -159,8 +159,9 @@ MUTANTS: tuple[Mutant, ...] = (
            "pipelines/warehouse/aggregates.py", '                conn.execute(sql_file("aggregates/clear_stale.sql"),',
            '                (lambda *a: None)(sql_file("aggregates/clear_stale.sql"),', (E2E_TENIOS,)),
     Mutant("account-refresh-skipped", "accounts", "each account's load refreshes its own calls and aggregates",
-           "pipelines/assets/provider.py", "            if CALL_LEGS in spec.items:  # the day before too",
-           "            if False:  # the day before too", ("tests/assets/test_many_accounts.py",)),
+           "pipelines/assets/provider.py",
+           '        derived = ("calls", "aggregates") if CALL_LEGS in spec.items else ()',
+           "        derived = ()", ("tests/assets/test_many_accounts.py",)),
     # --- checks ---------------------------------------------------------------------------------
     Mutant("duplicate-check-always-passes", "checks", "no_duplicate_leg_keys fails on duplicates",
            CHECKS_PY, "_result(duplicates == 0,", "_result(True,", (CHECKS_TEST,)),
@@ -230,6 +231,14 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("unreplayable-day-loads-nothing", "privacy", "a re-parse of a day whose raw pages are gone says so",
            "pipelines/warehouse/load.py", "            check_replayable(reader, provider, account, window, raw_ids)",
            "            pass", ("tests/privacy/test_retention.py",)),
+    Mutant("fetch-body-not-streamed", "memory", "a fetched body is streamed once, not kept alive by httpx",
+           "pipelines/providers/base.py",
+           "    response = http.send(http.build_request(method, url, **request), stream=True)\n    try:\n"
+           "        sink = BodySink()\n        for chunk in response.iter_bytes():\n            sink.write(chunk)\n"
+           "        body, body_digest = sink.finish()\n    finally:\n        response.close()",
+           "    response = http.send(http.build_request(method, url, **request))\n    sink = BodySink()\n"
+           "    sink.write(response.content)\n    body, body_digest = sink.finish()",
+           ("tests/warehouse/test_landing_memory.py",)),
     # --- accounts and configuration -------------------------------------------------------------
     Mutant("disabled-accounts-loaded", "accounts", "an account with enabled = false is not loaded",
            "pipelines/config.py", "        accounts = tuple(a for a in listed if a.enabled)",
