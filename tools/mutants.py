@@ -202,7 +202,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "sql/aggregates/refresh_calls.sql", "                     interval '1 day') AS d\nON CONFLICT DO NOTHING;",
            "                     interval '1 day') AS d WHERE false\nON CONFLICT DO NOTHING;", (MART_KPIS,)),
     Mutant("mart-new-zone-not-recomputed", "mart", "a new reporting zone recomputes every date of the account",
-           "sql/mart/sync_accounts.sql",
+           "sql/mart/rezone_accounts.sql",
            "JOIN cdr.fact_call c ON c.provider = r.provider AND c.account = r.account\nON CONFLICT",
            "JOIN cdr.fact_call c ON c.provider = r.provider AND c.account = r.account AND false\nON CONFLICT",
            (MART_KPIS,)),

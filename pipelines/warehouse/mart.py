@@ -223,6 +223,9 @@ def sync_accounts(conn: psycopg.Connection, accounts: Iterable[AccountRow]) -> l
             for row in accounts:
                 copy.write_row(row)
         run_script(conn, "mart/sync_accounts.sql")
+        if conn.execute(sql_file("mart/count_rezoned.sql")).fetchone() == (0,):
+            return []
+        run_script(conn, "mart/rezone_accounts.sql")
         rezoned = conn.execute(sql_file("mart/rezoned_accounts.sql")).fetchall()
     return [(provider, account, (first, last + timedelta(microseconds=1)))
             for provider, account, first, last in rezoned]
@@ -243,16 +246,23 @@ def refresh_mart(conn: psycopg.Connection, window: Window, accounts: Sequence[Ac
     recomputed. `full` recomputes every account's days in the window."""
     rezoned = sync_accounts(conn, accounts)
     zones = {row.time_zone for row in accounts}
-    fill_dates(conn, *local_dates(window, zones))
-    with conn.transaction():
-        run_script(conn, "mart/add_seen_customers.sql", {"from": window[0], "to": window[1]})
+    _fill_dates_once(conn, *local_dates(window, zones), full)
     marks = refresh_stale_marks(conn, "mart", window, full=full)
     # A re-zoned account's KPIs move on every date it has, not only in this run's range.
     for provider, account, calls in rezoned:
         whole = (_day_start(calls[0]), _day_start(calls[1]) + timedelta(days=1))
-        fill_dates(conn, *local_dates(whole, zones))
+        _fill_dates_once(conn, *local_dates(whole, zones), full)
         marks += refresh_stale_marks(conn, "mart", whole, provider=provider, account=account)
     return marks
+
+
+def _fill_dates_once(conn: psycopg.Connection, first: date, last: date, full: bool) -> None:
+    """fill_dates where mart.dim_date lacks a date of the range, or `full`: a date's row is written
+    once, since building the holiday calendars costs more than a day's KPIs; a full refresh writes
+    them all again (and so picks up a newer `holidays` release)."""
+    present = conn.execute(sql_file("mart/count_dates.sql"), {"first": first, "last": last}).fetchone()
+    if full or present != ((last - first).days + 1,):
+        fill_dates(conn, first, last)
 
 
 def _day_start(moment: datetime) -> datetime:

@@ -1,3 +1,3 @@
--- The accounts sync_accounts.sql found in a new reporting zone that have calls, and their span.
-SELECT provider, account, first_call, last_call FROM rezoned_account WHERE first_call IS NOT NULL
+-- The accounts rezone_accounts.sql marked that have calls, and the span of their calls.
+SELECT provider, account, first_call, last_call FROM rezoned_span WHERE first_call IS NOT NULL
 ORDER BY provider, account
