@@ -86,9 +86,10 @@ INSERT INTO cdr.fact_call AS c (
 SELECT provider, account, call_key, customer, started_at, answered_at, ended_at, duration_s, billable_s,
        direction, caller_number, called_number, service_number, outcome, legs, answered_legs, cost_eur
 FROM fresh_call f
--- Calls equal to the stored ones are left out before the upsert: one hash join with the range's
--- stored calls instead of an index probe and a guard per call (on a re-run, every call). The
--- guard stays for a call stored with a start outside the range (its first leg moved).
+-- The guard: a call equal to the stored one is left out, so an identical re-run writes nothing.
+-- One hash join with the range's stored calls, not a guard on each conflicting row (on a re-run,
+-- an index probe for every call). A call stored with a start outside the range (its first leg
+-- moved) differs in its start, so its update is never an identical rewrite.
 WHERE NOT EXISTS (
     SELECT 1 FROM cdr.fact_call s
     WHERE s.provider = %(provider)s AND s.account = %(account)s
@@ -105,14 +106,7 @@ ON CONFLICT (provider, account, call_key) DO UPDATE SET
     duration_s = EXCLUDED.duration_s, billable_s = EXCLUDED.billable_s, direction = EXCLUDED.direction,
     caller_number = EXCLUDED.caller_number, called_number = EXCLUDED.called_number, service_number = EXCLUDED.service_number,
     outcome = EXCLUDED.outcome, legs = EXCLUDED.legs, answered_legs = EXCLUDED.answered_legs,
-    cost_eur = EXCLUDED.cost_eur
-WHERE (c.customer, c.started_at, c.answered_at, c.ended_at, c.duration_s, c.billable_s, c.direction,
-       c.caller_number, c.called_number, c.service_number, c.outcome, c.legs, c.answered_legs, c.cost_eur)
-      IS DISTINCT FROM
-      (EXCLUDED.customer, EXCLUDED.started_at, EXCLUDED.answered_at, EXCLUDED.ended_at, EXCLUDED.duration_s,
-       EXCLUDED.billable_s, EXCLUDED.direction, EXCLUDED.caller_number, EXCLUDED.called_number,
-       EXCLUDED.service_number,
-       EXCLUDED.outcome, EXCLUDED.legs, EXCLUDED.answered_legs, EXCLUDED.cost_eur);
+    cost_eur = EXCLUDED.cost_eur;
 
 INSERT INTO cdr.stale_day (target, provider, account, day)
 SELECT 'mart', %(provider)s, %(account)s, d::date
