@@ -91,18 +91,20 @@ def assert_same_in_every_state(url: str, provider: str, name: str, window) -> No
 def damage(conn, provider: str, name: str, window) -> None:
     """Legs gone, changed and moved; stored calls gone, wrong, stored with another start, and one
     that no leg makes."""
-    legs = "cdr.fact_call_leg {} WHERE provider = %(provider)s AND account = %(account)s AND hashtext(leg_key) %% {}"
-    calls = "cdr.fact_call {} WHERE provider = %(provider)s AND account = %(account)s AND hashtext(call_key) %% {}"
+    mine = "WHERE provider = %(provider)s AND account = %(account)s"
+    legs = "cdr.fact_call_leg {} " + mine + " AND hashtext(leg_key) %% {}"
+    calls = "cdr.fact_call {} " + mine + " AND hashtext(call_key) %% {}"
     params = {"provider": provider, "account": name}
     conn.execute("DELETE FROM " + legs.format("", "7 = 0"), params)
     conn.execute("UPDATE " + legs.format("SET outcome = 'busy', caller_number = NULL, customer = 'moved'",
                                          "11 = 1"), params)
-    conn.execute("UPDATE " + legs.format("SET started_at = started_at - interval '50 minutes'", "13 = 2"), params)
+    conn.execute("UPDATE " + legs.format("SET started_at = started_at - interval '50 minutes'", "13 = 2"),
+                 params)
     conn.execute("DELETE FROM " + calls.format("", "5 = 0"), params)
     conn.execute("UPDATE " + calls.format("SET legs = legs + 1, cost_eur = NULL", "5 = 1"), params)
     conn.execute("UPDATE " + calls.format("SET started_at = started_at - interval '3 days'", "5 = 2"), params)
-    conn.execute("INSERT INTO cdr.fact_call (provider, account, call_key, started_at, direction, outcome, legs,"
-                 " answered_legs) VALUES (%s, %s, 'no-such-call', %s, 'inbound', 'answered', 1, 1)",
+    conn.execute("INSERT INTO cdr.fact_call (provider, account, call_key, started_at, direction, outcome,"
+                 " legs, answered_legs) VALUES (%s, %s, 'no-such-call', %s, 'inbound', 'answered', 1, 1)",
                  (provider, name, window[0] + timedelta(hours=12)))
 
 
@@ -131,7 +133,8 @@ def generated_legs(seed: int = 19, calls: int = 700) -> list[tuple]:
         call_key = key()
         keys = [key() for _ in range(rng.choice([1, 1, 2, 3, 4]))]
         for index, leg_key in enumerate(keys):
-            began = first if index == 0 or rng.random() < 0.3 else first + timedelta(seconds=rng.randrange(1, 200))
+            together = index == 0 or rng.random() < 0.3
+            began = first if together else first + timedelta(seconds=rng.randrange(1, 200))
             answered = rng.random() < 0.6
             # none, itself, a leg not present, a leg of an earlier call, the next leg of this one
             links = [None, None, leg_key, key(), *([legs[rng.randrange(len(legs))][0]] if legs else []),
@@ -155,16 +158,20 @@ def generated_legs(seed: int = 19, calls: int = 700) -> list[tuple]:
 def test_generated_legs_are_assembled_as_before(clean_warehouse):
     with psycopg.connect(clean_warehouse) as conn:
         # from the day before: the damage moves legs back by up to an hour
-        conn.execute("SELECT cdr.ensure_call_leg_partitions(%s, %s)", (GENERATED_WINDOW[0] - DAY, GENERATED_WINDOW[1]))
+        conn.execute("SELECT cdr.ensure_call_leg_partitions(%s, %s)",
+                     (GENERATED_WINDOW[0] - DAY, GENERATED_WINDOW[1]))
         with conn.cursor() as cursor:
             cursor.executemany(
-                "INSERT INTO cdr.fact_call_leg (provider, account, leg_key, call_key, started_at, answered_at,"
-                " ended_at, billable_s, direction, caller_number, called_number, service_number, outcome,"
-                " cost_eur, linked_leg_key, customer) VALUES ('tenios', 'generated', %s, %s, %s, %s, %s, %s, %s,"
-                " %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", generated_legs())
+                "INSERT INTO cdr.fact_call_leg (provider, account, leg_key, call_key, started_at,"
+                " answered_at, ended_at, billable_s, direction, caller_number, called_number, service_number,"
+                " outcome, cost_eur, linked_leg_key, customer) VALUES ('tenios', 'generated',"
+                " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                generated_legs())
         # the rules are met: legs starting together, b-legs named twice, across midnight
         assert conn.execute("SELECT count(*) FROM (SELECT started_at FROM cdr.fact_call_leg"
                             " GROUP BY started_at HAVING count(*) > 1) t").fetchone()[0] > 10
         assert conn.execute("SELECT count(*) FROM (SELECT linked_leg_key FROM cdr.fact_call_leg"
                             " GROUP BY 1 HAVING count(*) > 1) t").fetchone()[0] > 5
+        assert conn.execute("SELECT count(*) FROM (SELECT call_key FROM cdr.fact_call_leg GROUP BY 1 HAVING"
+                            " count(DISTINCT (started_at AT TIME ZONE 'UTC')::date) > 1) t").fetchone()[0] > 5
     assert_same_in_every_state(clean_warehouse, "tenios", "generated", GENERATED_WINDOW)
