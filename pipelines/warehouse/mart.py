@@ -251,17 +251,23 @@ _KEEP_PREFIX = (ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_O
 
 def enrich_number(number: str) -> NumberRow:
     """`enrich_number_reference(number)`, at a fraction of its cost for the numbers the load path
-    writes: `+` and ASCII digits. For those it does what `phonenumbers.parse` does after its
-    general normalisation (which such a string does not need): the country code, the national
-    prefix, the length checks, the leading zeros. It then matches the number against its
-    region's ranges once, where region_code_for_number, number_type, country_name_for_number
-    and the geocoder each matched it again. Anything else takes the reference path.
+    writes: `+` and ASCII digits (`e164_row`). Anything else takes the reference path."""
+    return e164_row(number) or enrich_number_reference(number)
+
+
+def e164_row(number: str) -> NumberRow | None:
+    """`enrich_number_reference(number)` for `+` and 3-20 ASCII digits; None for anything else.
+
+    It does what `phonenumbers.parse` does after its general normalisation (which such a string
+    does not need): the country code, the national prefix, the length checks. It then matches
+    the number against its region's ranges once, where region_code_for_number, number_type,
+    country_name_for_number and the geocoder each matched it again.
     """
     digits = number[1:]
     # Outside 3-20 digits parse refuses the string or its national number (too short after the
     # +, or longer than 17 digits however a prefix is stripped); the reference says so.
     if number[:1] != "+" or not (3 <= len(digits) <= 20 and digits.isascii() and digits.isdigit()):
-        return enrich_number_reference(number)
+        return None
     # parse's _extract_country_code: the shortest prefix that is a known code; none starts with 0.
     calling = _calling_code(digits[:1]) or _calling_code(digits[:2]) or _calling_code(digits[:3])
     if calling is None:
