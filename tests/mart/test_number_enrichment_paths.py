@@ -95,7 +95,7 @@ def test_the_fast_path_reads_the_simulators_numbers_itself(stored_numbers):
     international = [number for number in stored_numbers if number.startswith("+")]
     assert len(international) > 1000
     assert [number for number in international if e164_row(number) is None] == []
-    kinds = {row[3] for row in map(e164_row, international) if row is not None}
+    kinds = {row.number_type for row in map(e164_row, international) if row is not None}
     assert kinds >= {"mobile", "fixed", "toll_free", "premium"}
 
 
