@@ -34,6 +34,7 @@ EDGE_CASES = [
     "+2250123456789", "+22501234567", "+24101234567",
     # shared country codes: the region and the name depend on the number
     "+12015550123", "+14165550123", "+18765550123", "+12425551234", "+16045550123", "+19995550123",
+    "+12684601234", "+12680000000",  # Antigua by its leading digits, valid and not
     "+447781123456", "+447624123456", "+447797123456", "+447700900123", "+441481123456",
     "+79123456789", "+77012345678", "+262262123456", "+262269601234", "+590590123456",
     "+5999123456", "+4779123456", "+358181234567", "+61891621234", "+212528123456", "+2908123",
@@ -145,3 +146,12 @@ def test_any_text(text):
 @given(st.text(alphabet=st.sampled_from("0123456789+ -()x;#\uff15\u0665"), max_size=20))
 def test_plus_and_phone_characters(text):
     assert_same("+" + text)
+
+
+def test_a_row_does_not_depend_on_the_numbers_enriched_before():
+    """A country name cached by country once answered for a number the library names no country
+    (an invalid +1 268: Antigua by its leading digits, valid for no region) once a valid
+    Antigua number had been enriched in the same process."""
+    for enrich in (enrich_number_reference, enrich_number):
+        assert enrich("+12684601234").country_name == "Antigua and Barbuda"
+        assert enrich("+12680000000")[2:5] == ("AG", None, "unknown")
