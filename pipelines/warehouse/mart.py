@@ -5,8 +5,8 @@ mart.dim_account, the local dates into mart.dim_date, then the KPIs of every acc
 refresh recomputed (cdr.stale_day, target 'mart'), by whole local dates of the account's reporting
 zone (sql/mart/refresh_kpis.sql). `enrich_new_numbers` is what the `number_dimension` asset runs
 before it: the new numbers of those days into the number dimension. Two assets, because the
-enrichment costs what the numbers cost (about 25 us each in phonenumbers) and the KPIs need none
-of it: a day of mostly new numbers delays the dimension, never the KPIs.
+enrichment costs what the numbers cost (phonenumbers' range matching, once per new number) and
+the KPIs need none of it: a day of mostly new numbers delays the dimension, never the KPIs.
 
 The number dimension is enriched with `phonenumbers` here, once per distinct number and never on
 the load path (pipelines/numbers.py says why the library is too slow per leg): the warehouse
