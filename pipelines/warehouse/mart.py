@@ -264,8 +264,9 @@ def e164_row(number: str) -> NumberRow | None:
 
     It does what `phonenumbers.parse` does after its general normalisation (which such a string
     does not need): the country code, the national prefix, the length checks. It then matches
-    the number against its region's ranges once, where region_code_for_number, number_type,
-    country_name_for_number and the geocoder each matched it again.
+    the number against its region's ranges, compiled once, once per region: for a code several
+    regions share, region_code_for_number, number_type and country_name_for_number each matched
+    it again.
     """
     digits = number[1:]
     # Outside 3-20 digits parse refuses the string or its national number (too short after the
