@@ -5,8 +5,8 @@ mart.dim_account, the local dates into mart.dim_date, then the KPIs of every acc
 refresh recomputed (cdr.stale_day, target 'mart'), by whole local dates of the account's reporting
 zone (sql/mart/refresh_kpis.sql). `enrich_new_numbers` is what the `number_dimension` asset runs
 before it: the new numbers of those days into the number dimension. Two assets, because the
-enrichment costs what the numbers cost (about 25 us each in phonenumbers) and the KPIs need none
-of it: a day of mostly new numbers delays the dimension, never the KPIs.
+enrichment costs what the numbers cost (phonenumbers' range matching, once per new number) and
+the KPIs need none of it: a day of mostly new numbers delays the dimension, never the KPIs.
 
 The number dimension is enriched with `phonenumbers` here, once per distinct number and never on
 the load path (pipelines/numbers.py says why the library is too slow per leg): the warehouse
@@ -15,15 +15,33 @@ those, and they go back with COPY. The date dimension is filled from `holidays` 
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import holidays
 import phonenumbers
 import psycopg
-from phonenumbers import PhoneNumberType, geocoder
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    PhoneMetadata,
+    PhoneNumberType,
+    ValidationResult,
+    geocoder,
+    region_code_for_country_code,
+)
+from phonenumbers.geocoder import _region_display_name
+from phonenumbers.geodata import GEOCODE_DATA, GEOCODE_LONGEST_PREFIX
+from phonenumbers.phonemetadata import PhoneNumberDesc
+from phonenumbers.phonenumberutil import (
+    _maybe_strip_national_prefix_carrier_code,
+    _set_italian_leading_zeros_for_phone_number,
+    _test_number_length,
+)
+from phonenumbers.prefix import _prefix_description_for_number
 
 from pipelines.model import Window
 from pipelines.sql import run_script, sql_file
@@ -97,23 +115,24 @@ _COPY_DATES = f"COPY mart_date_stage ({', '.join(DateRow._fields)}) FROM STDIN"
 _COPY_ACCOUNTS = f"COPY mart_account_stage ({', '.join(AccountRow._fields)}) FROM STDIN"
 
 
-def enrich_number(number: str) -> NumberRow:
-    """What phonenumbers says about `number`, as stored.
+def enrich_number_reference(number: str) -> NumberRow:
+    """What phonenumbers says about `number`, as stored, field by field through the library's
+    public calls: the definition `enrich_number` must equal (tests/mart/test_number_enrichment_paths.py).
 
     Only international numbers (`+...`) are parsed: the load path already rewrote every number it
     could place to E.164, so what is left without `+` (extensions such as `204`, short service
     numbers, `anonymous`) has no country to find and is kept as it is, type unknown.
     """
     if not number.startswith("+"):
-        return NumberRow(number, None, None, None, "unknown", None, None)
+        return _unplaced(number)
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
-        return NumberRow(number, None, None, None, "unknown", None, None)
+        return _unplaced(number)
     region_code = phonenumbers.region_code_for_number(parsed)
     # "001" is the library's region for non-geographic codes (+800, +808, +870, ...): no country.
     country_iso = region_code if region_code and region_code != "001" else None
-    country_name = _country_name(parsed, country_iso) if country_iso else None
+    country_name = (geocoder.country_name_for_number(parsed, "en") or None) if country_iso else None
     # The type is UNKNOWN exactly when the number is not valid (the library's own definition), so
     # one call answers both; is_valid_number would match the number against the ranges again.
     kind = phonenumbers.number_type(parsed)
@@ -133,18 +152,208 @@ def enrich_number(number: str) -> NumberRow:
                      parsed.country_code)
 
 
-# Country names by ISO code, as the geocoder gives them: looked up once per country, since the
-# geocoder matches the number against every region of a shared country code (+1, +44) each time.
-_COUNTRY_NAMES: dict[str, str] = {}
+def _unplaced(number: str) -> NumberRow:
+    return NumberRow(number, None, None, None, "unknown", None, None)
 
 
-def _country_name(parsed: phonenumbers.PhoneNumber, country_iso: str) -> str | None:
-    name = _COUNTRY_NAMES.get(country_iso)
-    if name is None:
-        name = geocoder.country_name_for_number(parsed, "en")
-        if name:
-            _COUNTRY_NAMES[country_iso] = name
-    return name or None
+class _Ranges:
+    """One region's number ranges (a PhoneMetadata's), compiled once.
+
+    `kind` is phonenumbers' _number_type_helper step for step, on patterns compiled once: the
+    library looks each pattern up by its text for every range of every number (re.compile's
+    cache), which with its four calls per range was most of the enrichment's time."""
+
+    def __init__(self, metadata: PhoneMetadata) -> None:
+        self.country_code = metadata.country_code
+        self.general = self._desc(metadata.general_desc)
+        # In the library's order: the first that matches is the type. A type without ranges never
+        # matches, so it is left out.
+        self.special = [(kind, desc) for kind, desc in (
+            (PhoneNumberType.PREMIUM_RATE, self._desc(metadata.premium_rate)),
+            (PhoneNumberType.TOLL_FREE, self._desc(metadata.toll_free)),
+            (PhoneNumberType.SHARED_COST, self._desc(metadata.shared_cost)),
+            (PhoneNumberType.VOIP, self._desc(metadata.voip)),
+            (PhoneNumberType.PERSONAL_NUMBER, self._desc(metadata.personal_number)),
+            (PhoneNumberType.PAGER, self._desc(metadata.pager)),
+            (PhoneNumberType.UAN, self._desc(metadata.uan)),
+            (PhoneNumberType.VOICEMAIL, self._desc(metadata.voicemail))) if desc is not None]
+        self.fixed = self._desc(metadata.fixed_line)
+        self.mobile = self._desc(metadata.mobile)
+        self.same_mobile_and_fixed = metadata.same_mobile_and_fixed_line_pattern
+        leading = metadata.leading_digits
+        self.leading_digits = re.compile(leading) if leading is not None else None
+
+    @staticmethod
+    def _desc(desc: PhoneNumberDesc | None) -> _Desc | None:
+        # No description or no pattern never matches (_match_national_number); no lengths means
+        # the general description's, already checked.
+        if desc is None or not desc.national_number_pattern:
+            return None
+        return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
+
+    def kind(self, national: str) -> int:
+        length = len(national)
+
+        def matches(desc: _Desc | None) -> bool:
+            return (desc is not None and (not desc[0] or length in desc[0])
+                    and desc[1].fullmatch(national) is not None)
+
+        if not matches(self.general):
+            return PhoneNumberType.UNKNOWN
+        for kind, desc in self.special:
+            if matches(desc):
+                return kind
+        if matches(self.fixed):
+            if self.same_mobile_and_fixed or matches(self.mobile):
+                return PhoneNumberType.FIXED_LINE_OR_MOBILE
+            return PhoneNumberType.FIXED_LINE
+        if not self.same_mobile_and_fixed and matches(self.mobile):
+            return PhoneNumberType.MOBILE
+        return PhoneNumberType.UNKNOWN
+
+
+# A number description's possible lengths (empty: any) and its pattern.
+_Desc = tuple[frozenset[int], re.Pattern[str]]
+
+
+class _CallingCode(NamedTuple):
+    """What the library derives from a country calling code alone, looked up once per code."""
+    code: int
+    digits: int  # how many digits the code has
+    metadata: PhoneMetadata  # parse's: the code's main region's
+    # The code's regions with their ranges (None: the library has no metadata for it), in the
+    # library's order. Where there is one, it is the number's region and names its country
+    # whatever the number; where several share the code (+1, +44, +7), the number decides.
+    regions: tuple[tuple[str, _Ranges | None], ...]
+    name: str  # country_name_for_number, for a code of one region ("" where the library has none)
+
+
+@cache
+def _calling_code(digits: str) -> _CallingCode | None:
+    if digits not in _CODE_DIGITS:
+        return None
+    code = int(digits)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region_code_for_country_code(code))
+    assert metadata is not None  # a code of the map always has metadata, as parse asserts
+    regions = tuple((region, _ranges(code, region)) for region in COUNTRY_CODE_TO_REGION_CODE[code])
+    sample = phonenumbers.PhoneNumber(country_code=code, national_number=0)
+    name = geocoder.country_name_for_number(sample, "en") if len(regions) == 1 else ""
+    return _CallingCode(code, len(digits), metadata, regions, name)
+
+
+@cache
+def _ranges(code: int, region: str) -> _Ranges | None:
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    return _Ranges(metadata) if metadata is not None else None
+
+
+_CODE_DIGITS = frozenset(str(code) for code in COUNTRY_CODE_TO_REGION_CODE)
+# parse keeps a national prefix it could strip where the rest would be of one of these lengths.
+_KEEP_PREFIX = (ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+                ValidationResult.INVALID_LENGTH)
+
+
+def enrich_number(number: str) -> NumberRow:
+    """`enrich_number_reference(number)`, at a fraction of its cost for the numbers the load path
+    writes: `+` and ASCII digits (`e164_row`). Anything else takes the reference path."""
+    return e164_row(number) or enrich_number_reference(number)
+
+
+def e164_row(number: str) -> NumberRow | None:
+    """`enrich_number_reference(number)` for `+` and 3-20 ASCII digits; None for anything else.
+
+    It does what `phonenumbers.parse` does after its general normalisation (which such a string
+    does not need): the country code, the national prefix, the length checks. It then matches
+    the number against its region's ranges, compiled once, once per region: for a code several
+    regions share, region_code_for_number, number_type and country_name_for_number each matched
+    it again.
+    """
+    digits = number[1:]
+    # Outside 3-20 digits parse refuses the string or its national number (too short after the
+    # +, or longer than 17 digits however a prefix is stripped); the reference says so.
+    if number[:1] != "+" or not (3 <= len(digits) <= 20 and digits.isascii() and digits.isdigit()):
+        return None
+    # parse's _extract_country_code: the shortest prefix that is a known code; none starts with 0.
+    calling = _calling_code(digits[:1]) or _calling_code(digits[:2]) or _calling_code(digits[:3])
+    if calling is None:
+        return _unplaced(number)
+    national = digits[calling.digits:]
+    if len(national) < 2:
+        return _unplaced(number)
+    _, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, calling.metadata)
+    if _test_number_length(stripped, calling.metadata) not in _KEEP_PREFIX:
+        national = stripped
+    if not 2 <= len(national) <= 17:
+        return _unplaced(number)
+    # `national` is now the national significant number, leading zeros included (+39 06...).
+    if len(calling.regions) == 1:
+        region_code: str | None
+        (region_code, ranges), = calling.regions
+        kind = ranges.kind(national) if ranges is not None else PhoneNumberType.UNKNOWN
+        name = calling.name
+    else:
+        region_code, kind, name = _shared_code(calling, national)
+    country_iso = region_code if region_code and region_code != "001" else None
+    country_name = (name or None) if country_iso else None
+    if kind == PhoneNumberType.UNKNOWN:
+        return NumberRow(number, None, country_iso, country_name, "unknown", None, calling.code)
+    e164 = f"+{calling.code}{national}"  # format_number's E.164 form
+    region = None
+    if phonenumbers.is_number_type_geographical(kind, calling.code):
+        description = _description(calling, national, name)
+        region = description if description and description != country_name else None
+    return NumberRow(number, e164, country_iso, country_name, _TYPES.get(kind, "unknown"), region,
+                     calling.code)
+
+
+def _shared_code(calling: _CallingCode, national: str) -> tuple[str | None, int, str]:
+    """Region, type and country name of a number whose code several regions share, as
+    region_code_for_number, number_type and country_name_for_number find them: the region is the
+    first whose leading digits start the number or (having none) whose ranges hold it; the name
+    is that of the only region whose ranges hold it (none where two or none do)."""
+    kinds: dict[str, int] = {}
+
+    def kind_in(region: str, ranges: _Ranges | None) -> int:
+        if region not in kinds:
+            # is_valid_number_for_region: no metadata, or another code's, is not valid
+            if ranges is None or ranges.country_code != calling.code:
+                kinds[region] = PhoneNumberType.UNKNOWN
+            else:
+                kinds[region] = ranges.kind(national)
+        return kinds[region]
+
+    region_code = None
+    for region, ranges in calling.regions:
+        if ranges is None:
+            continue
+        if ranges.leading_digits is not None:
+            if ranges.leading_digits.match(national):
+                region_code = region
+                break
+        elif kind_in(region, ranges) != PhoneNumberType.UNKNOWN:
+            region_code = region
+            break
+    kind = PhoneNumberType.UNKNOWN
+    if region_code is not None:
+        ranges = _ranges(calling.code, region_code)
+        kind = ranges.kind(national) if ranges is not None else PhoneNumberType.UNKNOWN
+    valid = [region for region, ranges in calling.regions
+             if kind_in(region, ranges) != PhoneNumberType.UNKNOWN]
+    # country_name_for_number names "ZZ" (no name) where no region or two hold the number
+    name = _region_display_name(valid[0] if len(valid) == 1 else "ZZ", "en")
+    return region_code, kind, name
+
+
+def _description(calling: _CallingCode, national: str, name: str) -> str:
+    """geocoder.description_for_valid_number: the area of the longest prefix the geocoder
+    knows, else the country's name (`name`, country_name_for_number's)."""
+    parsed = phonenumbers.PhoneNumber(country_code=calling.code, national_number=int(national))
+    _set_italian_leading_zeros_for_phone_number(national, parsed)
+    token = phonenumbers.country_mobile_token(calling.code)
+    if token and national.startswith(token):
+        # Argentina's mobile 9 is dropped before the prefix lookup: the library's own path.
+        return geocoder.description_for_valid_number(parsed, "en")
+    return _prefix_description_for_number(GEOCODE_DATA, GEOCODE_LONGEST_PREFIX, parsed, "en") or name
 
 
 def _batches(cursor: psycopg.Cursor, size: int) -> Iterator[list[str]]:
@@ -162,17 +371,32 @@ def enrich_new_numbers(conn: psycopg.Connection, window: Window | None = None, b
     """
     added = 0
     bounds = {"from": window[0] if window else None, "to": window[1] if window else None}
-    with conn.transaction():
-        run_script(conn, "mart/stage_numbers.sql")
-        with conn.cursor(name="mart_new_numbers") as numbers:
-            numbers.execute(sql_file("mart/new_numbers.sql"), bounds)
-            for numbers_batch in _batches(numbers, batch):
-                with conn.cursor() as cur, cur.copy(_COPY_NUMBERS) as copy:
-                    for number in numbers_batch:
-                        copy.write_row(enrich_number(number))
-                run_script(conn, "mart/insert_numbers.sql")
-                added += len(numbers_batch)
+    with conn.transaction(), conn.cursor(name="mart_new_numbers") as numbers:
+        numbers.execute(sql_file("mart/new_numbers.sql"), bounds)
+        for numbers_batch in _batches(numbers, batch):
+            _insert_numbers(conn, [enrich_number(number) for number in numbers_batch])
+            added += len(numbers_batch)
     return added
+
+
+_COPY_NEW_NUMBERS = f"COPY cdr.number_enrichment ({', '.join(NumberRow._fields)}) FROM STDIN"
+
+
+def _insert_numbers(conn: psycopg.Connection, rows: list[NumberRow]) -> None:
+    """COPY `rows` straight into the dimension, the common case. Where another run added some of
+    them since this one picked them (two runs enriching the same new number at once), the COPY
+    fails on the key: the batch then goes through a stage and in with ON CONFLICT DO NOTHING,
+    keeping the other run's rows. The stage on every batch cost more than the COPY itself."""
+    try:
+        with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY_NEW_NUMBERS) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.errors.UniqueViolation:
+        run_script(conn, "mart/stage_numbers.sql")
+        with conn.cursor() as cur, cur.copy(_COPY_NUMBERS) as copy:
+            for row in rows:
+                copy.write_row(row)
+        run_script(conn, "mart/insert_numbers.sql")
 
 
 def date_rows(first: date, last: date) -> Iterator[DateRow]:

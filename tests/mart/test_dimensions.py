@@ -2,6 +2,8 @@
 shared load path, then the dimensions are filled from what the warehouse holds."""
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -87,6 +89,29 @@ def test_a_second_run_enriches_only_the_new_numbers(clean_mart, monkeypatch):
     # Danish ranges do not tell fixed from mobile (FIXED_LINE_OR_MOBILE): unknown, not a guess
     assert dim_number(clean_mart)["+4533123456"][1:4] == ("DK", "Denmark", "unknown")
     assert dim_number(clean_mart)["+35227123456"][1:4] == ("LU", "Luxembourg", "fixed")
+
+
+def test_a_number_another_run_adds_meanwhile_keeps_its_row(clean_mart):
+    """Two runs enriching the same new number at once: this run picked it while the other's
+    insert was not committed, so its COPY into the dimension waits and then fails on the key.
+    The batch goes in through the stage instead: the other run's row stays, the rest is added."""
+    load(clean_mart, [leg("a", "+31612345678", "+493012345678", None)])
+    with psycopg.connect(clean_mart) as other, psycopg.connect(clean_mart) as conn, \
+            psycopg.connect(clean_mart, autocommit=True) as watcher, ThreadPoolExecutor(1) as pool:
+        other.execute("INSERT INTO cdr.number_enrichment (number, number_type)"
+                      " VALUES ('+31612345678', 'voip')")
+        running = pool.submit(mart.enrich_new_numbers, conn)
+        waiting = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s"
+        deadline = time.monotonic() + 30
+        while not watcher.execute(waiting, (conn.info.backend_pid,)).fetchone()[0]:
+            assert time.monotonic() < deadline and not running.done(), "no wait on the other's row"
+            time.sleep(0.02)
+        other.commit()
+        assert running.result(timeout=30) == 2
+        conn.commit()
+    numbers = dim_number(clean_mart)
+    assert numbers["+31612345678"] == (None, None, None, "voip", None)
+    assert numbers["+493012345678"] == ("+493012345678", "DE", "Germany", "fixed", "Berlin")
 
 
 def test_enrich_number_keeps_what_it_cannot_place():
