@@ -194,7 +194,8 @@ def land(url: str, name: str, environment: dict, days: list[date], workers: int)
 def project_load(url: str, name: str, account: str, days: list[date], force: bool = False) -> int:
     """The project's own path, as the Dagster assets run it: legs day by day (parsing the next
     day while this one merges; a day whose pages were already loaded unchanged is skipped), the
-    calls and aggregates of the days each day settles recomputed behind it, then the mart.
+    calls and aggregates of the days each day settles recomputed behind it, then the mart; a month
+    with no legs yet loaded as a partition of its own (load.FreshMonth), as an initial backfill.
     Returns fact rows rewritten (inserted + updated) of the provider's primary kind (its legs)."""
     provider = provider_account(name)
     kinds = provider.spec.items
@@ -204,7 +205,7 @@ def project_load(url: str, name: str, account: str, days: list[date], force: boo
         totals = load_windows(connector(url), name, account, kinds, windows,
                               parse=lambda pages: provider.parse(pages, account),
                               parser_version=provider.parser_version, force=force,
-                              on_loaded=lambda window, _: behind.loaded(window))
+                              on_loaded=lambda window, _: behind.loaded(window), fresh_months=True)
         with psycopg.connect(url) as conn:
             behind.finish(conn, whole_range[1])
             enrich_new_numbers(conn, whole_range)

@@ -302,7 +302,7 @@ def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[
                  windows: list[Window], parse: Callable[[Iterator[RawPage]], Iterable[Any]],
                  parser_version: str, *, force: bool = False,
                  on_loaded: Callable[[Window, LoadStats], None] | None = None,
-                 pseudonym_key: bytes | None = None, fresh_months: bool = True) -> dict[str, int]:
+                 pseudonym_key: bytes | None = None, fresh_months: bool = False) -> dict[str, int]:
     """Load each window from its stored raw pages, one transaction per window; sum the figures.
 
     The next window is parsed in the background while this one merges (pipelines.warehouse.prefetch).
@@ -316,7 +316,8 @@ def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[
 
     `fresh_months`: consecutive windows of a month that holds no leg yet (of any account) load in
     one transaction as that month's partition (`FreshMonth`), `on_loaded` called for each once it
-    commits; False merges every window.
+    commits (the initial backfill's path: a failure rolls back the month's windows loaded before
+    it); False, the default, merges every window.
     """
     totals: dict[str, int] = {}
     months_seen: dict[Window, bool] = {}
