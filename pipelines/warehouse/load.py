@@ -275,7 +275,7 @@ class FreshMonth:
         return MergeCounts.from_merge(staged, distinct, attached + merged.inserted, merged.updated)
 
 
-def _month(window: Window) -> Window | None:
+def window_month(window: Window) -> Window | None:
     """The UTC month `window` lies in, or None if it spans two."""
     start = window[0].astimezone(UTC)
     month = datetime(start.year, start.month, 1, tzinfo=UTC)
@@ -334,7 +334,7 @@ def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[
         def fresh_month(loaded: tuple[Window, _Parsed, Iterable[Any]]) -> Window | None:
             """The window's month if it is loaded as a fresh one: asked when its first window comes
             up (after the windows before it committed); FreshMonth.finish asks again under the lock."""
-            month = _month(loaded[0])
+            month = window_month(loaded[0])
             if not fresh_months or kinds[0] is not CALL_LEGS or month is None:
                 return None
             if month not in months_seen:
