@@ -48,7 +48,7 @@ import psycopg
 from psycopg import sql
 
 from pipelines.assets.derived import account_rows
-from pipelines.config import ProviderAccount, account_from_env, read_accounts_file
+from pipelines.config import ProviderAccount, account_from_env, fresh_months_from_env, read_accounts_file
 from pipelines.model import LEG_COLUMNS, CallLeg
 from pipelines.partitions import day_window
 from pipelines.providers.spec import CALL_LEGS
@@ -197,7 +197,8 @@ def project_load(url: str, name: str, account: str, days: list[date], force: boo
     """The project's own path, as the Dagster assets run it: legs day by day (parsing the next
     day while this one merges; a day whose pages were already loaded unchanged is skipped), the
     calls and aggregates of the days each day settles recomputed behind it, then the mart; a month
-    with no legs yet loaded as a partition of its own (load.FreshMonth), as an initial backfill.
+    with no legs yet loaded as a partition of its own (load.FreshMonth) only if the asset would
+    (CDR_FRESH_MONTHS, read as Configuration reads it).
     Returns fact rows rewritten (inserted + updated) of the provider's primary kind (its legs)."""
     provider = provider_account(name)
     kinds = provider.spec.items
@@ -207,7 +208,8 @@ def project_load(url: str, name: str, account: str, days: list[date], force: boo
         totals = load_windows(connector(url), name, account, kinds, windows,
                               parse=lambda pages: provider.parse(pages, account),
                               parser_version=provider.parser_version, force=force,
-                              on_loaded=lambda window, _: behind.loaded(window), fresh_months=True)
+                              on_loaded=lambda window, _: behind.loaded(window),
+                              fresh_months=fresh_months_from_env(os.environ))
         with psycopg.connect(url) as conn:
             behind.finish(conn, whole_range[1])
             enrich_new_numbers(conn, whole_range)
