@@ -24,8 +24,8 @@ from pipelines.model import CallLeg, Window
 from pipelines.providers.spec import CALL_LEGS
 from pipelines.registry import registry
 from pipelines.warehouse.aggregates import refresh_stale
-from pipelines.warehouse.load import load_window, load_windows
-from pipelines.warehouse.raw import land_window
+from pipelines.warehouse.load import FreshMonth, MergeCounts, load_window, load_windows, window_month
+from pipelines.warehouse.raw import land_window, pages_by_id, window_page_ids
 from tests.conftest import LEG_TABLES, PAST_DAY, rows
 from tests.simulator_driver import SimulatorDriver, simulators
 from tests.warehouse.test_load_path import leg
@@ -183,3 +183,52 @@ def test_a_month_holding_one_leg_of_another_account_is_merged(drivers, clean_war
             LEG_TABLES[0]: table_rows(url, LEG_TABLES[0])}
 
     assert with_other_leg(True) == with_other_leg(False)
+
+
+def test_a_month_that_stops_being_fresh_before_its_finish_is_merged(drivers, clean_warehouse):
+    """Another account's leg committed into the month after its first windows were collected (the
+    month was empty when its load began, as the loader's first probe saw it): the re-check under
+    the partition lock merges the collected windows instead of replacing the partition, so that leg
+    stays, and each window's counts, the legs and the days marked stale are the merge path's."""
+    url = clean_warehouse
+    source = landed(url, drivers, "tenios", DAYS)
+    month = window_month(DAYS[0])
+    assert month is not None
+    other = leg("other", "0.10", started=month[0] + timedelta(hours=1))._replace(account="another-account")
+
+    def insert_other_leg() -> None:
+        with psycopg.connect(url) as conn:
+            load_window(conn, "tenios", other.account, (other.started_at, other.started_at), (CALL_LEGS,),
+                        [other])
+
+    def items(conn: psycopg.Connection, window: Window) -> Iterator:
+        pages = pages_by_id(conn, window_page_ids(conn, "tenios", source.account, window), window)
+        return repeating(source)(pages)
+
+    def loaded(fresh: bool) -> tuple[list[MergeCounts], dict[str, list]]:
+        with psycopg.connect(url) as conn:
+            conn.execute("TRUNCATE " + ", ".join(LOADED) + " RESTART IDENTITY")
+        counts: list[MergeCounts] = []
+        with psycopg.connect(url, autocommit=True) as reader, psycopg.connect(url) as writer:
+            month_of = FreshMonth(writer, "tenios", source.account, month) if fresh else None
+            for window in DAYS:
+                if window is DAYS[-1]:  # after the month was seen empty, before its finish
+                    insert_other_leg()
+                stats = load_window(writer, "tenios", source.account, window, source.spec.items,
+                                    items(reader, window), fresh=month_of)
+                counts.append(stats.primary)
+                if month_of is None:
+                    writer.commit()
+            if month_of is not None:
+                attached, counts = month_of.finish(writer)
+                assert not attached, "the month became a partition of its own though it held a leg"
+                writer.commit()
+        return counts, {"legs": table_rows(url, LEG_TABLES[0]), "marks": rows(url, BOOKKEEPING["marks"])}
+
+    merged = loaded(fresh=False)
+    oid = partition_oid(url)
+    fresh = loaded(fresh=True)
+    assert partition_oid(url) == oid, "the month's partition was replaced though it held a leg"
+    assert other.leg_key in {row[3] for row in fresh[1]["legs"]}, "the other account's leg is lost"
+    assert sum(c.inserted for c in merged[0]) and sum(c.duplicates_in_window for c in merged[0])
+    assert fresh == merged
