@@ -26,7 +26,8 @@ from pipelines.registry import registry
 from pipelines.warehouse.aggregates import refresh_stale
 from pipelines.warehouse.load import FreshMonth, MergeCounts, load_window, load_windows, window_month
 from pipelines.warehouse.raw import land_window, pages_by_id, window_page_ids
-from tests.conftest import LEG_TABLES, PAST_DAY, rows
+from tests.conftest import LEG_TABLES, PAST_DAY, rows, scalar
+from tests.dagster_runs import run_range
 from tests.simulator_driver import SimulatorDriver, simulators
 from tests.warehouse.test_load_path import leg
 
@@ -232,3 +233,18 @@ def test_a_month_that_stops_being_fresh_before_its_finish_is_merged(drivers, cle
     assert other.leg_key in {row[3] for row in fresh[1]["legs"]}, "the other account's leg is lost"
     assert sum(c.inserted for c in merged[0]) and sum(c.duplicates_in_window for c in merged[0])
     assert fresh == merged
+
+
+@pytest.mark.parametrize("setting, transactions", [("on", 1), ("off", len(DAYS)), ("", len(DAYS))],
+                         ids=["on", "off", "unset"])
+def test_the_load_asset_loads_fresh_months_as_cdr_fresh_months_says(setting, transactions, drivers,
+                                                                    clean_warehouse, monkeypatch):
+    """CDR_FRESH_MONTHS reaches the Dagster load asset: on, the run's days of the empty month are
+    loaded in one transaction (their audit rows written at one now()); off or unset, one each."""
+    url = clean_warehouse
+    drivers["tenios"].reset()
+    drivers["tenios"].post("/_sim/clock", {"now": (FIRST + timedelta(days=6)).isoformat()})
+    monkeypatch.setenv("CDR_FRESH_MONTHS", setting)
+    assert run_range(["tenios"], f"{DAYS[0][0]:%Y-%m-%d}", f"{DAYS[-1][0]:%Y-%m-%d}").success
+    assert scalar(url, "SELECT count(*) FROM cdr.load_audit") == len(DAYS)
+    assert scalar(url, "SELECT count(DISTINCT loaded_at) FROM cdr.load_audit") == transactions
