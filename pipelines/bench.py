@@ -346,7 +346,7 @@ def fresh_load(url: str, name: str, account: str, days: list[date]) -> tuple[flo
                 legs = parsed_legs(reader, provider, window)
                 started = time.perf_counter()
                 stage_parsed(writer, legs)
-                fresh.collect(writer, set(), None)
+                fresh.collect(writer, window, set(), None)
                 elapsed += time.perf_counter() - started
                 del legs
             started = time.perf_counter()

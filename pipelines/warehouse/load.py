@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from itertools import groupby
+from itertools import groupby, pairwise
 from typing import Any
 
 import orjson
@@ -167,7 +167,7 @@ def load_window(conn: psycopg.Connection, provider: str, account: str, window: W
             kind_and_rows[1].append(item)
     erased: set[int] = set()
     if fresh is not None:  # no leg changes before the month's finish: no refresh waits for it
-        counts = {primary.name: fresh.collect(conn, erased, pseudonym_key)}
+        counts = {primary.name: fresh.collect(conn, window, erased, pseudonym_key)}
     else:
         # from here to commit the account's legs change: only now is a refresh of its derived rows
         # kept waiting (pipelines.warehouse.locks), not while the COPY streams the window in
@@ -206,21 +206,31 @@ class FreshMonth:
     month), it merges the collected windows one by one, in order. A leg two windows hold goes into
     the partition as its first version, the later versions merged after it, window by window, so
     that the merge's guard judges them. The merge path's result in every case.
+
+    Legs two windows hold are looked for only when there can be any: when the windows overlap, or
+    a window holds a leg that started outside it (Belfabriek's legs across midnight, TENIOS's
+    request from a second early). Of disjoint windows, a leg both hold lies outside one of them.
     """
 
     def __init__(self, conn: psycopg.Connection, provider: str, account: str, month: Window):
         self.provider, self.account, self.month = provider, account, month
         self.collected: list[tuple[int, int]] = []  # per window: (staged, distinct)
+        self.windows: list[Window] = []  # in collection order
+        self.outside = 0  # legs that started outside the window that holds them
         self.starts: tuple[datetime, datetime] | None = None
         run_script(conn, CALL_LEGS.stage_sql)
         run_script(conn, "load/fresh_legs.sql")
 
-    def collect(self, conn: psycopg.Connection, erased: set[int], pseudonym_key: bytes | None) -> MergeCounts:
+    def collect(self, conn: psycopg.Connection, window: Window, erased: set[int],
+                pseudonym_key: bytes | None) -> MergeCounts:
         """The staged window into the month; counts as if every distinct leg were new, until `finish`."""
         erased.update(apply_to_staged(conn, CALL_LEGS.name, pseudonym_key))
-        staged, distinct, first, last = script_result(conn, "load/collect_fresh_legs.sql",
-                                                      {"window": len(self.collected)})
+        staged, distinct, first, last, outside = script_result(
+            conn, "load/collect_fresh_legs.sql", {"window": len(self.collected), "start": window[0],
+                                                  "end": window[1]})
         self.collected.append((staged, distinct))
+        self.windows.append(window)
+        self.outside += outside
         if distinct:
             self.starts = (first, last) if self.starts is None else (min(first, self.starts[0]),
                                                                      max(last, self.starts[1]))
@@ -236,14 +246,11 @@ class FreshMonth:
         inside = self.month[0] <= self.starts[0] and self.starts[1] < self.month[1]
         if inside and not script_result(conn, "load/month_has_legs.sql",
                                         {"start": self.month[0], "end": self.month[1]})[0]:
-            repeated = False
-            try:
-                with conn.transaction():
-                    self._attach(conn)
-            except psycopg.errors.UniqueViolation:  # a leg two windows hold: its first version only
-                run_script(conn, "load/fresh_later_versions.sql")
-                self._attach(conn)
-                repeated = True
+            overlapping = any(a[1] > b[0] for a, b in pairwise(sorted(self.windows)))
+            # a leg two windows hold: its first version only into the partition
+            repeated = ((self.outside > 0 or overlapping)
+                        and script_result(conn, "load/fresh_later_versions.sql")[0] > 0)
+            self._attach(conn)
             run_script(conn, "load/fresh_mark_stale.sql")
             if not repeated:
                 return True, [MergeCounts.from_merge(staged, distinct, distinct, 0)

@@ -1,6 +1,7 @@
 -- One window's staged legs into the month's fresh legs, deduplicated within the window exactly as
 -- sql/load/merge_call_legs.sql does it (the last staged version of a leg wins); returns (staged,
--- distinct, earliest and latest start), the start range telling whether every leg falls in the month.
+-- distinct, earliest and latest start, legs that started outside [start, end)), the start range
+-- telling whether every leg falls in the month, the legs outside whether two windows may hold a leg.
 WITH latest AS (
     SELECT DISTINCT ON (provider, account, leg_key, started_at) *
     FROM stage_call_leg
@@ -10,5 +11,6 @@ WITH latest AS (
     SELECT *, %(window)s FROM latest
     RETURNING started_at
 )
-SELECT (SELECT count(*) FROM stage_call_leg), count(*), min(started_at), max(started_at)
+SELECT (SELECT count(*) FROM stage_call_leg), count(*), min(started_at), max(started_at),
+       count(*) FILTER (WHERE started_at < %(start)s OR started_at >= %(end)s)
 FROM kept;

@@ -1,6 +1,7 @@
 -- A leg two or more windows of the month hold: its first version stays to become the partition's
 -- row; the later ones move to fresh_later, to be merged after, window by window, so that the
--- merge's guard judges each exactly as it would have (sql/load/merge_call_legs.sql).
+-- merge's guard judges each exactly as it would have (sql/load/merge_call_legs.sql). Returns how
+-- many moved.
 DROP TABLE IF EXISTS pg_temp.fresh_later;
 
 CREATE TEMP TABLE fresh_later (LIKE fresh_call_leg) ON COMMIT DROP;
@@ -18,3 +19,5 @@ WITH repeated AS (
     RETURNING f.*
 )
 INSERT INTO fresh_later SELECT * FROM moved;
+
+SELECT count(*) FROM fresh_later;

@@ -2,9 +2,9 @@
 -- lock and only while the month holds no leg of any account: the month's empty partition, if
 -- made already, is replaced by a plain table of the fact's shape, filled without indexes, then
 -- attached. ATTACH builds the primary key and the indexes the fact declares (so they cannot
--- drift from it), and skips its scan of the rows because the CHECK on the bounds proves them; a
--- leg two windows hold violates the primary key there, and the loader merges window by window
--- instead. {partition}, {bounds}, {start}, {end}: composed by the loader (psycopg.sql).
+-- drift from it), and skips its scan of the rows because the CHECK on the bounds proves them
+-- (a leg two windows hold is in fresh_call_leg once by then: sql/load/fresh_later_versions.sql).
+-- {partition}, {bounds}, {start}, {end}: composed by the loader (psycopg.sql).
 -- The insert casts as the merge's insert does (float8 to numeric(14, 6), text to jsonb).
 DROP TABLE IF EXISTS cdr.{partition};
 
