@@ -249,7 +249,8 @@ class FreshMonth:
             overlapping = any(a[1] > b[0] for a, b in pairwise(sorted(self.windows)))
             # a leg two windows hold: its first version only into the partition
             repeated = ((self.outside > 0 or overlapping)
-                        and script_result(conn, "load/fresh_later_versions.sql")[0] > 0)
+                        and script_result(conn, "load/fresh_later_versions.sql", {"every_leg": overlapping},
+                                          prepare=False)[0] > 0)
             self._attach(conn)
             run_script(conn, "load/fresh_mark_stale.sql")
             if not repeated:

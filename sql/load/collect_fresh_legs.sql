@@ -8,9 +8,9 @@ WITH latest AS (
     ORDER BY provider, account, leg_key, started_at, seq DESC
 ), kept AS (
     INSERT INTO fresh_call_leg
-    SELECT *, %(window)s FROM latest
-    RETURNING started_at
+    SELECT *, %(window)s, started_at < %(start)s OR started_at >= %(end)s FROM latest
+    RETURNING started_at, outside
 )
 SELECT (SELECT count(*) FROM stage_call_leg), count(*), min(started_at), max(started_at),
-       count(*) FILTER (WHERE started_at < %(start)s OR started_at >= %(end)s)
+       count(*) FILTER (WHERE outside)
 FROM kept;

@@ -1,7 +1,8 @@
 -- A leg two or more windows of the month hold: its first version stays to become the partition's
 -- row; the later ones move to fresh_later, to be merged after, window by window, so that the
 -- merge's guard judges each exactly as it would have (sql/load/merge_call_legs.sql). Returns how
--- many moved.
+-- many moved. Unless %(every_leg)s (the windows overlap), only the legs one of whose versions
+-- started outside its window are looked at: of disjoint windows, a leg two hold lies outside one.
 DROP TABLE IF EXISTS pg_temp.fresh_later;
 
 CREATE TEMP TABLE fresh_later (LIKE fresh_call_leg) ON COMMIT DROP;
@@ -9,6 +10,8 @@ CREATE TEMP TABLE fresh_later (LIKE fresh_call_leg) ON COMMIT DROP;
 WITH repeated AS (
     SELECT provider, account, leg_key, started_at, min(w) AS first_window
     FROM fresh_call_leg
+    WHERE %(every_leg)s OR (provider, account, leg_key, started_at) IN (
+        SELECT provider, account, leg_key, started_at FROM fresh_call_leg WHERE outside)
     GROUP BY provider, account, leg_key, started_at
     HAVING count(*) > 1
 ), moved AS (
