@@ -12,6 +12,9 @@ one account per provider (`<PROVIDER>_<SETTING>`).
 | `CDR_START_DATE` | 2024-01-01 | first daily partition (an account's start date may be earlier) |
 | `CDR_REPULL_DAYS` | 3 | days the nightly run loads (yesterday and the days before it) |
 | `CDR_FORCE_RELOAD` | off | parse and merge every day, even one whose raw pages did not change |
+| `CDR_FRESH_MONTHS` | off | a month that holds no leg yet is loaded as a partition of its own, its \
+days in one transaction (the initial backfill's faster path; a failure part-way rolls back the \
+month's earlier days: docs/operations.md) |
 | `CDR_PROVIDER_MODULES` | none | plug-in providers: modules exporting a `SPEC` |
 | `CDR_WAREHOUSE_URL` | embedded | the warehouse; else database `CDR_DATABASE` of the embedded server \
 in `CDR_PGDATA` |
@@ -67,6 +70,9 @@ DEFAULT_QUARANTINE_WARN_SHARE = 0.01
 DEFAULT_FRESH_BY_HOUR = 6
 DEFAULT_REPORT_PATH = "reports/cdr-report.html"  # git-ignored
 FRESH_BY_HOUR_VARIABLE = "CDR_FRESH_BY_HOUR"
+FRESH_MONTHS_VARIABLE = "CDR_FRESH_MONTHS"
+# off: a failure part-way through a fresh month would roll back the month's days loaded before it
+DEFAULT_FRESH_MONTHS = False
 FAILURE_WEBHOOK_VARIABLE = "CDR_FAILURE_WEBHOOK_URL"
 ACCOUNTS_FILE_VARIABLE = "CDR_ACCOUNTS_FILE"
 DEFAULT_ACCOUNTS_FILE = "cdr-accounts.toml"  # in the working directory
@@ -205,6 +211,13 @@ def _hour(where: str, value: object) -> int:
     raise ConfigurationError(where, value, "expected an hour from 0 to 23")
 
 
+def fresh_months_from_env(environ: Mapping[str, str]) -> bool:
+    """CDR_FRESH_MONTHS: whether months without legs load as partitions of their own."""
+    if environ.get(FRESH_MONTHS_VARIABLE, "").strip():
+        return _flag(environ, FRESH_MONTHS_VARIABLE)
+    return DEFAULT_FRESH_MONTHS
+
+
 def failure_webhook_from_env(environ: Mapping[str, str]) -> str | None:
     """The name of the variable holding the failure webhook's URL, if it is set: kept as a
     reference, as the URL may hold a token; checked here, and never echoed."""
@@ -280,6 +293,7 @@ class Configuration:
     start_date: str = DEFAULT_START_DATE  # the first daily partition: no account starts earlier
     repull_days: int = DEFAULT_REPULL_DAYS
     force_reload: bool = False
+    fresh_months: bool = DEFAULT_FRESH_MONTHS  # load.load_windows(fresh_months=...)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     # where credential references are resolved: the environment, read when a client opens
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -314,6 +328,7 @@ class Configuration:
             start_date=min([default_start, *(a.start_date for a in accounts if a.start_date)]),
             repull_days=_positive(environ, "CDR_REPULL_DAYS", DEFAULT_REPULL_DAYS),
             force_reload=_flag(environ, "CDR_FORCE_RELOAD"),
+            fresh_months=fresh_months_from_env(environ),
             warehouse=WarehouseSettings.from_env(environ),
             secrets=environ,
             accounts_file=None if path is None else str(path),

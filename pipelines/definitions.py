@@ -45,7 +45,7 @@ def build_definitions(config: Configuration) -> Definitions:
     is passed as a reference to its environment variable, or the embedded server is used."""
     partitions = daily_partitions(config.start_date)
     built = [build_provider_assets(account, partitions, force_reload=config.force_reload,
-                                   secrets=config.secrets)
+                                   secrets=config.secrets, fresh_months=config.fresh_months)
              for account in config.accounts]
     leg_loads = load_asset_keys(built, CALL_LEGS)
     other_loads = [assets.load.key for assets in built if assets.load.key not in leg_loads]

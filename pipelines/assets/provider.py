@@ -157,10 +157,12 @@ def log_window_load(context: AssetExecutionContext, figures: DayFigures, source:
 
 
 def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, partitions: PartitionsDefinition,
-                     force_reload: bool, secrets: Mapping[str, str] | None = None) -> AssetsDefinition:
+                     force_reload: bool, secrets: Mapping[str, str] | None = None, *,
+                     fresh_months: bool) -> AssetsDefinition:
     """`<provider>/<account>/<primary kind>`: each UTC day of the run's range parsed from its raw
-    pages and loaded, one transaction per day, then the account's calls and aggregates for the
-    days that changed. Each day's figures go on its own partition; their sums to the run's log."""
+    pages and loaded, one transaction per day (a month without legs in one, with `fresh_months`:
+    CDR_FRESH_MONTHS), then the account's calls and aggregates for the days that changed. Each
+    day's figures go on its own partition; their sums to the run's log."""
     spec = source.spec
     kinds = " and ".join(kind.description for kind in spec.items)
 
@@ -196,7 +198,8 @@ def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, parti
             totals = load_windows(
                 warehouse.connect, spec.name, source.account, spec.items, account_days(source, (start, end)),
                 parse=source.parse, parser_version=source.parser_version, force=force_reload,
-                on_loaded=loaded_window, pseudonym_key=source.pseudonym_key(secrets or {}))
+                on_loaded=loaded_window, pseudonym_key=source.pseudonym_key(secrets or {}),
+                fresh_months=fresh_months)
             with warehouse.connect() as conn:
                 for target, marks in behind.finish(conn, end).items():
                     totals[f"{target}_days_recomputed"] = len(marks)
@@ -215,9 +218,10 @@ def build_load_asset(source: ProviderAccount, raw_pages: AssetsDefinition, parti
 
 
 def build_provider_assets(source: ProviderAccount, partitions: PartitionsDefinition, *,
-                          force_reload: bool, secrets: Mapping[str, str]) -> ProviderAssets:
+                          force_reload: bool, secrets: Mapping[str, str],
+                          fresh_months: bool) -> ProviderAssets:
     raw_pages = build_raw_pages_asset(source, partitions, secrets)
-    load = build_load_asset(source, raw_pages, partitions, force_reload, secrets)
+    load = build_load_asset(source, raw_pages, partitions, force_reload, secrets, fresh_months=fresh_months)
     return ProviderAssets(raw_pages, load, source.spec.items)
 
 

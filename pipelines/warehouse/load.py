@@ -6,12 +6,18 @@ declared kind streams straight into its COPY, the others (few: billing items, qu
 records) are held until that COPY ends; parse notes (pipelines.model.ParseNote) are summed.
 Every merge returns (staged, distinct, inserted, updated). The caller owns the transaction, so a
 failure part-way leaves the window as it was.
+
+A month that holds no leg yet, of any account, is loaded faster as a whole (`FreshMonth`): its
+windows' legs are collected, then become the month's partition, its keys built after the rows
+are in; the results are the merge's, row for row.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from itertools import groupby, pairwise
 from typing import Any
 
 import orjson
@@ -19,8 +25,8 @@ import psycopg
 from psycopg import sql
 
 from pipelines.model import ParseNote, RawPage, Window
-from pipelines.providers.spec import QUARANTINE, ItemKind
-from pipelines.sql import run_script, script_result, sql_file
+from pipelines.providers.spec import CALL_LEGS, QUARANTINE, ItemKind
+from pipelines.sql import run_script, script_result, sql_file, sql_statements
 from pipelines.warehouse.locks import enter_leg_changes, lock_account_loads
 from pipelines.warehouse.prefetch import parse_ahead
 from pipelines.warehouse.privacy import apply_to_staged, check_replayable, drop_pages
@@ -130,11 +136,13 @@ def _stage_and_merge(conn: psycopg.Connection, kind: ItemKind, rows: list, erase
 
 def load_window(conn: psycopg.Connection, provider: str, account: str, window: Window,
                 kinds: Sequence[ItemKind], items: Iterable[Any],
-                pseudonym_key: bytes | None = None, first_load: bool = False) -> LoadStats:
+                pseudonym_key: bytes | None = None, first_load: bool = False,
+                fresh: FreshMonth | None = None) -> LoadStats:
     """Stage and merge one window's parsed items (of `kinds`, plus Quarantined records), and
     write its audit row. The first kind streams into its COPY; the rest is held until it ends.
     `first_load`: the account never loaded this window, so its primary rows are most likely all
-    new (the merge then inserts them without matching; `_merge`)."""
+    new (the merge then inserts them without matching; `_merge`). With `fresh`, the legs are
+    collected into that month's instead of merged, and the audit row waits for its `finish`."""
     primary, *others = kinds
     held: dict[type, tuple[ItemKind, list]] = {kind.row_type: (kind, []) for kind in (*others, QUARANTINE)}
     primary_type: Any = primary.row_type  # Any: the rows are NamedTuples COPY writes as they are
@@ -157,17 +165,21 @@ def load_window(conn: psycopg.Connection, provider: str, account: str, window: W
                                 f" the kinds of rows {provider} declares"
                                 f" ({', '.join(k.name for k in kinds)})")
             kind_and_rows[1].append(item)
-    # from here to commit the account's legs change: only now is a refresh of its derived rows
-    # kept waiting (pipelines.warehouse.locks), not while the COPY streams the window in
-    enter_leg_changes(conn, provider, account)
     erased: set[int] = set()
-    counts = {primary.name: _merge(conn, primary, erased, pseudonym_key, first_load)}
+    if fresh is not None:  # no leg changes before the month's finish: no refresh waits for it
+        counts = {primary.name: fresh.collect(conn, window, erased, pseudonym_key)}
+    else:
+        # from here to commit the account's legs change: only now is a refresh of its derived rows
+        # kept waiting (pipelines.warehouse.locks), not while the COPY streams the window in
+        enter_leg_changes(conn, provider, account)
+        counts = {primary.name: _merge(conn, primary, erased, pseudonym_key, first_load)}
     for kind, rows in held.values():
         counts[kind.name] = _stage_and_merge(conn, kind, rows, erased)
     # a re-pull brought an erased number back: its bodies go again, as the erasure deleted them
     drop_pages(conn, sorted(erased), "erasure")
     stats = LoadStats(counts, notes=notes)
-    _record_audit(conn, provider, account, window, stats)
+    if fresh is None:
+        _record_audit(conn, provider, account, window, stats)
     return stats
 
 
@@ -180,6 +192,103 @@ def _record_audit(conn: psycopg.Connection, provider: str, account: str, window:
         "unchanged": primary.unchanged, "duplicates_in_window": primary.duplicates_in_window,
         "quarantined": quarantine.inserted + quarantine.updated, "skipped": stats.skipped,
         "notes": orjson.dumps({name: note.total for name, note in stats.notes.items()}).decode()})
+
+
+class FreshMonth:
+    """One month's legs loaded as a partition of their own, in the caller's transaction: for a
+    month that holds no leg of any account, the first load's path without a merge.
+
+    Each window is staged, erased and pseudonymised as for the merge, deduplicated within itself
+    as the merge would, and collected (`collect`). `finish` then, under the partition lock and only
+    if the month still holds no leg and every leg collected falls in it, fills a table of the
+    fact's shape, builds the keys after the rows are in and attaches it as the month's partition
+    (sql/load/fresh_partition.sql). Otherwise (a concurrent load got there first, a leg outside the
+    month), it merges the collected windows one by one, in order. A leg two windows hold goes into
+    the partition as its first version, the later versions merged after it, window by window, so
+    that the merge's guard judges them. The merge path's result in every case.
+
+    Legs two windows hold are looked for only when there can be any: when the windows overlap, or
+    a window holds a leg that started outside it (Belfabriek's legs across midnight, TENIOS's
+    request from a second early). Of disjoint windows, a leg both hold lies outside one of them.
+    """
+
+    def __init__(self, conn: psycopg.Connection, provider: str, account: str, month: Window):
+        self.provider, self.account, self.month = provider, account, month
+        self.collected: list[tuple[int, int]] = []  # per window: (staged, distinct)
+        self.windows: list[Window] = []  # in collection order
+        self.outside = 0  # legs that started outside the window that holds them
+        self.starts: tuple[datetime, datetime] | None = None
+        run_script(conn, CALL_LEGS.stage_sql)
+        run_script(conn, "load/fresh_legs.sql")
+
+    def collect(self, conn: psycopg.Connection, window: Window, erased: set[int],
+                pseudonym_key: bytes | None) -> MergeCounts:
+        """The staged window into the month; counts as if every distinct leg were new, until `finish`."""
+        erased.update(apply_to_staged(conn, CALL_LEGS.name, pseudonym_key))
+        staged, distinct, first, last, outside = script_result(
+            conn, "load/collect_fresh_legs.sql", {"window": len(self.collected), "start": window[0],
+                                                  "end": window[1]})
+        self.collected.append((staged, distinct))
+        self.windows.append(window)
+        self.outside += outside
+        if distinct:
+            self.starts = (first, last) if self.starts is None else (min(first, self.starts[0]),
+                                                                     max(last, self.starts[1]))
+        return MergeCounts.from_merge(staged, distinct, distinct, 0)
+
+    def finish(self, conn: psycopg.Connection) -> tuple[bool, list[MergeCounts]]:
+        """Load what was collected; return whether it became the month's partition, and each
+        window's counts in collection order."""
+        enter_leg_changes(conn, self.provider, self.account)
+        if self.starts is None:
+            return False, [MergeCounts.from_merge(staged, 0, 0, 0) for staged, _ in self.collected]
+        run_script(conn, "load/lock_partitions.sql")
+        inside = self.month[0] <= self.starts[0] and self.starts[1] < self.month[1]
+        if inside and not script_result(conn, "load/month_has_legs.sql",
+                                        {"start": self.month[0], "end": self.month[1]})[0]:
+            overlapping = any(a[1] > b[0] for a, b in pairwise(sorted(self.windows)))
+            # a leg two windows hold: its first version only into the partition
+            repeated = ((self.outside > 0 or overlapping)
+                        and script_result(conn, "load/fresh_later_versions.sql", {"every_leg": overlapping},
+                                          prepare=False)[0] > 0)
+            self._attach(conn)
+            run_script(conn, "load/fresh_mark_stale.sql")
+            if not repeated:
+                return True, [MergeCounts.from_merge(staged, distinct, distinct, 0)
+                              for staged, distinct in self.collected]
+            # the later versions merged in window order, as the merge path would have met them
+            return True, [self._merge_window(conn, window, "fresh_later")
+                          for window, _ in enumerate(self.collected)]
+        return False, [self._merge_window(conn, window) for window, _ in enumerate(self.collected)]
+
+    def _attach(self, conn: psycopg.Connection) -> None:
+        start = self.month[0].astimezone(UTC)
+        names = {"partition": sql.Identifier(f"fact_call_leg_{start:%Y_%m}"),
+                 "bounds": sql.Identifier(f"fact_call_leg_{start:%Y_%m}_fresh_bounds"),
+                 "start": sql.Literal(start.isoformat()), "end": sql.Literal(self.month[1].isoformat())}
+        for statement in sql_statements("load/fresh_partition.sql"):
+            conn.execute(sql.SQL(statement).format(**names))
+
+    def _merge_window(self, conn: psycopg.Connection, window: int,
+                      source: str = "fresh_call_leg") -> MergeCounts:
+        """Merge window `window`'s legs from `source`: all of them (fresh_call_leg), or the later
+        versions of legs an earlier window holds (fresh_later; the rest are in the partition)."""
+        staged, distinct = self.collected[window]
+        run_script(conn, CALL_LEGS.stage_sql)
+        columns = sql.SQL(", ").join(map(sql.Identifier, CALL_LEGS.columns))
+        conn.execute(sql.SQL(sql_file("load/restage_fresh_window.sql")).format(
+            columns=columns, source=sql.Identifier(source)), {"window": window})
+        merged = MergeCounts.from_merge(*script_result(conn, CALL_LEGS.merge_sql, {"match_existing": True}))
+        attached = distinct - merged.parsed  # inserted with the partition
+        return MergeCounts.from_merge(staged, distinct, attached + merged.inserted, merged.updated)
+
+
+def window_month(window: Window) -> Window | None:
+    """The UTC month `window` lies in, or None if it spans two."""
+    start = window[0].astimezone(UTC)
+    month = datetime(start.year, start.month, 1, tzinfo=UTC)
+    following = datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
+    return (month, following) if window[1] <= following else None
 
 
 def _window_key(provider: str, account: str, window: Window) -> dict[str, Any]:
@@ -201,7 +310,7 @@ def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[
                  windows: list[Window], parse: Callable[[Iterator[RawPage]], Iterable[Any]],
                  parser_version: str, *, force: bool = False,
                  on_loaded: Callable[[Window, LoadStats], None] | None = None,
-                 pseudonym_key: bytes | None = None) -> dict[str, int]:
+                 pseudonym_key: bytes | None = None, fresh_months: bool = False) -> dict[str, int]:
     """Load each window from its stored raw pages, one transaction per window; sum the figures.
 
     The next window is parsed in the background while this one merges (pipelines.warehouse.prefetch).
@@ -212,8 +321,14 @@ def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[
     A window whose latest fetch is the very set of raw pages its last load read with the same
     `parser_version` is skipped without parsing: byte-identical bodies through the same parser
     cannot change a row. `force` parses and merges every window anyway.
+
+    `fresh_months`: consecutive windows of a month that holds no leg yet (of any account) load in
+    one transaction as that month's partition (`FreshMonth`), `on_loaded` called for each once it
+    commits (the initial backfill's path: a failure rolls back the month's windows loaded before
+    it); False, the default, merges every window.
     """
     totals: dict[str, int] = {}
+    months_seen: dict[Window, bool] = {}
     with connect(autocommit=True) as reader, connect() as writer:
         def source(window: Window) -> tuple[_Parsed, Iterable[Any]]:
             raw_ids = window_page_ids(reader, provider, account, window)
@@ -224,27 +339,71 @@ def load_windows(connect: Connect, provider: str, account: str, kinds: Sequence[
             check_replayable(reader, provider, account, window, raw_ids)
             return _Parsed(raw_ids, False, 0, last is None), parse(pages_by_id(reader, raw_ids, window))
 
-        for window, parsed, items in parse_ahead(windows, source):
+        def fresh_month(loaded: tuple[Window, _Parsed, Iterable[Any]]) -> Window | None:
+            """The window's month if it is loaded as a fresh one: asked when its first window comes
+            up (after the windows before it committed); FreshMonth.finish asks again under the lock."""
+            month = window_month(loaded[0])
+            if not fresh_months or kinds[0] is not CALL_LEGS or month is None:
+                return None
+            if month not in months_seen:
+                months_seen[month] = not script_result(reader, "load/month_has_legs.sql",
+                                                       {"start": month[0], "end": month[1]})[0]
+            return month if months_seen[month] else None
+
+        def load_one(window: Window, parsed: _Parsed, items: Iterable[Any],
+                     fresh: FreshMonth | None = None) -> LoadStats:
+            lock_account_loads(writer, provider, account)
+            current_ids = window_page_ids(writer, provider, account, window)
+            if current_ids == parsed.raw_ids and parsed.unchanged:
+                stats = LoadStats({kinds[0].name: MergeCounts(0, 0, 0, parsed.rows, 0)}, skipped=True)
+                if fresh is None:
+                    _record_audit(writer, provider, account, window, stats)
+                return stats
+            if current_ids != parsed.raw_ids:  # a fetch landed since: load what is current now
+                with connect(autocommit=True) as current:
+                    stats = load_window(writer, provider, account, window, kinds,
+                                        parse(pages_by_id(current, current_ids, window)), pseudonym_key,
+                                        parsed.never_loaded, fresh)
+            else:
+                stats = load_window(writer, provider, account, window, kinds, items, pseudonym_key,
+                                    parsed.never_loaded, fresh)
+            writer.execute(sql_file("load/record_window_load.sql"),
+                           {**_window_key(provider, account, window), "ids": current_ids,
+                            "version": parser_version, "legs": stats.primary.parsed})
+            return stats
+
+        def load_month(month: Window, loads: Iterable[tuple[Window, _Parsed, Iterable[Any]]]
+                       ) -> list[tuple[Window, LoadStats]]:
+            done: list[tuple[Window, LoadStats]] = []
             with writer.transaction():
                 lock_account_loads(writer, provider, account)
-                current_ids = window_page_ids(writer, provider, account, window)
-                if current_ids == parsed.raw_ids and parsed.unchanged:
-                    stats = LoadStats({kinds[0].name: MergeCounts(0, 0, 0, parsed.rows, 0)}, skipped=True)
+                fresh = FreshMonth(writer, provider, account, month)
+                for window, parsed, items in loads:
+                    done.append((window, load_one(window, parsed, items, fresh)))
+                _, counts = fresh.finish(writer)
+                final = iter(counts)  # one per window that was collected, in window order
+                for i, (window, stats) in enumerate(done):
+                    if not stats.skipped:
+                        stats = replace(stats, counts={**stats.counts, kinds[0].name: next(final)})
+                        done[i] = (window, stats)
                     _record_audit(writer, provider, account, window, stats)
-                else:
-                    if current_ids != parsed.raw_ids:  # a fetch landed since: load what is current now
-                        with connect(autocommit=True) as fresh:
-                            stats = load_window(writer, provider, account, window, kinds,
-                                                parse(pages_by_id(fresh, current_ids, window)), pseudonym_key,
-                                                parsed.never_loaded)
-                    else:
-                        stats = load_window(writer, provider, account, window, kinds, items, pseudonym_key,
-                                            parsed.never_loaded)
-                    writer.execute(sql_file("load/record_window_load.sql"),
-                                   {**_window_key(provider, account, window), "ids": current_ids,
-                                    "version": parser_version, "legs": stats.primary.parsed})
-            for key, value in stats.as_metadata().items():
-                totals[key] = totals.get(key, 0) + value
-            if on_loaded is not None:
-                on_loaded(window, stats)
+            return done
+
+        for month, loads in groupby(parse_ahead(windows, source), key=fresh_month):
+            if month is None:
+                for window, parsed, items in loads:
+                    with writer.transaction():
+                        stats = load_one(window, parsed, items)
+                    _loaded(totals, on_loaded, window, stats)
+            else:
+                for window, stats in load_month(month, loads):
+                    _loaded(totals, on_loaded, window, stats)
     return totals
+
+
+def _loaded(totals: dict[str, int], on_loaded: Callable[[Window, LoadStats], None] | None, window: Window,
+            stats: LoadStats) -> None:
+    for key, value in stats.as_metadata().items():
+        totals[key] = totals.get(key, 0) + value
+    if on_loaded is not None:
+        on_loaded(window, stats)
