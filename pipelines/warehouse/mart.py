@@ -372,7 +372,8 @@ def enrich_new_numbers(conn: psycopg.Connection, window: Window | None = None, b
     added = 0
     bounds = {"from": window[0] if window else None, "to": window[1] if window else None}
     with conn.transaction(), conn.cursor(name="mart_new_numbers") as numbers:
-        numbers.execute(sql_file("mart/new_numbers.sql"), bounds)
+        run_script(conn, "mart/window_numbers.sql", bounds)
+        numbers.execute(sql_file("mart/new_numbers.sql"))
         for numbers_batch in _batches(numbers, batch):
             _insert_numbers(conn, [enrich_number(number) for number in numbers_batch])
             added += len(numbers_batch)
