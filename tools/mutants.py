@@ -239,6 +239,20 @@ MUTANTS: tuple[Mutant, ...] = (
            "    response = http.send(http.build_request(method, url, **request))\n    sink = BodySink()\n"
            "    sink.write(response.content)\n    body, body_digest = sink.finish()",
            ("tests/warehouse/test_landing_memory.py",)),
+    # --- performance paths held equal to their reference (issue 19) --------------------------------
+    Mutant("numbers-fast-path-drops-leading-zeros", "performance",
+           "the number enrichment's fast path gives the reference's rows (leading zeros kept)",
+           "pipelines/warehouse/mart.py", '    e164 = f"+{calling.code}{national}"  # format_number\'s E.164 form',
+           '    e164 = f"+{calling.code}{int(national)}"', ("tests/mart/test_number_enrichment_paths.py",)),
+    Mutant("calls-rewritten-when-unchanged", "performance", "an identical calls refresh rewrites no call",
+           "sql/aggregates/refresh_calls.sql", "WHERE NOT EXISTS (\n    SELECT 1 FROM cdr.fact_call s",
+           "WHERE true OR NOT EXISTS (\n    SELECT 1 FROM cdr.fact_call s",
+           ("tests/warehouse/test_calls_assembly.py",)),
+    Mutant("fresh-month-not-rechecked", "performance",
+           "a month that stops being fresh before its load finishes is merged, not replaced",
+           "pipelines/warehouse/load.py", "        if inside and not script_result(conn, \"load/month_has_legs.sql\",",
+           "        if inside or not script_result(conn, \"load/month_has_legs.sql\",",
+           ("tests/warehouse/test_fresh_months.py",)),
     # --- accounts and configuration -------------------------------------------------------------
     Mutant("disabled-accounts-loaded", "accounts", "an account with enabled = false is not loaded",
            "pipelines/config.py", "        accounts = tuple(a for a in listed if a.enabled)",
