@@ -57,7 +57,7 @@ from pipelines.report import ReportRequest, write_report
 from pipelines.simulators import accounts_file, running_simulators
 from pipelines.sql import run_script, script_result, sql_file
 from pipelines.warehouse.aggregates import RefreshBehind, refresh_stale
-from pipelines.warehouse.connection import PROJECT_ROOT, ensure_database, start_embedded
+from pipelines.warehouse.connection import PROJECT_ROOT, connector, ensure_database, start_embedded
 from pipelines.warehouse.load import FreshMonth, load_windows, window_month
 from pipelines.warehouse.mart import enrich_new_numbers, refresh_mart
 from pipelines.warehouse.migrate import migrate
@@ -167,11 +167,6 @@ def open_client(name: str, environment: dict[str, str]):
     os.environ.update(environment)
     return provider_account(name).open_client(os.environ)
 
-
-def connector(url: str):
-    def connect(autocommit: bool = False):
-        return psycopg.connect(url, autocommit=autocommit)
-    return connect
 
 
 def land(url: str, name: str, environment: dict, days: list[date], workers: int) -> tuple[int, int]:

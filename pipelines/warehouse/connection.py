@@ -193,3 +193,11 @@ def _connection_problem(url: str, setting: str, exc: psycopg.OperationalError) -
 
 def connect(url: str, **kwargs) -> psycopg.Connection:
     return psycopg.connect(url, **kwargs)
+
+
+def connector(url: str):
+    """Connections to `url` in the shape the load path takes them (`load.Connect`): a function of
+    `autocommit`, called once per connection it needs."""
+    def connect_to(autocommit: bool = False) -> psycopg.Connection:
+        return psycopg.connect(url, autocommit=autocommit)
+    return connect_to

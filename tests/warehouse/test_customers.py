@@ -30,6 +30,7 @@ from pipelines.registry import registry
 from pipelines.simulators import running_simulators
 from pipelines.sql import sql_file, sql_statements
 from pipelines.warehouse.aggregates import refresh_stale
+from pipelines.warehouse.connection import connector
 from pipelines.warehouse.load import load_windows
 from pipelines.warehouse.migrate import migrate, pending_files
 from pipelines.warehouse.raw import land_window
@@ -64,11 +65,6 @@ def account(provider: str, name: str | None = None) -> ProviderAccount:
         environ[f"{provider.upper()}_ACCOUNT"] = name
     return account_from_env(registry()[provider], environ)
 
-
-def connector(url: str):
-    def connect(autocommit: bool = False):
-        return psycopg.connect(url, autocommit=autocommit)
-    return connect
 
 
 def load(url: str, source: ProviderAccount, window=WINDOW, refresh: bool = True) -> None:

@@ -27,6 +27,7 @@ from pipelines.model import Window
 from pipelines.registry import registry
 from pipelines.simulators import running_simulators
 from pipelines.warehouse.aggregates import RefreshBehind, refresh_stale
+from pipelines.warehouse.connection import connector
 from pipelines.warehouse.load import load_windows
 from pipelines.warehouse.locks import exclude_leg_changes
 from pipelines.warehouse.raw import land_window
@@ -71,11 +72,6 @@ def source(simulator, clean_warehouse) -> ProviderAccount:
             land_window(lambda: psycopg.connect(clean_warehouse), client, PROVIDER, window)
     return account
 
-
-def connector(url: str):
-    def connect(autocommit: bool = False) -> psycopg.Connection:
-        return psycopg.connect(url, autocommit=autocommit)
-    return connect
 
 
 def load(url: str, source: ProviderAccount, *, force: bool = False, behind: RefreshBehind | None = None,

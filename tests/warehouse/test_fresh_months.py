@@ -24,6 +24,7 @@ from pipelines.model import CallLeg, Window
 from pipelines.providers.spec import CALL_LEGS
 from pipelines.registry import registry
 from pipelines.warehouse.aggregates import refresh_stale
+from pipelines.warehouse.connection import connector
 from pipelines.warehouse.load import FreshMonth, MergeCounts, load_window, load_windows, window_month
 from pipelines.warehouse.raw import land_window, pages_by_id, window_page_ids
 from tests.conftest import LEG_TABLES, PAST_DAY, rows, scalar
@@ -74,11 +75,6 @@ def landed(url: str, drivers: dict[str, SimulatorDriver], name: str,
             land_window(lambda: psycopg.connect(url), client, name, window)
     return source
 
-
-def connector(url: str):
-    def connect(autocommit: bool = False) -> psycopg.Connection:
-        return psycopg.connect(url, autocommit=autocommit)
-    return connect
 
 
 def repeating(source: ProviderAccount):
