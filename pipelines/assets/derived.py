@@ -69,7 +69,7 @@ def _build_refresh_asset(name: str, target: str, table: str, deps: list, descrip
         kinds={"postgres"},
         description=description,
         # the recomputation is its SQL: a change to it shows as a code change in the UI
-        code_version=hashlib.sha256(sql_file(REFRESH_SQL[target]).encode()).hexdigest()[:16],
+        code_version=hashlib.sha256("".join(map(sql_file, REFRESH_SQL[target])).encode()).hexdigest()[:16],
         metadata={TABLE_NAME: table},
         owners=OWNERS,
         automation_condition=FOLLOW_LOADS,

@@ -11,9 +11,12 @@ refresh marks every day of the range first.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
+from typing import Any
+
+import psycopg
 
 from pipelines.model import Window
 from pipelines.sql import run_script, sql_file
@@ -28,20 +31,43 @@ DERIVED_CHUNK_DAYS = 31
 # three days of legs (a 10-day one twelve), so day by day it would cost about twice the work of
 # one refresh after the load (measured on 400k MIXvoip legs: 0.6-1.1 s a day, 3-6 s for 10 days).
 BEHIND_BATCH_DAYS = 3
-REFRESH_SQL = {"calls": "aggregates/refresh_calls.sql", "aggregates": "aggregates/refresh_leg_aggregates.sql",
-               "mart": "mart/refresh_kpis.sql"}
+
+
+def assemble_calls(conn, params: dict[str, Any]) -> None:
+    """Re-assemble the calls of `params`' provider account that start in [from, to): changed and
+    vanished calls in refresh_calls.sql, new ones in insert_new_calls.sql as plain inserts; where
+    one of those is stored with a start outside the range, it is deleted and inserted again."""
+    with conn.transaction():
+        run_script(conn, "aggregates/refresh_calls.sql", params)
+        try:
+            with conn.transaction():
+                run_script(conn, "aggregates/insert_new_calls.sql", params)
+        except psycopg.errors.UniqueViolation:
+            run_script(conn, "aggregates/drop_moved_calls.sql", params)
+            run_script(conn, "aggregates/insert_new_calls.sql", params)
+
+
+def _script(name: str) -> Callable[[Any, dict[str, Any]], None]:
+    return lambda conn, params: run_script(conn, name, params)
+
+
+# Each target's recomputation of one account's range, and the SQL files it runs (its code version).
+REFRESHES: dict[str, Callable[[Any, dict[str, Any]], None]] = {
+    "calls": assemble_calls, "aggregates": _script("aggregates/refresh_leg_aggregates.sql"),
+    "mart": _script("mart/refresh_kpis.sql")}
+REFRESH_SQL = {"calls": ("aggregates/refresh_calls.sql", "aggregates/insert_new_calls.sql",
+                         "aggregates/drop_moved_calls.sql"),
+               "aggregates": ("aggregates/refresh_leg_aggregates.sql",), "mart": ("mart/refresh_kpis.sql",)}
 
 
 def refresh_calls(conn, window: Window, provider: str, account: str) -> None:
     """Re-assemble the calls of one provider account that start in `window`."""
-    run_script(conn, REFRESH_SQL["calls"], {"provider": provider, "account": account,
-                                            "from": window[0], "to": window[1]})
+    assemble_calls(conn, {"provider": provider, "account": account, "from": window[0], "to": window[1]})
 
 
 def refresh_leg_aggregates(conn, window: Window, provider: str, account: str) -> None:
     """Recompute the hourly and daily aggregates of one provider account for the UTC days of `window`."""
-    run_script(conn, REFRESH_SQL["aggregates"], {"provider": provider, "account": account,
-                                                 "from": window[0], "to": window[1]})
+    REFRESHES["aggregates"](conn, {"provider": provider, "account": account, "from": window[0], "to": window[1]})
 
 
 def _day_runs(days: list[date], longest: int) -> Iterator[Window]:
@@ -96,8 +122,8 @@ def refresh_stale_marks(conn, target: str, window: Window, full: bool = False, p
         for run in _day_runs(days, DERIVED_CHUNK_DAYS):
             with conn.transaction():
                 exclude_leg_changes(conn, stale_provider, stale_account)
-                run_script(conn, REFRESH_SQL[target], {"provider": stale_provider, "account": stale_account,
-                                                       "from": run[0], "to": run[1]})
+                REFRESHES[target](conn, {"provider": stale_provider, "account": stale_account,
+                                         "from": run[0], "to": run[1]})
                 conn.execute(sql_file("aggregates/clear_stale.sql"),
                              {"target": target, "provider": stale_provider, "account": stale_account,
                               "first": run[0].date(), "last": run[1].date()})

@@ -4,7 +4,7 @@
 -- legs straddle midnight is assembled whole; it is kept in the day of its first leg, and carries
 -- that leg's customer.
 -- Only the account's rows are read and written: other accounts' calls are left as they are.
--- Guarded upsert plus delete of vanished calls: an identical re-run rewrites nothing.
+-- Guarded update, insert of new calls and delete of vanished ones: an identical re-run rewrites nothing.
 -- Cost (a day's refresh reads three days of legs, about 90,000 for 30,000 a day): one sort of the
 -- legs by call, feeding a window that marks each call's first leg and start, and the aggregates.
 -- The first leg's attributes are the values of the marked row (not six ordered array_aggs, which
@@ -80,33 +80,25 @@ WHERE c.provider = %(provider)s AND c.account = %(account)s
   AND c.started_at >= %(from)s::timestamptz AND c.started_at < %(to)s::timestamptz
   AND NOT EXISTS (SELECT 1 FROM fresh_call f WHERE f.call_key = c.call_key);
 
-INSERT INTO cdr.fact_call AS c (
-    provider, account, call_key, customer, started_at, answered_at, ended_at, duration_s, billable_s,
-    direction, caller_number, called_number, service_number, outcome, legs, answered_legs, cost_eur)
-SELECT provider, account, call_key, customer, started_at, answered_at, ended_at, duration_s, billable_s,
-       direction, caller_number, called_number, service_number, outcome, legs, answered_legs, cost_eur
+-- Calls the range holds that changed: updated in place, through one hash join with the range's
+-- stored calls. The guard: a call equal to the stored one is left as it is, so an identical re-run
+-- writes nothing. The calls the range does not hold yet are inserted after this script
+-- (aggregates/insert_new_calls.sql, pipelines.warehouse.aggregates.refresh_calls).
+UPDATE cdr.fact_call AS s SET
+    customer = f.customer,
+    started_at = f.started_at, answered_at = f.answered_at, ended_at = f.ended_at,
+    duration_s = f.duration_s, billable_s = f.billable_s, direction = f.direction,
+    caller_number = f.caller_number, called_number = f.called_number, service_number = f.service_number,
+    outcome = f.outcome, legs = f.legs, answered_legs = f.answered_legs, cost_eur = f.cost_eur
 FROM fresh_call f
--- The guard: a call equal to the stored one is left out, so an identical re-run writes nothing.
--- One hash join with the range's stored calls, not a guard on each conflicting row (on a re-run,
--- an index probe for every call). A call stored with a start outside the range (its first leg
--- moved) differs in its start, so its update is never an identical rewrite.
-WHERE NOT EXISTS (
-    SELECT 1 FROM cdr.fact_call s
-    WHERE s.provider = %(provider)s AND s.account = %(account)s
-      AND s.started_at >= %(from)s::timestamptz AND s.started_at < %(to)s::timestamptz
-      AND s.call_key = f.call_key
-      AND (s.customer, s.started_at, s.answered_at, s.ended_at, s.duration_s, s.billable_s, s.direction,
-           s.caller_number, s.called_number, s.service_number, s.outcome, s.legs, s.answered_legs, s.cost_eur)
-          IS NOT DISTINCT FROM
-          (f.customer, f.started_at, f.answered_at, f.ended_at, f.duration_s, f.billable_s, f.direction,
-           f.caller_number, f.called_number, f.service_number, f.outcome, f.legs, f.answered_legs, f.cost_eur))
-ON CONFLICT (provider, account, call_key) DO UPDATE SET
-    customer = EXCLUDED.customer,
-    started_at = EXCLUDED.started_at, answered_at = EXCLUDED.answered_at, ended_at = EXCLUDED.ended_at,
-    duration_s = EXCLUDED.duration_s, billable_s = EXCLUDED.billable_s, direction = EXCLUDED.direction,
-    caller_number = EXCLUDED.caller_number, called_number = EXCLUDED.called_number, service_number = EXCLUDED.service_number,
-    outcome = EXCLUDED.outcome, legs = EXCLUDED.legs, answered_legs = EXCLUDED.answered_legs,
-    cost_eur = EXCLUDED.cost_eur;
+WHERE s.provider = %(provider)s AND s.account = %(account)s
+  AND s.started_at >= %(from)s::timestamptz AND s.started_at < %(to)s::timestamptz
+  AND s.call_key = f.call_key
+  AND (s.customer, s.started_at, s.answered_at, s.ended_at, s.duration_s, s.billable_s, s.direction,
+       s.caller_number, s.called_number, s.service_number, s.outcome, s.legs, s.answered_legs, s.cost_eur)
+      IS DISTINCT FROM -- the guard
+      (f.customer, f.started_at, f.answered_at, f.ended_at, f.duration_s, f.billable_s, f.direction,
+       f.caller_number, f.called_number, f.service_number, f.outcome, f.legs, f.answered_legs, f.cost_eur);
 
 INSERT INTO cdr.stale_day (target, provider, account, day)
 SELECT 'mart', %(provider)s, %(account)s, d::date

@@ -1,4 +1,5 @@
-"""The call assembly (sql/aggregates/refresh_calls.sql), rewritten for speed in issue 19, held equal
+"""The call assembly (aggregates.assemble_calls: sql/aggregates/refresh_calls.sql, then
+insert_new_calls.sql), rewritten for speed in issue 19, held equal
 row for row to the SQL it replaced (tests/warehouse/reference_refresh_calls.sql, kept for this test
 only), on real PostgreSQL:
 
@@ -26,10 +27,14 @@ import pytest
 
 from pipelines.simulators import running_simulators
 from pipelines.sql import run_script
+from pipelines.warehouse.aggregates import assemble_calls
 from tests.warehouse.test_customers import account, load
 
-REFERENCE = Path(__file__).with_name("reference_refresh_calls.sql")
-CURRENT = "aggregates/refresh_calls.sql"
+REFERENCE_SQL = Path(__file__).with_name("reference_refresh_calls.sql")
+
+
+def reference_assembly(conn, params) -> None:
+    run_script(conn, REFERENCE_SQL, params)
 SIM_WINDOW = (datetime(2026, 10, 5, tzinfo=UTC), datetime(2026, 10, 8, tzinfo=UTC))
 GENERATED_WINDOW = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 5, tzinfo=UTC))
 DAY = timedelta(days=1)
@@ -46,13 +51,13 @@ def leg_simulators(warehouse_url):
         os.environ.update(saved)
 
 
-def assembled(conn, script, params) -> tuple[list[tuple], list[tuple], list[tuple]]:
-    """What `script` leaves, rolled back after: every stored call, the keys of the calls it wrote,
+def assembled(conn, refresh, params) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """What `refresh` leaves, rolled back after: every stored call, the keys of the calls it wrote,
     and the days marked for the mart."""
     key_and_xmin = "SELECT provider, account, call_key, xmin::text FROM cdr.fact_call"
     before = {tuple(key): xmin for *key, xmin in conn.execute(key_and_xmin).fetchall()}
     with conn.transaction(force_rollback=True):
-        run_script(conn, script, params)
+        refresh(conn, params)
         after = {tuple(key): xmin for *key, xmin in conn.execute(key_and_xmin).fetchall()}
         calls = conn.execute("SELECT * FROM cdr.fact_call ORDER BY provider, account, call_key").fetchall()
         marks = conn.execute("SELECT * FROM cdr.stale_day ORDER BY 1, 2, 3, 4").fetchall()
@@ -68,7 +73,7 @@ def ranges(window) -> list[tuple[datetime, datetime]]:
 def assert_same_as_reference(conn, provider: str, name: str, window) -> None:
     for start, end in ranges(window):
         params = {"provider": provider, "account": name, "from": start, "to": end}
-        assert assembled(conn, CURRENT, params) == assembled(conn, REFERENCE, params), (provider, start, end)
+        assert assembled(conn, assemble_calls, params) == assembled(conn, reference_assembly, params), (provider, start, end)
 
 
 def assert_same_in_every_state(url: str, provider: str, name: str, window) -> None:
@@ -80,8 +85,8 @@ def assert_same_in_every_state(url: str, provider: str, name: str, window) -> No
             conn.execute("DELETE FROM cdr.fact_call")
             assert_same_as_reference(conn, provider, name, window)
         with conn.transaction(force_rollback=True):
-            run_script(conn, REFERENCE, whole)  # the calls as the former SQL stored them
-            calls, written, _ = assembled(conn, CURRENT, whole)
+            reference_assembly(conn, whole)  # the calls as the former SQL stored them
+            calls, written, _ = assembled(conn, assemble_calls, whole)
             assert calls and written == []
             assert_same_as_reference(conn, provider, name, window)
             damage(conn, provider, name, window)

@@ -29,7 +29,7 @@ from pipelines.partitions import days_in
 from pipelines.registry import registry
 from pipelines.simulators import running_simulators
 from pipelines.sql import sql_file, sql_statements
-from pipelines.warehouse.aggregates import refresh_stale
+from pipelines.warehouse.aggregates import REFRESH_SQL, refresh_stale
 from pipelines.warehouse.connection import connector
 from pipelines.warehouse.load import load_windows
 from pipelines.warehouse.migrate import migrate, pending_files
@@ -231,13 +231,13 @@ def test_a_refresh_right_after_a_load_plans_no_row_by_row_joins(sims, clean_ware
             conn.execute("UPDATE pg_class SET reltuples = -1, relpages = 0 WHERE oid = %s::regclass",
                          (partition,))
         plans = []
-        for script in ("aggregates/refresh_calls.sql", "aggregates/refresh_leg_aggregates.sql"):
+        for script in (*REFRESH_SQL["calls"], *REFRESH_SQL["aggregates"]):
             for statement in sql_statements(script):
                 verb = next(line.split()[0] for line in statement.splitlines()
                             if line.strip() and not line.lstrip().startswith("--"))
-                if verb in ("CREATE", "DELETE", "INSERT"):
+                if verb in ("CREATE", "DELETE", "INSERT", "UPDATE"):
                     plans += [line for (line,) in conn.execute("EXPLAIN " + statement, params).fetchall()]
-                if verb not in ("DELETE", "INSERT"):
+                if verb not in ("DELETE", "INSERT", "UPDATE"):
                     conn.execute(statement, params)  # the setting and the temporary tables
         conn.rollback()
     assert any("Join" in line for line in plans)
