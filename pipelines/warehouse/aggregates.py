@@ -67,7 +67,8 @@ def refresh_calls(conn, window: Window, provider: str, account: str) -> None:
 
 def refresh_leg_aggregates(conn, window: Window, provider: str, account: str) -> None:
     """Recompute the hourly and daily aggregates of one provider account for the UTC days of `window`."""
-    REFRESHES["aggregates"](conn, {"provider": provider, "account": account, "from": window[0], "to": window[1]})
+    REFRESHES["aggregates"](conn, {"provider": provider, "account": account,
+                                   "from": window[0], "to": window[1]})
 
 
 def _day_runs(days: list[date], longest: int) -> Iterator[Window]:

@@ -73,7 +73,8 @@ def ranges(window) -> list[tuple[datetime, datetime]]:
 def assert_same_as_reference(conn, provider: str, name: str, window) -> None:
     for start, end in ranges(window):
         params = {"provider": provider, "account": name, "from": start, "to": end}
-        assert assembled(conn, assemble_calls, params) == assembled(conn, reference_assembly, params), (provider, start, end)
+        assert assembled(conn, assemble_calls, params) == assembled(conn, reference_assembly, params), \
+            (provider, start, end)
 
 
 def assert_same_in_every_state(url: str, provider: str, name: str, window) -> None:
