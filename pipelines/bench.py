@@ -128,7 +128,8 @@ def _run_timed(function_name: str, args: tuple) -> tuple[float, int | None, floa
     """In the child process: run one stage; (seconds, rows rewritten, peak RSS MiB, CPU seconds)."""
     started, busy = time.perf_counter(), machine_busy_s()
     outcome = globals()[function_name](*args)
-    seconds, cpu_s = time.perf_counter() - started, machine_busy_s() - busy
+    seconds = time.perf_counter() - started
+    cpu_s: float | None = machine_busy_s() - busy
     if isinstance(outcome, tuple):  # a stage that times only part of itself
         (seconds, outcome), cpu_s = outcome, None
     return seconds, outcome, peak_rss_mib(), cpu_s
