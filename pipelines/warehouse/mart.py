@@ -252,6 +252,9 @@ class _CallingCode(NamedTuple):
     # whatever the number; where several share the code (+1, +44, +7), the number decides.
     regions: tuple[tuple[str, _Ranges | None], ...]
     name: str  # country_name_for_number, for a code of one region ("" where the library has none)
+    # parse's national prefix (the code's metadata's national_prefix_for_parsing), compiled once:
+    # a number it does not start has nothing to strip (None: the code has none)
+    national_prefix: re.Pattern[str] | None
 
 
 @cache
@@ -264,7 +267,8 @@ def _calling_code(digits: str) -> _CallingCode | None:
     regions = tuple((region, _ranges(code, region)) for region in COUNTRY_CODE_TO_REGION_CODE[code])
     sample = phonenumbers.PhoneNumber(country_code=code, national_number=0)
     name = geocoder.country_name_for_number(sample, "en") if len(regions) == 1 else ""
-    return _CallingCode(code, len(digits), metadata, regions, name)
+    prefix = metadata.national_prefix_for_parsing
+    return _CallingCode(code, len(digits), metadata, regions, name, re.compile(prefix) if prefix else None)
 
 
 @cache
@@ -306,9 +310,10 @@ def e164_row(number: str) -> NumberRow | None:
     national = digits[calling.digits:]
     if len(national) < 2:
         return _unplaced(number)
-    _, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, calling.metadata)
-    if _test_number_length(stripped, calling.metadata) not in _KEEP_PREFIX:
-        national = stripped
+    if calling.national_prefix is not None and calling.national_prefix.match(national):
+        _, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, calling.metadata)
+        if _test_number_length(stripped, calling.metadata) not in _KEEP_PREFIX:
+            national = stripped
     if not 2 <= len(national) <= 17:
         return _unplaced(number)
     # `national` is now the national significant number, leading zeros included (+39 06...).
