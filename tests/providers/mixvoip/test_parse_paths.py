@@ -146,10 +146,11 @@ def test_the_paths_agree_on_rows_outside_the_window_and_near_misses_of_their_sha
             both([RawPage(3, 1, body, "text/csv", {"profile_id": "100201"}, page_window)])
 
 
-def test_the_one_pass_reading_reads_only_the_rows_of_its_window(simulated_pages, monkeypatch):
-    """Most rows of a day's pages start on the days either side (the overlap of its day-by-day
-    requests): the one-pass reading reads the window's own, and of the rest only those of a shape
-    it does not know (a name with a comma, say)."""
+def test_the_one_pass_reading_reads_rows_of_the_common_shape_by_one_match(simulated_pages, monkeypatch):
+    """Nearly every row the simulator serves is of a common shape, which the one-pass reading reads
+    by one match, with no call of row_fields (the field-by-field reading), and leaves out unread
+    where it starts outside the window: most rows of a day's pages start on the days either side
+    (the overlap of its day-by-day requests)."""
     read: list[int] = []
     real = parse_module.row_fields
     monkeypatch.setattr(parse_module, "row_fields",
@@ -159,4 +160,4 @@ def test_the_one_pass_reading_reads_only_the_rows_of_its_window(simulated_pages,
         read.clear()
         items = list(parse_pages(pages, "acct"))
         rows = sum(len(_csv_lines(page.body) or ()) for page in pages)
-        assert len(items) <= len(read) < rows / 2, name
+        assert len(read) < rows / 10 and len(items) > rows / 5, name
