@@ -141,6 +141,7 @@ def measure(provider: str, name: str, legs: int, function_name: str, *args) -> S
     in its own process."""
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         seconds, rewritten, peak, cpu_s = pool.submit(_run_timed, function_name, args).result()
+    print(f"{provider}: {name}: {seconds:.2f} s", flush=True)  # a run stopped part-way still shows these
     return Stage(provider, name, legs, seconds, peak, rewritten, cpu_s=cpu_s)
 
 
