@@ -576,7 +576,8 @@ def report(stages: list[Stage], days: int) -> dict:
             "first_load_legs_per_s": first.legs_per_s, "rerun_legs_per_s": rerun.legs_per_s,
             "first_load_vs_reference": first.legs_per_s / reference.legs_per_s,
             "rerun_rows_rewritten": rerun.rewritten,
-            "peak_rss_mib": max(s.peak_rss_mib for s in by_name.values()),
+            # the project's own stages: a peer's memory is the peer's (below)
+            "peak_rss_mib": max(s.peak_rss_mib for s in by_name.values() if s.name != DLT_FIRST_LOAD),
             "aggregates_refresh_share_of_day_load": refresh.seconds / day_load,
             "calls_assembly_share_of_day_load": assembly.seconds / day_load,
             "mart_refresh_share_of_day_load": mart.seconds / day_load,
@@ -604,6 +605,7 @@ def report(stages: list[Stage], days: int) -> dict:
         if DLT_FIRST_LOAD in by_name:
             dlt = by_name[DLT_FIRST_LOAD]
             figures["first_load_vs_dlt"] = first.legs_per_s / dlt.legs_per_s
+            figures["dlt_peak_rss_mib"] = dlt.peak_rss_mib
             print(f"{provider}: first load = {figures['first_load_vs_dlt']:.2f}x dlt's merge"
                   f" ({dlt.legs_per_s:,.0f} legs/s, {dlt.rewritten:,} rows in its table)")
         print(f"{provider}: first load {first.legs_per_s:,.0f} legs/s ="
