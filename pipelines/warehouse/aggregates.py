@@ -47,17 +47,20 @@ def assemble_calls(conn, params: dict[str, Any]) -> None:
             run_script(conn, "aggregates/insert_new_calls.sql", params)
 
 
-def _script(name: str) -> Callable[[Any, dict[str, Any]], None]:
-    return lambda conn, params: run_script(conn, name, params)
-
-
-# Each target's recomputation of one account's range, and the SQL files it runs (its code version).
-REFRESHES: dict[str, Callable[[Any, dict[str, Any]], None]] = {
-    "calls": assemble_calls, "aggregates": _script("aggregates/refresh_leg_aggregates.sql"),
-    "mart": _script("mart/refresh_kpis.sql")}
+# The SQL files each target's recomputation runs (its assets' code version), and the recomputation
+# of one account's range: the calls' in assemble_calls, the others' their one script.
 REFRESH_SQL = {"calls": ("aggregates/refresh_calls.sql", "aggregates/insert_new_calls.sql",
                          "aggregates/drop_moved_calls.sql"),
                "aggregates": ("aggregates/refresh_leg_aggregates.sql",), "mart": ("mart/refresh_kpis.sql",)}
+
+
+def _script(target: str) -> Callable[[Any, dict[str, Any]], None]:
+    (name,) = REFRESH_SQL[target]
+    return lambda conn, params: run_script(conn, name, params)
+
+
+REFRESHES: dict[str, Callable[[Any, dict[str, Any]], None]] = {
+    "calls": assemble_calls, "aggregates": _script("aggregates"), "mart": _script("mart")}
 
 
 def refresh_calls(conn, window: Window, provider: str, account: str) -> None:
