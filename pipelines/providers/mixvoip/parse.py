@@ -438,19 +438,28 @@ def _parse_csv_fast(lines: list[str], ctx: _Context, profile: str | None, window
     rows in four start outside the window its load reads it for: those are left out after that
     match, without the CSV reader, row_fields or a second reading of the time."""
     ordinals: dict[str, int] = {}
+    others: list[str] = []  # a run of rows of other shapes, read by one CSV reader when it ends
+
+    def read_others() -> Iterator[CallLeg | BillingItem]:
+        reader = csv.reader(others)
+        for index, row in enumerate(reader):
+            if reader.line_num != index + 1:  # a line ended inside a quoted field: the reader took the next
+                raise _NotFast("record over two lines")
+            item = parse_record("row", row, ctx, profile, window, raw_response_id, ordinals)
+            if item is not None:
+                yield item
+        others.clear()
+
     for line in lines:
         common = _common_row(line, ctx.tz)
-        if common is not None:
-            found, started = common
-            if window is None or window[0] <= started < window[1]:
-                yield _item(found[1], _common_fields(found), started, ctx, profile, raw_response_id, ordinals)
+        if common is None:
+            others.append(line)
             continue
-        rows = list(csv.reader((line,)))
-        if len(rows) != 1:  # a line ended inside a quoted field: the reader took the next
-            raise _NotFast("record over two lines")
-        item = parse_record("row", rows[0], ctx, profile, window, raw_response_id, ordinals)
-        if item is not None:
-            yield item
+        yield from read_others()  # first: the rows before this one take their ordinals first
+        found, started = common
+        if window is None or window[0] <= started < window[1]:
+            yield _item(found[1], _common_fields(found), started, ctx, profile, raw_response_id, ordinals)
+    yield from read_others()
 
 
 def _parse_page_slow(page: RawPage, ctx: _Context) -> Iterator[CallLeg | BillingItem | Quarantined]:
