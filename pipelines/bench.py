@@ -182,7 +182,6 @@ def open_client(name: str, environment: dict[str, str]):
     return provider_account(name).open_client(os.environ)
 
 
-
 def land(url: str, name: str, environment: dict, days: list[date], workers: int) -> tuple[int, int]:
     """Fetch and land every day, `workers` runs of consecutive days at once, each run through one
     client as the raw-pages asset fetches a range (so a client may reuse what it fetched for the

@@ -200,10 +200,13 @@ class _Ranges:
         if length not in self._by_length:
             self._by_length[length] = self._candidates(length)
         candidates = self._by_length[length]
-        found = candidates[0].fullmatch(national) if candidates is not None else None
-        if candidates is None or found is None or found.lastindex is None:
+        if candidates is None:
             return PhoneNumberType.UNKNOWN
-        kind = candidates[1][found.lastindex - 1]
+        pattern, kinds = candidates
+        found = pattern.fullmatch(national)
+        if found is None or found.lastindex is None:
+            return PhoneNumberType.UNKNOWN
+        kind = kinds[found.lastindex - 1]
         if kind == PhoneNumberType.FIXED_LINE and (self.same_mobile_and_fixed
                                                   or self._matches(self.mobile, national)):
             return PhoneNumberType.FIXED_LINE_OR_MOBILE

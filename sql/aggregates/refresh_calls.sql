@@ -83,7 +83,7 @@ WHERE c.provider = %(provider)s AND c.account = %(account)s
 -- Calls the range holds that changed: updated in place, through one hash join with the range's
 -- stored calls. The guard: a call equal to the stored one is left as it is, so an identical re-run
 -- writes nothing. The calls the range does not hold yet are inserted after this script
--- (aggregates/insert_new_calls.sql, pipelines.warehouse.aggregates.refresh_calls).
+-- (aggregates/insert_new_calls.sql, pipelines.warehouse.aggregates.assemble_calls).
 UPDATE cdr.fact_call AS s SET
     customer = f.customer,
     started_at = f.started_at, answered_at = f.answered_at, ended_at = f.ended_at,

@@ -66,7 +66,6 @@ def account(provider: str, name: str | None = None) -> ProviderAccount:
     return account_from_env(registry()[provider], environ)
 
 
-
 def load(url: str, source: ProviderAccount, window=WINDOW, refresh: bool = True) -> None:
     """What an account's assets do: land each day's pages, load them, refresh the account's
     calls and aggregates for its stale days (and the day before, where a call may start)."""

@@ -73,7 +73,6 @@ def source(simulator, clean_warehouse) -> ProviderAccount:
     return account
 
 
-
 def load(url: str, source: ProviderAccount, *, force: bool = False, behind: RefreshBehind | None = None,
          windows: list[Window] = WINDOWS) -> dict[str, int]:
     return load_windows(connector(url), PROVIDER, source.account, source.spec.items, windows,

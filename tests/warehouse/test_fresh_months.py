@@ -76,7 +76,6 @@ def landed(url: str, drivers: dict[str, SimulatorDriver], name: str,
     return source
 
 
-
 def repeating(source: ProviderAccount):
     """The provider's parser, every REPEATED_EVERY-th leg followed by a later version of itself."""
     def parse(pages) -> Iterator:

@@ -455,7 +455,8 @@ def _parse_csv_fast(lines: list[str], ctx: _Context, profile: str | None, window
         if common is None:
             others.append(line)
             continue
-        yield from read_others()  # first: the rows before this one take their ordinals first
+        if others:  # first: the rows before this one take their ordinals first
+            yield from read_others()
         found, started = common
         if window is None or window[0] <= started < window[1]:
             yield _item(found[1], _common_fields(found), started, ctx, profile, raw_response_id, ordinals)
