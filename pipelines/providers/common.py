@@ -20,7 +20,11 @@ NUMERIC_14_6_LIMIT = Decimal(10) ** 8 - 1
 
 
 def text_or_none(provider: str, record: dict, field: str) -> str | None:
-    value = record.get(field)
+    return text_value(provider, record.get(field), field)
+
+
+def text_value(provider: str, value, field: str) -> str | None:
+    """text_or_none of a value already taken from its record."""
     if type(value) is str:  # the common case first: parsers call this millions of times
         refuse_nul(provider, field, value)
         return value.strip() or None
@@ -152,6 +156,10 @@ def number(provider: str, value, field: str) -> Decimal | None:
 def whole_seconds(provider: str, value, field: str) -> int | None:
     if type(value) is int and 0 <= value <= INT4_MAX:
         return value
+    # ASCII digits, as CSV and JSON strings send them: the number is the digits, whatever the
+    # leading zeros, and nine of them stay below INT4_MAX
+    if type(value) is str and 0 < len(value) <= 9 and value.isascii() and value.isdigit():
+        return int(value)
     result = number(provider, value, field)
     if result is None:
         return None
@@ -177,7 +185,7 @@ def attributes_json(provider: str, attributes: dict) -> str:
         text = orjson.dumps(attributes, default=str).decode()
     except (TypeError, orjson.JSONEncodeError):
         raise ParseError(provider, "attributes", "a value is nested too deeply") from None
-    if NUL_ESCAPE.search(text):
+    if "\\u0000" in text and NUL_ESCAPE.search(text):  # the escape is in every match of the pattern
         raise ParseError(provider, "attributes", "a value contains a NUL character")
     return text
 

@@ -65,7 +65,7 @@ from pipelines.providers.common import (
     record_json,
     record_text,
     refuse_nul,
-    text_or_none,
+    text_value,
     timestamp,
     whole_seconds,
     within,
@@ -109,7 +109,7 @@ def _clean(value):
 
 
 def _text(value, field: str) -> str | None:
-    return text_or_none(PROVIDER, {field: value}, field)
+    return text_value(PROVIDER, value, field)
 
 
 @overload
@@ -122,6 +122,8 @@ def _moment(value, field: str, tz: tzinfo, required: bool = ...) -> datetime | N
 
 def _moment(value, field: str, tz: tzinfo, required: bool = False) -> datetime | None:
     """A provider time as UTC: local `YYYY-MM-DD[ |T|,|newline]HH:MM[:SS]` in `tz`, or ISO with offset."""
+    if value is None and not required:  # call_end, which the exports leave out
+        return None
     if type(value) is str and _PLAIN_MOMENT.fullmatch(value):  # as the docs write it: nothing to clean
         return timestamp(PROVIDER, value, field, tz, required)
     value = _clean(value)
@@ -308,7 +310,7 @@ class _Context:
 
 
 def _key(*parts) -> str:
-    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    text = "\x1f".join(["" if p is None else str(p) for p in parts])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -343,7 +345,7 @@ def _item(type_value, data: dict, started: datetime, ctx: _Context, profile: str
     quantity = number(PROVIDER, _clean(data.get("quantity")), "quantity")
     price = number(PROVIDER, _clean(data.get("price")), "price")
     invoice = _text(_clean(data.get("invoice")), "invoice")
-    extra = {k: v for k, v in data.items() if k not in _KNOWN_KEYS}
+    extra = {} if data.keys() <= _KNOWN_KEYS else {k: v for k, v in data.items() if k not in _KNOWN_KEYS}
 
     base = _key(profile, record_type, source, destination, started.isoformat(), duration or 0, extension)
     ordinal = ordinals.get(base, 0)
@@ -422,8 +424,10 @@ def _common_row(line: str, tz: tzinfo) -> tuple[re.Match[str], datetime] | None:
 
 def _common_fields(found: re.Match[str]) -> dict:
     """What row_fields gives for a row of a common shape: the same keys in the same order."""
-    return {"call_start": f"{found[5]} {found[6]}", "source": found[2], "destination": found[3],
-            "destination_name": found[4], **dict(zip(_CSV_TAIL, found.groups()[6:], strict=True))}
+    _, source, destination, name, day, clock, duration, extension, quantity, price, invoice = found.groups()
+    return {"call_start": f"{day} {clock}", "source": source, "destination": destination,
+            "destination_name": name, "duration": duration, "pbxextension": extension,
+            "quantity": quantity, "price": price, "invoice": invoice}
 
 
 def _parse_csv_fast(lines: list[str], ctx: _Context, profile: str | None, window,
