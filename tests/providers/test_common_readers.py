@@ -38,9 +38,18 @@ def test_whole_seconds_of_digits_is_the_general_reading(text):
     assert read == _general_reading(text)
 
 
-@pytest.mark.parametrize("value", ["x", " padded ", "", "   ", None, 7, 2.5])
-def test_text_value_is_text_or_none_of_the_record(value):
-    assert text_value("p", value, "f") == text_or_none("p", {"f": value}, "f")
+@pytest.mark.parametrize(("value", "read"), [("x", "x"), (" padded ", "padded"), ("", None), ("   ", None),
+                                             (None, None), (7, "7"), (2.5, "2.5")])
+def test_text_value_reads_a_value_taken_from_its_record(value, read):
+    """What text_or_none reads of a record's field (it is text_value of `record.get(field)`)."""
+    assert text_value("p", value, "f") == read
+    assert text_or_none("p", {"f": value}, "f") == read
+
+
+@pytest.mark.parametrize("value", ["a\x00b", True, ["x"], {"k": "v"}])
+def test_text_value_refuses_what_text_cannot_hold_naming_the_field(value):
+    with pytest.raises(ParseError, match=r"^p: field 'f': "):
+        text_value("p", value, "f")
 
 
 def test_attributes_refuse_only_a_real_nul_escape():
