@@ -144,6 +144,10 @@ MUTANTS: tuple[Mutant, ...] = (
            "pipelines/providers/common.py", '    if "\\\\u0000" in text and NUL_ESCAPE.search(text):',
            '    if "\\\\u0000" in text:',
            ("tests/warehouse/test_load_path.py",)),
+    Mutant("migration-role-race-fails", "loading",
+           "a migration that loses the cluster-wide race to create a role is applied again",
+           "pipelines/warehouse/migrate.py", "                except _CLUSTER_RACE_ERRORS:",
+           "                except ZeroDivisionError:", ("tests/warehouse/test_migrate_and_connection.py",)),
     # --- secrets --------------------------------------------------------------------------------
     Mutant("tenios-key-not-redacted", "secrets", "the access key is cut from provider error text",
            "pipelines/providers/tenios/client.py", '        detail = detail.replace(self._access_key, "***")',

@@ -7,6 +7,11 @@ provider's folder is passed in `extra_dirs`. All are ordered together by file na
 Hand-written (about forty lines) rather than alembic or yoyo: the migrations are plain SQL files
 that a DBA can read and run with psql, and the runner only needs an applied-versions table, a
 checksum to catch an edited migration, and an advisory lock so two processes never race.
+
+The advisory lock is per database, but roles are per cluster: two warehouse databases in one
+cluster (a test database per pytest-xdist worker, a staging copy) can migrate at once, both find
+a role missing and both create it. The loser's migration fails on the role's unique name and is
+applied once more, after the winner committed, when its `IF NOT EXISTS` finds the role.
 """
 from __future__ import annotations
 
@@ -22,6 +27,9 @@ from pipelines.sql import SQL_DIR, sql_file
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 PROVIDER_MIGRATIONS = Path(__file__).resolve().parents[1] / "providers"
 _LOCK_KEY = 7_305_119_001
+# Errors a concurrent creator of the same cluster-wide object causes. A migration that raises one
+# on its own raises it again on the second attempt, and that error is the one reported.
+_CLUSTER_RACE_ERRORS = (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject)
 
 
 class MigrationError(CdrEtlError):
@@ -57,10 +65,18 @@ def migrate(url: str, extra_dirs: Iterable[Path] = ()) -> list[str]:
                         raise MigrationError(
                             f"migration {path.name} was edited after it was applied; add a new one instead")
                     continue
-                with conn.transaction():
-                    conn.execute(text)
-                    conn.execute(sql_file("migrate/record.sql"), {"version": path.stem, "sha256": digest})
+                try:
+                    _apply(conn, text, path.stem, digest)
+                except _CLUSTER_RACE_ERRORS:
+                    _apply(conn, text, path.stem, digest)
                 applied_now.append(path.stem)
         finally:
             conn.execute(sql_file("migrate/unlock.sql"), {"key": _LOCK_KEY})
     return applied_now
+
+
+def _apply(conn: psycopg.Connection, text: str, version: str, digest: str) -> None:
+    """Run one migration and record it, in one transaction: on an error neither is kept."""
+    with conn.transaction():
+        conn.execute(text)
+        conn.execute(sql_file("migrate/record.sql"), {"version": version, "sha256": digest})

@@ -1,8 +1,13 @@
 """The migration runner and the choice between the embedded server and CDR_WAREHOUSE_URL."""
 from __future__ import annotations
 
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
 import psycopg
 import pytest
+from psycopg import sql
 
 from pipelines.cli import main
 from pipelines.registry import registry
@@ -49,6 +54,42 @@ def test_an_edited_migration_is_refused(warehouse_url, monkeypatch, capsys):
         with psycopg.connect(warehouse_url) as conn:
             conn.execute("UPDATE public.cdr_schema_migrations SET sha256 = %s WHERE version = %s",
                          (original, first))
+
+
+def test_two_databases_of_one_cluster_migrate_at_once_though_roles_are_shared(warehouse_url, tmp_path):
+    """The runner's advisory lock is per database; roles are per cluster. Both runs find the role
+    missing (the sleep holds each between its check and its CREATE ROLE) and the run that loses
+    the race applies the migration again instead of failing (CI's first run of two workers did)."""
+    role = f"cdr_race_{uuid.uuid4().hex[:12]}"
+    (tmp_path / "999_race_for_a_role.sql").write_text(f"""
+        DO $$
+        BEGIN
+            IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{role}') THEN
+                PERFORM pg_sleep(1);
+                CREATE ROLE {role} NOLOGIN;
+            END IF;
+        END
+        $$;""")
+    urls = [connection.ensure_database(warehouse_url, f"{role}_{side}") for side in ("a", "b")]
+    try:
+        for url in urls:
+            migrate(url)  # everything but the racing migration, one after the other
+        both_ready = threading.Barrier(len(urls))
+
+        def migrate_at_once(url: str) -> list[str]:
+            both_ready.wait()
+            return migrate(url, [tmp_path])
+
+        with ThreadPoolExecutor(len(urls)) as pool:
+            applied = list(pool.map(migrate_at_once, urls))  # re-raises either run's error
+        assert applied == [["999_race_for_a_role"]] * len(urls)
+        assert rows(warehouse_url, "SELECT rolname FROM pg_roles WHERE rolname = %s", (role,)) == [(role,)]
+    finally:
+        with psycopg.connect(warehouse_url, autocommit=True) as conn:
+            for side in ("a", "b"):
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(f"{role}_{side}")))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 def test_configured_url_is_used_and_nothing_embedded_starts(monkeypatch):
