@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from types import ModuleType
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -30,11 +31,8 @@ from phonenumbers import (
     PhoneMetadata,
     PhoneNumberType,
     ValidationResult,
-    geocoder,
     region_code_for_country_code,
 )
-from phonenumbers.geocoder import _region_display_name
-from phonenumbers.geodata import GEOCODE_DATA, GEOCODE_LONGEST_PREFIX
 from phonenumbers.phonemetadata import PhoneNumberDesc
 from phonenumbers.phonenumberutil import (
     _maybe_strip_national_prefix_carrier_code,
@@ -132,7 +130,7 @@ def enrich_number_reference(number: str) -> NumberRow:
     region_code = phonenumbers.region_code_for_number(parsed)
     # "001" is the library's region for non-geographic codes (+800, +808, +870, ...): no country.
     country_iso = region_code if region_code and region_code != "001" else None
-    country_name = (geocoder.country_name_for_number(parsed, "en") or None) if country_iso else None
+    country_name = (_geocoder().country_name_for_number(parsed, "en") or None) if country_iso else None
     # The type is UNKNOWN exactly when the number is not valid (the library's own definition), so
     # one call answers both; is_valid_number would match the number against the ranges again.
     kind = phonenumbers.number_type(parsed)
@@ -145,11 +143,21 @@ def enrich_number_reference(number: str) -> NumberRow:
     if parsed.country_code and phonenumbers.is_number_type_geographical(kind, parsed.country_code):
         # For a geographic number the description is its area (Berlin); where the library knows no
         # finer area it repeats the country name, which is not a region.
-        description = geocoder.description_for_valid_number(parsed, "en")
+        description = _geocoder().description_for_valid_number(parsed, "en")
         region = description if description and description != country_name else None
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return NumberRow(number, e164, country_iso, country_name, _TYPES.get(kind, "unknown"), region,
                      parsed.country_code)
+
+
+@cache
+def _geocoder() -> ModuleType:
+    """phonenumbers' geocoder, imported when the first number is enriched: its data takes a third
+    of a second to import, which every process that imports this module (each `cdr-etl` command,
+    each Dagster code location and run) would otherwise pay whether it enriches a number or not."""
+    from phonenumbers import geocoder  # noqa: PLC0415
+
+    return geocoder
 
 
 def _unplaced(number: str) -> NumberRow:
@@ -269,7 +277,7 @@ def _calling_code(digits: str) -> _CallingCode | None:
     assert metadata is not None  # a code of the map always has metadata, as parse asserts
     regions = tuple((region, _ranges(code, region)) for region in COUNTRY_CODE_TO_REGION_CODE[code])
     sample = phonenumbers.PhoneNumber(country_code=code, national_number=0)
-    name = geocoder.country_name_for_number(sample, "en") if len(regions) == 1 else ""
+    name = _geocoder().country_name_for_number(sample, "en") if len(regions) == 1 else ""
     prefix = metadata.national_prefix_for_parsing
     return _CallingCode(code, len(digits), metadata, regions, name, re.compile(prefix) if prefix else None)
 
@@ -374,7 +382,7 @@ def _shared_code(calling: _CallingCode, national: str) -> tuple[str | None, int,
     valid = [region for region, ranges in calling.regions
              if kind_in(region, ranges) != PhoneNumberType.UNKNOWN]
     # country_name_for_number names "ZZ" (no name) where no region or two hold the number
-    name = _region_display_name(valid[0] if len(valid) == 1 else "ZZ", "en")
+    name = _geocoder()._region_display_name(valid[0] if len(valid) == 1 else "ZZ", "en")
     return region_code, kind, name
 
 
@@ -386,8 +394,9 @@ def _description(calling: _CallingCode, national: str, name: str) -> str:
     token = phonenumbers.country_mobile_token(calling.code)
     if token and national.startswith(token):
         # Argentina's mobile 9 is dropped before the prefix lookup: the library's own path.
-        return geocoder.description_for_valid_number(parsed, "en")
-    return _prefix_description_for_number(GEOCODE_DATA, GEOCODE_LONGEST_PREFIX, parsed, "en") or name
+        return _geocoder().description_for_valid_number(parsed, "en")
+    data, longest = _geocoder().GEOCODE_DATA, _geocoder().GEOCODE_LONGEST_PREFIX
+    return _prefix_description_for_number(data, longest, parsed, "en") or name
 
 
 def _batches(cursor: psycopg.Cursor, size: int) -> Iterator[list[str]]:
