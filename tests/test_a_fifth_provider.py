@@ -101,7 +101,7 @@ def test_the_shared_suites_cover_it_without_an_edit(plugin, tmp_path):
                    "CDR_FAULT_MATRIX_FILE": str(tmp_path / "fault_matrix.json")}
     environment.pop("CDR_WAREHOUSE_URL", None)  # the session fixture set it to this run's test database
     completed = subprocess.run(
-        # two workers, as `make test` runs: a third of the suites' time is waiting (timeouts, backoff)
+        # two workers: a third of the suites' time is waiting (timeouts, backoff)
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile",
          "-k", NAME, f"--junitxml={report}", *SHARED_SUITES],
         cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=900)
