@@ -12,7 +12,8 @@
 -- primary key or scan of the month. Should a leg exist anyway (loaded before cdr.window_load
 -- was kept), its insert violates the primary key and the loader merges again with the join
 -- (pipelines.warehouse.load), so the result is always this MERGE's.
--- The days of inserted or changed legs are marked stale for the derived tables (cdr.stale_day),
+-- The days of inserted or changed legs are marked stale for the derived tables (cdr.stale_day;
+-- which tables and days: cdr.stale_targets),
 -- per provider account: each account's refresh recomputes and clears its own marks.
 -- First the monthly partitions the staged legs need (a script: statements end with ";" and a blank line).
 SELECT cdr.ensure_call_leg_partitions(min(started_at), max(started_at))
@@ -73,7 +74,7 @@ WITH latest AS (
     INSERT INTO cdr.stale_day (target, provider, account, day)
     SELECT t.target, d.provider, d.account, d.day + t.days_before
     FROM (SELECT DISTINCT provider, account, (started_at AT TIME ZONE 'UTC')::date AS day FROM merged) AS d
-    CROSS JOIN (VALUES ('aggregates', 0), ('calls', 0), ('calls', -1)) AS t(target, days_before)
+    CROSS JOIN cdr.stale_targets() AS t
     ON CONFLICT DO NOTHING
 )
 SELECT

@@ -22,7 +22,7 @@ WITH erased AS (
 INSERT INTO cdr.stale_day (target, provider, account, day)
 SELECT t.target, d.provider, d.account, d.day + t.days_before
 FROM (SELECT DISTINCT provider, account, day FROM erased) AS d
-CROSS JOIN (VALUES ('aggregates', 0), ('calls', 0), ('calls', -1)) AS t(target, days_before)
+CROSS JOIN cdr.stale_targets() AS t
 ON CONFLICT DO NOTHING;
 
 UPDATE cdr.fact_billing_item b SET
