@@ -306,6 +306,7 @@ def enforce_retention(conn: psycopg.Connection, policies: dict[tuple[str, str], 
     dropped: list[str] = []
     with conn.transaction():
         run_script(conn, "retention/stage_policies.sql", params)
+        conn.execute(sql_file("retention/record_horizon.sql"), params)
         partitions = conn.execute(sql_file("retention/partitions.sql"), params).fetchall()
         for name, start, end, expired in partitions:
             if not expired:

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
-from dagster import DagsterInstance, DefaultScheduleStatus
+from dagster import AssetKey, DagsterInstance, DefaultScheduleStatus
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from pipelines.config import Configuration
 from pipelines.errors import ConfigurationError, WindowNotReplayableError
@@ -122,6 +123,33 @@ def test_retention_deletes_exactly_what_expired_and_keeps_the_kpis(three_months)
     again = enforce(url, {("tenios", "tenios-demo"): tenios,
                           ("belfabriek", "belfabriek-demo"): Retention(calls_months=2)})
     assert again.as_metadata() == {"partitions_dropped": 0, "raw_pages_deleted": 0, "windows_marked": 0}
+
+
+def test_a_full_refresh_recomputes_no_day_whose_legs_retention_deleted(three_months):
+    """Retention keeps the aggregates and KPIs of the days whose legs it deletes. A full refresh
+    of the derived assets over those days (docs/operations.md's remedy for a failed check) must
+    not recompute them from legs that are gone, and still recomputes the days after them."""
+    url = three_months
+    report = enforce(url, {("tenios", "tenios-demo"): Retention(calls_months=2)})  # tenios' August
+    assert report.removed[("tenios", "tenios-demo", "cdr.fact_call_leg")] > 100
+    assert rows(url, "SELECT calls_before FROM cdr.retention_horizon WHERE provider = 'tenios'") == [
+        (datetime(2026, 9, 1, tzinfo=UTC),)]
+    kept, kpis = snapshot(url, KEPT), rows(url, KPIS)
+    with psycopg.connect(url) as conn:  # a kept day's figures lost: the full refresh brings them back
+        conn.execute("DELETE FROM cdr.agg_call_leg_daily WHERE provider = 'tenios' AND day = %s", (SEP,))
+    full = {"config": {"full_refresh": True}}
+    job = load_definitions(PROVIDERS).resolve_implicit_global_asset_job_def()
+    refreshed = job.execute_in_process(
+        instance=DagsterInstance.ephemeral(),
+        asset_selection=[AssetKey("calls"), AssetKey("call_leg_aggregates"), AssetKey("mart")],
+        tags={ASSET_PARTITION_RANGE_START_TAG: "2026-08-01", ASSET_PARTITION_RANGE_END_TAG: "2026-10-31"},
+        run_config={"ops": {"calls": full, "call_leg_aggregates": full, "mart": full}})
+    assert refreshed.success
+    assert snapshot(url, KEPT) == kept and rows(url, KPIS) == kpis
+    # a longer retention later does not move the horizon back: those legs stay gone
+    enforce(url, {("tenios", "tenios-demo"): Retention(calls_months=12)})
+    assert scalar(url, "SELECT calls_before FROM cdr.retention_horizon WHERE provider = 'tenios'") == datetime(
+        2026, 9, 1, tzinfo=UTC)
 
 
 def test_the_retention_schedule_is_registered_stopped_and_its_job_applies_the_defaults(three_months):
