@@ -32,7 +32,7 @@ def build_retention(config: Configuration) -> tuple[JobDefinition, ScheduleDefin
         description="Delete what each account's retention has expired (docs/privacy.md): monthly leg"
                     " partitions whole where every account's legs in them expired, else by account;"
                     " calls, raw pages (their windows marked not replayable) and quarantined records."
-                    " Aggregates and KPIs are kept.")
+                    " Aggregates and KPIs are kept; Telecom X's counters lose their employee names.")
     def enforce(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
         with warehouse.connect() as conn:
             report = enforce_retention(conn, policies)

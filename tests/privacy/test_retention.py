@@ -16,7 +16,7 @@ from pipelines.errors import ConfigurationError, WindowNotReplayableError
 from pipelines.warehouse.load import load_windows
 from pipelines.warehouse.privacy import Retention, enforce_retention
 from tests.conftest import rows, scalar, snapshot
-from tests.dagster_runs import load_definitions
+from tests.dagster_runs import failure_messages, load_definitions, run_range
 from tests.privacy.test_erasure import KPIS, PROVIDERS, run, settle
 from tests.simulator_driver import simulators
 
@@ -149,6 +149,37 @@ def test_a_full_refresh_recomputes_no_day_whose_legs_retention_deleted(three_mon
     # a longer retention later does not move the horizon back: those legs stay gone
     enforce(url, {("tenios", "tenios-demo"): Retention(calls_months=12)})
     assert rows(url, horizon) == [(datetime(2026, 9, 1, tzinfo=UTC),)]
+
+
+def test_telecomx_counters_past_the_cut_off_keep_their_counts_and_lose_the_employee_names(clean_warehouse):
+    """Telecom X's counters name employees (cdr.fact_pbx_stats): past the calls cut-off the
+    counts stay, as the other aggregates do, and the names and extension numbers go."""
+    url = clean_warehouse
+    with simulators(["telecomx"]):
+        for day in (AUG, OCT):
+            done = run_range(["telecomx"], day.isoformat(), day.isoformat())
+            assert done.success, failure_messages(done)
+    counters = ("SELECT customer, employee_id, interval_start, grain, outbound_calls, inbound_calls,"
+                " outbound_seconds, inbound_seconds FROM cdr.fact_pbx_stats ORDER BY 1, 2, 3, 4")
+    named = ("SELECT interval_start < '2026-09-01', count(*) FILTER (WHERE employee_name IS NOT NULL),"
+             " count(*) FILTER (WHERE extension_number IS NOT NULL),"
+             " count(*) FILTER (WHERE employee_name IS NOT NULL OR extension_number IS NOT NULL)"
+             " FROM cdr.fact_pbx_stats GROUP BY 1 ORDER BY 1")
+    before, counts = rows(url, counters), rows(url, named)
+    assert len(counts) == 2 and all(names > 0 and numbers > 0 for _, names, numbers, _ in counts)
+    (account,), = rows(url, "SELECT DISTINCT account FROM cdr.fact_pbx_stats")
+    kpis = ("SELECT employee_id, local_date, direction, calls, talk_s FROM mart.kpi_employee_daily"
+            " ORDER BY 1, 2, 3")
+    kpis_before = rows(url, kpis)
+
+    report = enforce(url, {("telecomx", account): Retention(calls_months=2)})  # before 1 September
+    recent, (_, _, _, august) = counts  # from 1 September, then before it
+    assert report.removed[("telecomx", account, "cdr.fact_pbx_stats.employee_name")] == august
+    assert rows(url, named) == [recent, (True, 0, 0, 0)]
+    assert rows(url, counters) == before and rows(url, kpis) == kpis_before
+    assert rows(url, "SELECT DISTINCT employee_name IS NULL FROM mart.kpi_employee_daily"
+                     " WHERE local_date < '2026-09-01'") == [(True,)]
+    assert enforce(url, {("telecomx", account): Retention(calls_months=2)}).removed == {}
 
 
 def test_the_retention_schedule_is_registered_stopped_and_its_job_applies_the_defaults(three_months):
