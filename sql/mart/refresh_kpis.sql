@@ -10,13 +10,19 @@ SET LOCAL enable_nestloop = off;
 
 DROP TABLE IF EXISTS kpi_scope, fresh_kpi_hourly, fresh_kpi_daily;
 
+-- No local date that starts before the account's retention horizon (cdr.retention_horizon) is
+-- recomputed: the calls before it are gone, and the horizon, a UTC month start, falls inside a
+-- local date of most zones (02:00 in Berlin), whose KPIs retention kept whole.
 CREATE TEMP TABLE kpi_scope ON COMMIT DROP AS
 SELECT zone.time_zone,
-       (%(from)s::timestamptz AT TIME ZONE zone.time_zone)::date AS first_date,
+       greatest((%(from)s::timestamptz AT TIME ZONE zone.time_zone)::date,
+                ((zone.horizon - interval '1 microsecond') AT TIME ZONE zone.time_zone)::date + 1) AS first_date,
        ((%(to)s::timestamptz - interval '1 microsecond') AT TIME ZONE zone.time_zone)::date AS last_date
 FROM (SELECT coalesce((SELECT time_zone FROM mart.dim_account
                        WHERE provider = %(provider)s AND account = %(account)s AND customer IS NULL),
-                      'UTC') AS time_zone) AS zone;
+                      'UTC') AS time_zone,
+             (SELECT calls_before FROM cdr.retention_horizon
+              WHERE provider = %(provider)s AND account = %(account)s) AS horizon) AS zone;
 
 CREATE TEMP TABLE fresh_kpi_hourly ON COMMIT DROP AS
 SELECT c.provider, c.account, c.local_start::date AS local_date,

@@ -130,8 +130,15 @@ def test_a_full_refresh_recomputes_no_day_whose_legs_retention_deleted(three_mon
     of the derived assets over those days (docs/operations.md's remedy for a failed check) must
     not recompute them from legs that are gone, and still recomputes the days after them."""
     url = three_months
+    run(date(2026, 8, 31), days=2)  # Berlin's 1 September starts at 22:00 UTC on 31 August
+    settle(url)
     report = enforce(url, {("tenios", "tenios-demo"): Retention(calls_months=2)})  # tenios' August
     assert report.removed[("tenios", "tenios-demo", "cdr.fact_call_leg")] > 100
+    # so its KPIs for 1 September count calls whose legs are gone: kept, not recomputed either
+    assert scalar(url, "SELECT sum(calls) FROM mart.kpi_daily WHERE provider = 'tenios'"
+                       " AND local_date = '2026-09-01'") > scalar(
+        url, "SELECT count(*) FROM cdr.fact_call WHERE provider = 'tenios'"
+             " AND (started_at AT TIME ZONE 'Europe/Berlin')::date = '2026-09-01'")
     horizon = "SELECT calls_before FROM cdr.retention_horizon WHERE provider = 'tenios'"
     assert rows(url, horizon) == [(datetime(2026, 9, 1, tzinfo=UTC),)]
     kept, kpis = snapshot(url, KEPT), rows(url, KPIS)
