@@ -20,7 +20,7 @@ demo: install
 
 ## make test: the whole suite against the embedded PostgreSQL (or CDR_TEST_DATABASE_URL), in
 # TEST_WORKERS pytest-xdist workers, each test file on one worker, each worker its own database.
-# Three on two cores: with two, a third of the cores' time went idle while tests waited on
+# Three on two cores: with two, a quarter of the cores' time went idle while tests waited on
 # subprocesses, timeouts and backoff (/proc/stat over a run: 1.52 of 2 cores busy, 516 s; with
 # three 1.70 busy, 453 s).
 TEST_WORKERS ?= 3
