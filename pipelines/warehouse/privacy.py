@@ -176,6 +176,7 @@ def erase(conn: psycopg.Connection, who: Subject, provider: str | None = None, a
             raise AssertionError("cdr.privacy_salt is empty while erasures are recorded under it")
         run_script(conn, "privacy/record_erasure.sql", params)
         run_script(conn, "privacy/erase_rows.sql", params)
+        run_script(conn, "privacy/erase_kept_rows.sql", params)
         recompute_marked(conn)
         deleted, windows = drop_pages(conn, pages, "erasure")
         receipt = Receipt({**touched, RAW_PAGES: deleted, WINDOWS_MARKED: windows}, dry_run)

@@ -14,7 +14,8 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from pipelines.config import Configuration
 from pipelines.errors import ConfigurationError, WindowNotReplayableError
 from pipelines.warehouse.load import load_windows
-from pipelines.warehouse.privacy import Retention, enforce_retention
+from pipelines.warehouse.privacy import Retention, enforce_retention, subject
+from pipelines.warehouse.privacy import erase as erase_number
 from tests.conftest import rows, scalar, snapshot
 from tests.dagster_runs import failure_messages, load_definitions, run_range
 from tests.privacy.test_erasure import KPIS, PROVIDERS, run, settle
@@ -187,6 +188,31 @@ def test_telecomx_counters_past_the_cut_off_keep_their_counts_and_lose_the_emplo
     assert rows(url, "SELECT DISTINCT employee_name IS NULL FROM mart.kpi_employee_daily"
                      " WHERE local_date < '2026-09-01'") == [(True,)]
     assert enforce(url, {("telecomx", account): Retention(calls_months=2)}).removed == {}
+
+
+def test_a_number_in_kept_aggregates_is_erased_there_though_its_legs_expired(three_months):
+    """Retention keeps the aggregates and KPIs of expired days, which hold service numbers. Their
+    legs are gone, so an erasure cannot recompute them: it rewrites the number in them, the totals
+    of each day unchanged, and nothing holds the number afterwards."""
+    url = three_months
+    enforce(url, {("tenios", "tenios-demo"): Retention(calls_months=2)})  # tenios' August legs go
+    number = scalar(url, "SELECT service_number FROM cdr.agg_call_leg_daily WHERE provider = 'tenios'"
+                         " AND day = %s AND service_number LIKE '+%%' ORDER BY calls DESC LIMIT 1", (AUG,))
+    totals = {table: f"SELECT {day}, sum(calls), sum({seconds}), sum(cost_eur) FROM {table}"
+                     f" WHERE provider = 'tenios' GROUP BY {day} ORDER BY {day}"
+              for table, day, seconds in (("cdr.agg_call_leg_daily", "day", "duration_s"),
+                                          ("cdr.agg_call_leg_hourly", "hour", "duration_s"),
+                                          ("mart.kpi_daily", "local_date", "talk_s"),
+                                          ("mart.kpi_hourly", "local_date, local_hour", "talk_s"))}
+    before = {table: rows(url, query) for table, query in totals.items()}
+    with psycopg.connect(url) as conn:
+        receipt = erase_number(conn, subject(number), "tenios", "tenios-demo")
+    assert receipt.touched["cdr.agg_call_leg_daily"] > 0 and receipt.touched["mart.kpi_daily"] > 0
+    assert {table: rows(url, query) for table, query in totals.items()} == before
+    for table in totals:
+        assert scalar(url, f"SELECT count(*) FROM {table} WHERE service_number = %s", (number,)) == 0
+        assert scalar(url, f"SELECT count(*) FROM {table} WHERE service_number = 'erased'"
+                           " AND provider = 'tenios'") > 0
 
 
 def test_the_retention_schedule_is_registered_stopped_and_its_job_applies_the_defaults(three_months):
