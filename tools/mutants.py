@@ -249,7 +249,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "      AND false", ("tests/privacy/test_retention.py",)),
     Mutant("kept-aggregates-keep-erased-number", "privacy",
            "an erasure rewrites the number in aggregates and KPIs whose legs retention deleted",
-           "pipelines/warehouse/privacy.py", '        run_script(conn, "privacy/erase_kept_rows.sql", params)',
+           "pipelines/warehouse/privacy.py", "        _erase_kept_rows(conn, params)",
            "        pass", ("tests/privacy/test_retention.py",)),
     Mutant("erasure-not-applied-on-reload", "privacy", "a re-pull brings an erased number back erased",
            "pipelines/warehouse/load.py", "    erased.update(apply_to_staged(conn, kind.name, pseudonym_key))",
