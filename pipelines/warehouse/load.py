@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import groupby, pairwise
 from typing import Any
 
@@ -24,7 +24,8 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from pipelines.model import ParseNote, RawPage, Window
+from pipelines.model import CallLeg, ParseNote, Quarantined, RawPage, Window
+from pipelines.providers.common import record_json
 from pipelines.providers.spec import CALL_LEGS, QUARANTINE, ItemKind
 from pipelines.sql import run_script, script_result, sql_file, sql_statements
 from pipelines.warehouse.locks import enter_leg_changes, lock_account_loads
@@ -51,6 +52,15 @@ class MergeCounts:
 
 
 NOTHING = MergeCounts(0, 0, 0, 0, 0)
+# A leg that started further than this outside the window it was fetched for is quarantined, not
+# loaded. Legitimate ones lie within a day of it (Belfabriek's legs across midnight, MIXvoip's
+# local dates); loading one dated 2999 would create every monthly partition up to it (some 11,700,
+# in one transaction: beyond PostgreSQL's lock table, so the window would fail however often it
+# is retried).
+LEG_WINDOW_TOLERANCE = timedelta(days=31)
+# The record_index of such a leg in cdr.quarantine: below -1 (-1 is a whole body), numbered in
+# the order the parser yielded them, so that a re-run quarantines the same rows.
+_FAR_LEG_INDEX = -2
 
 
 @dataclass(frozen=True)
@@ -147,12 +157,20 @@ def load_window(conn: psycopg.Connection, provider: str, account: str, window: W
     held: dict[type, tuple[ItemKind, list]] = {kind.row_type: (kind, []) for kind in (*others, QUARANTINE)}
     primary_type: Any = primary.row_type  # Any: the rows are NamedTuples COPY writes as they are
     notes: dict[str, ParseNote] = {}
+    legs = primary.row_type is CallLeg
+    earliest, latest = window[0] - LEG_WINDOW_TOLERANCE, window[1] + LEG_WINDOW_TOLERANCE
+    quarantined: list[Quarantined] = held[Quarantined][1]
+    far_legs = 0
     run_script(conn, primary.stage_sql)
     with conn.cursor() as cur, cur.copy(_copy_statement(primary)) as copy:
         if primary.copy_types:
             copy.set_types(primary.copy_types)
         for item in items:
             if type(item) is primary_type:  # the hot path: millions of legs
+                if legs and not earliest <= item.started_at < latest:
+                    quarantined.append(_far_leg(item, window, _FAR_LEG_INDEX - far_legs))
+                    far_legs += 1
+                    continue
                 copy.write_row(item)
                 continue
             if type(item) is ParseNote:
@@ -181,6 +199,15 @@ def load_window(conn: psycopg.Connection, provider: str, account: str, window: W
     if fresh is None:
         _record_audit(conn, provider, account, window, stats)
     return stats
+
+
+def _far_leg(leg: CallLeg, window: Window, index: int) -> Quarantined:
+    """`leg`, which started more than LEG_WINDOW_TOLERANCE outside `window`, as a quarantined record."""
+    return Quarantined(leg.provider, leg.account, leg.raw_response_id or 0, index, "started_at",
+                       f"the leg started at {leg.started_at.isoformat()}, more than"
+                       f" {LEG_WINDOW_TOLERANCE.days} days outside the window it was fetched for"
+                       f" [{window[0].isoformat()}, {window[1].isoformat()})",
+                       record_json(leg._asdict()))
 
 
 def _record_audit(conn: psycopg.Connection, provider: str, account: str, window: Window,

@@ -87,7 +87,8 @@ def test_text_that_reads_like_a_nul_escape_is_loaded_and_a_real_nul_is_quarantin
         {**tenios_doc_example()["items"][0], "callerid_name": windows_path},
         {**tenios_doc_example()["items"][1], "callerid_name": nul}]}), None)], "acct", fast=False))
     assert [type(item) for item in items] == [CallLeg, Quarantined], items
-    load(clean_warehouse, items[:1])
+    day = items[0].started_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    load(clean_warehouse, items[:1], window=(day, day + timedelta(days=1)))  # the doc example's day
     assert rows(clean_warehouse, "SELECT attributes->>'callerid_name' FROM cdr.fact_call_leg") \
         == [(windows_path,)]
 
@@ -100,3 +101,32 @@ def test_a_value_beyond_its_column_is_quarantined_naming_the_field():
         "acct"))
     assert [type(item) for item in items] == [Quarantined, CallLeg], items
     assert items[0].field == "cost"
+
+
+def test_a_leg_dated_far_outside_its_window_is_quarantined_and_makes_no_partitions(clean_warehouse):
+    """A record dated 2999 (or 1970) in a day's answer would make the merge create every monthly
+    partition between, thousands in one transaction, more than PostgreSQL's lock table holds: the
+    window would fail on every retry. It is quarantined instead, naming the field and window."""
+    def partitions() -> int:
+        return rows(clean_warehouse, "SELECT count(*) FROM pg_inherits"
+                                     " WHERE inhparent = 'cdr.fact_call_leg'::regclass")[0][0]
+
+    before = partitions()
+    future, past = datetime(2999, 1, 1, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC)
+    near = WINDOW[0] - timedelta(days=30)  # within the tolerance: a leg across midnight, and more
+    stats = load(clean_warehouse, [leg("a", "0.10"), leg("far", "0.20", started=future),
+                                   leg("near", "0.30", started=near), leg("old", "0.40", started=past)])
+    assert rows(clean_warehouse, "SELECT leg_key FROM cdr.fact_call_leg ORDER BY 1") == [("a",), ("near",)]
+    assert partitions() <= before + 2  # October, and September for the leg from 30 days before
+    quarantined = rows(clean_warehouse, "SELECT record_index, field, reason, record FROM cdr.quarantine"
+                                        " ORDER BY record_index DESC")
+    assert [(index, field) for index, field, *_ in quarantined] == [(-2, "started_at"), (-3, "started_at")]
+    assert "2999-01-01T00:00:00+00:00" in quarantined[0][2]
+    assert "2026-10-07T00:00:00+00:00" in quarantined[0][2]  # the window
+    assert '"leg_key":"far"' in quarantined[0][3] and '"leg_key":"old"' in quarantined[1][3]
+    assert stats.quarantined == 2
+    # a re-run quarantines the same rows, adds nothing
+    load(clean_warehouse, [leg("a", "0.10"), leg("far", "0.20", started=future),
+                           leg("near", "0.30", started=near), leg("old", "0.40", started=past)])
+    assert rows(clean_warehouse, "SELECT record_index, field, reason, record FROM cdr.quarantine"
+                                 " ORDER BY record_index DESC") == quarantined
