@@ -24,7 +24,6 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
 
 import orjson
 import phonenumbers
@@ -192,42 +191,28 @@ def erase(conn: psycopg.Connection, who: Subject, provider: str | None = None, a
     return receipt
 
 
-class _KeptRows(NamedTuple):
-    """A derived table retention keeps after its legs expire that holds service numbers."""
-
-    table: str
-    constraint: str  # its unique key: `keys` and service_number
-    keys: tuple[str, ...]
-    measures: tuple[str, ...]  # each a sum over the rows of a key
-
-
-_LEG_SUMS = ("legs", "calls", "answered", "duration_s", "billable_s", "cost_eur")
-_KPI_SUMS = ("calls", "answered", "missed", "unknown_outcome", "talk_s", "duration_s", "billable_s",
-             "cost_eur")
-_KEPT_ROWS = (
-    _KeptRows("cdr.agg_call_leg_daily", "agg_call_leg_daily_uq",
-              ("provider", "account", "day", "customer", "direction", "outcome"), _LEG_SUMS),
-    _KeptRows("cdr.agg_call_leg_hourly", "agg_call_leg_hourly_uq",
-              ("provider", "account", "hour", "customer", "direction", "outcome"), _LEG_SUMS),
-    _KeptRows("mart.kpi_daily", "kpi_daily_uq",
-              ("provider", "account", "local_date", "customer", "direction"), _KPI_SUMS),
-    _KeptRows("mart.kpi_hourly", "kpi_hourly_uq",
-              ("provider", "account", "local_date", "local_hour", "customer", "direction"), _KPI_SUMS),
-)
+# The derived tables retention keeps after their legs expire that hold service numbers, each with
+# its unique key (service_number and the columns a row is grouped by; sql/privacy/kept_columns.sql
+# reads them, so a key column added later is not left out).
+_KEPT_ROWS = (("cdr.agg_call_leg_daily", "agg_call_leg_daily_uq"),
+              ("cdr.agg_call_leg_hourly", "agg_call_leg_hourly_uq"),
+              ("mart.kpi_daily", "kpi_daily_uq"), ("mart.kpi_hourly", "kpi_hourly_uq"))
 
 
 def _erase_kept_rows(conn: psycopg.Connection, params: dict) -> None:
     """sql/privacy/erase_kept_rows.sql for each table of `_KEPT_ROWS`."""
     addition = sql.SQL("CASE WHEN num_nonnulls(t.{0}, excluded.{0}) > 0"
                        " THEN coalesce(t.{0}, 0) + coalesce(excluded.{0}, 0) END")
-    for kept in _KEPT_ROWS:
-        columns = [sql.Identifier(name) for name in kept.measures]
+    for table, constraint in _KEPT_ROWS:
+        found = conn.execute(sql_file("privacy/kept_columns.sql"), {"table": table, "constraint": constraint})
+        columns = found.fetchall()
+        keys = [sql.Identifier(name) for name, in_key in columns if in_key]
+        measures = [sql.Identifier(name) for name, in_key in columns if not in_key]
         conn.execute(sql.SQL(sql_file("privacy/erase_kept_rows.sql")).format(
-            table=sql.Identifier(*kept.table.split(".")), constraint=sql.Identifier(kept.constraint),
-            keys=sql.SQL(", ").join(map(sql.Identifier, kept.keys)),
-            measures=sql.SQL(", ").join(columns),
-            sums=sql.SQL(", ").join(sql.SQL("sum({})").format(c) for c in columns),
-            additions=sql.SQL(", ").join(addition.format(c) for c in columns)),
+            table=sql.Identifier(*table.split(".")), constraint=sql.Identifier(constraint),
+            keys=sql.SQL(", ").join(keys), measures=sql.SQL(", ").join(measures),
+            sums=sql.SQL(", ").join(sql.SQL("sum({})").format(c) for c in measures),
+            additions=sql.SQL(", ").join(addition.format(c) for c in measures)),
             params)
 
 

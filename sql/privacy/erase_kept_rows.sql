@@ -5,7 +5,8 @@
 -- summed into one, as a recomputation from the erased legs groups them; a sum is NULL only where
 -- every part is (the KPIs' billable seconds and cost). Days whose legs are still there are then
 -- recomputed from them anyway (privacy.recompute_marked), to the same rows.
--- pipelines.warehouse.privacy fills in the table, its unique constraint and its columns.
+-- pipelines.warehouse.privacy fills in the table, its unique constraint and its columns (read
+-- from the catalog by sql/privacy/kept_columns.sql).
 WITH moved AS (
     DELETE FROM {table} k
     WHERE (%(provider)s::text IS NULL OR k.provider = %(provider)s)
